@@ -1,0 +1,63 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vitest/config";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const migrations = await readD1Migrations(`${root}/migrations`);
+
+// Test-only secrets; real ones live in .dev.vars (local) or Worker secrets (deployed).
+export const testBindings = {
+  ADMIN_TOKEN: "test-root-token-0123456789abcdef",
+  SIGNING_KEYS: JSON.stringify([
+    {
+      kty: "OKP",
+      crv: "Ed25519",
+      kid: "test-key-1",
+      x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+      d: "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A",
+    },
+  ]),
+  SECRETS_KEY: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+  TEST_MIGRATIONS: migrations,
+};
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: `${root}/wrangler.toml` },
+            miniflare: { bindings: testBindings },
+          }),
+        ],
+        test: {
+          name: "worker",
+          root,
+          include: ["test/worker/**/*.test.ts"],
+          setupFiles: ["test/worker/setup.ts"],
+        },
+      },
+      {
+        test: {
+          name: "relay",
+          root,
+          environment: "node",
+          include: ["test/relay/**/*.test.ts"],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: "e2e",
+          root,
+          environment: "node",
+          include: ["test/e2e/**/*.test.ts"],
+          testTimeout: 40 * 60_000,
+          hookTimeout: 20 * 60_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});

@@ -1,0 +1,234 @@
+import { sql } from "drizzle-orm";
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+// Timestamps are unix milliseconds; JSON columns hold zod-validated objects.
+const now = sql`(cast(unixepoch('subsecond') * 1000 as integer))`;
+const createdAt = () => integer("created_at", { mode: "number" }).notNull().default(now);
+const updatedAt = () => integer("updated_at", { mode: "number" }).notNull().default(now);
+// Optimistic concurrency: bumped on every update, exposed as the ETag.
+const revision = () => integer("revision", { mode: "number" }).notNull().default(1);
+const jsonObject = (name: string) => text(name, { mode: "json" }).$type<Record<string, unknown>>().notNull().default(sql`'{}'`);
+
+export const sites = sqliteTable("sites", {
+  id: text("id").primaryKey(),
+  slug: text("slug").notNull().unique(),
+  name: text("name").notNull(),
+  // relay: relay credential or relay-signed token; key: static boot key; open: labs only.
+  bootAuth: text("boot_auth", { enum: ["relay", "key", "open"] }).notNull().default("relay"),
+  bootKeyHash: text("boot_key_hash"),
+  unknownHostPolicy: text("unknown_host_policy", { enum: ["discover", "default", "deny"] }).notNull().default("discover"),
+  defaultProfileId: text("default_profile_id"),
+  discoverRetrySeconds: integer("discover_retry_seconds").notNull().default(30),
+  hostTokenTtlSeconds: integer("host_token_ttl_seconds").notNull().default(3600),
+  // Relays may hand HTTPS-capable iPXE a direct URL to the API.
+  allowDirect: integer("allow_direct", { mode: "boolean" }).notNull().default(false),
+  vars: jsonObject("vars"),
+  vendorData: text("vendor_data"),
+  revision: revision(),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+export const relays = sqliteTable(
+  "relays",
+  {
+    id: text("id").primaryKey(),
+    siteId: text("site_id").notNull().references(() => sites.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    credentialHash: text("credential_hash").notNull().unique(),
+    // Registered by the relay: its Ed25519 public JWK for direct-mode tokens.
+    publicKeyJwk: text("public_key_jwk", { mode: "json" }).$type<JsonWebKey>(),
+    lanAddress: text("lan_address"),
+    cacheUrl: text("cache_url"),
+    softwareVersion: text("software_version"),
+    lastSeenAt: integer("last_seen_at"),
+    revokedAt: integer("revoked_at"),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("relays_site_name").on(t.siteId, t.name)],
+);
+
+export type BootIntent = {
+  // A profile name, or "local" to boot the local disk.
+  target: string;
+  mode: "once" | "always";
+  // A one-shot intent reverts when the host reports this phase.
+  revertOnPhase?: string;
+};
+
+export type StaticNetwork = {
+  interface?: string;
+  addresses: string[];
+  gateway4?: string;
+  gateway6?: string;
+  nameservers?: string[];
+  searchDomains?: string[];
+};
+
+export const hosts = sqliteTable(
+  "hosts",
+  {
+    id: text("id").primaryKey(),
+    siteId: text("site_id").notNull().references(() => sites.id, { onDelete: "cascade" }),
+    hostname: text("hostname"),
+    // Normalised lower-case colon notation (aa:bb:cc:dd:ee:ff).
+    mac: text("mac"),
+    uuid: text("uuid"),
+    serial: text("serial"),
+    arch: text("arch"),
+    labels: jsonObject("labels").$type<Record<string, string>>(),
+    vars: jsonObject("vars"),
+    profileId: text("profile_id"),
+    intent: text("intent", { mode: "json" }).$type<BootIntent>(),
+    network: text("network", { mode: "json" }).$type<StaticNetwork>(),
+    ipv4: text("ipv4"),
+    state: text("state", { enum: ["discovered", "ready", "booting", "booted", "installing", "installed", "failed"] })
+      .notNull()
+      .default("ready"),
+    lastSeenAt: integer("last_seen_at"),
+    lastIdentity: text("last_identity", { mode: "json" }).$type<Record<string, string>>(),
+    revision: revision(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex("hosts_site_mac").on(t.siteId, t.mac),
+    uniqueIndex("hosts_site_hostname").on(t.siteId, t.hostname),
+    index("hosts_site_uuid").on(t.siteId, t.uuid),
+    index("hosts_site_serial").on(t.siteId, t.serial),
+    index("hosts_hostname").on(t.hostname),
+  ],
+);
+
+export type IpxeMenu = {
+  title?: string;
+  timeoutMs?: number;
+  defaultItem?: string;
+  // Each item boots a profile by name, or "local".
+  items: { key?: string; label: string; target: string }[];
+};
+
+export const profiles = sqliteTable("profiles", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull().unique(),
+  description: text("description"),
+  // Image name; the image row is chosen by the host's architecture at render time.
+  image: text("image"),
+  cmdline: text("cmdline").notNull().default(""),
+  menu: text("menu", { mode: "json" }).$type<IpxeMenu>(),
+  userData: text("user_data"),
+  vendorData: text("vendor_data"),
+  networkConfig: text("network_config"),
+  vars: jsonObject("vars"),
+  revision: revision(),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+export type ImageArtifacts = {
+  kernel: string;
+  initrd: string[];
+  rootfs?: string;
+  modloop?: string;
+  [role: string]: string | string[] | undefined;
+};
+
+export const images = sqliteTable(
+  "images",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    // x86_64 | arm64 | i386 …, as iPXE's ${buildarch} reports it.
+    arch: text("arch").notNull(),
+    version: text("version").notNull().default(""),
+    artifacts: text("artifacts", { mode: "json" }).$type<ImageArtifacts>().notNull(),
+    revision: revision(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex("images_name_arch").on(t.name, t.arch)],
+);
+
+export const artifacts = sqliteTable("artifacts", {
+  sha256: text("sha256").primaryKey(),
+  size: integer("size").notNull(),
+  contentType: text("content_type").notNull().default("application/octet-stream"),
+  // pending while a multipart upload is open; only ready artifacts are served.
+  state: text("state", { enum: ["pending", "ready"] }).notNull().default("ready"),
+  uploadId: text("upload_id"),
+  createdAt: createdAt(),
+});
+
+export const secrets = sqliteTable(
+  "secrets",
+  {
+    id: text("id").primaryKey(),
+    siteId: text("site_id").references(() => sites.id, { onDelete: "cascade" }),
+    hostId: text("host_id").references(() => hosts.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    // AES-GCM: base64 iv + ciphertext; never returned by a read.
+    iv: text("iv").notNull(),
+    ciphertext: text("ciphertext").notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex("secrets_scope_name").on(t.siteId, t.hostId, t.name)],
+);
+
+export const apiTokens = sqliteTable("api_tokens", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  // SHA-256 of the token; the token itself is shown once.
+  tokenHash: text("token_hash").notNull().unique(),
+  scopes: text("scopes", { mode: "json" }).$type<string[]>().notNull(),
+  expiresAt: integer("expires_at"),
+  revokedAt: integer("revoked_at"),
+  lastUsedAt: integer("last_used_at"),
+  createdBy: text("created_by").notNull(),
+  createdAt: createdAt(),
+});
+
+export const events = sqliteTable(
+  "events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    siteId: text("site_id").notNull().references(() => sites.id, { onDelete: "cascade" }),
+    hostId: text("host_id"),
+    mac: text("mac"),
+    // worker | relay | host
+    source: text("source").notNull(),
+    phase: text("phase").notNull(),
+    bootSession: text("boot_session"),
+    detail: jsonObject("detail"),
+    at: integer("at").notNull().default(now),
+  },
+  (t) => [index("events_site_at").on(t.siteId, t.at), index("events_host_at").on(t.hostId, t.at)],
+);
+
+export const relayCommands = sqliteTable(
+  "relay_commands",
+  {
+    id: text("id").primaryKey(),
+    siteId: text("site_id").notNull().references(() => sites.id, { onDelete: "cascade" }),
+    kind: text("kind", { enum: ["wake"] }).notNull(),
+    payload: jsonObject("payload"),
+    createdAt: createdAt(),
+    deliveredAt: integer("delivered_at"),
+  },
+  (t) => [index("relay_commands_site").on(t.siteId, t.deliveredAt)],
+);
+
+export const auditLog = sqliteTable(
+  "audit_log",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    at: integer("at").notNull().default(now),
+    actor: text("actor").notNull(),
+    action: text("action").notNull(),
+    resource: text("resource").notNull(),
+    resourceId: text("resource_id"),
+    siteId: text("site_id"),
+    detail: jsonObject("detail"),
+  },
+  (t) => [index("audit_at").on(t.at)],
+);
