@@ -41,12 +41,14 @@ CREATE TABLE `events` (
 	`phase` text NOT NULL,
 	`boot_session` text,
 	`detail` text DEFAULT '{}' NOT NULL,
+	`external_id` text,
 	`at` integer DEFAULT (cast(unixepoch('subsecond') * 1000 as integer)) NOT NULL,
 	FOREIGN KEY (`site_id`) REFERENCES `sites`(`id`) ON UPDATE no action ON DELETE cascade
 );
 --> statement-breakpoint
 CREATE INDEX `events_site_at` ON `events` (`site_id`,`at`);--> statement-breakpoint
 CREATE INDEX `events_host_at` ON `events` (`host_id`,`at`);--> statement-breakpoint
+CREATE UNIQUE INDEX `events_site_external` ON `events` (`site_id`,`external_id`);--> statement-breakpoint
 CREATE TABLE `hosts` (
 	`id` text PRIMARY KEY NOT NULL,
 	`site_id` text NOT NULL,

@@ -1,4 +1,14 @@
 import { Hono } from "hono";
+import { adminApi } from "./admin/index.ts";
+import { artifactsAdmin } from "./admin/artifacts.ts";
+import { manifestAdmin } from "./admin/manifest.ts";
+import { wakeAdmin } from "./admin/wake.ts";
+import { renderAdmin } from "./admin/render.ts";
+import { eventsAdmin } from "./admin/events.ts";
+import { bootRoutes } from "./boot/routes.ts";
+import { jwksRoutes } from "./keys/jwks.ts";
+import { bearerAuth } from "./auth/bearer.ts";
+import { relayApi } from "./relayapi/index.ts";
 import type { AppEnv } from "./context.ts";
 import { createDb } from "./db/client.ts";
 import { parseEnv } from "./env.ts";
@@ -17,6 +27,19 @@ export function createApp() {
   });
 
   app.get("/healthz", (c) => c.text("ok\n"));
+
+  // Every /v1 route needs a bearer token; handlers check scopes. The API description stays public.
+  app.use("/v1/*", bearerAuth({ publicPaths: ["/v1/openapi.json"] }));
+  app.route("/v1", adminApi);
+
+  app.route("/v1", artifactsAdmin);
+  app.route("/v1", manifestAdmin);
+  app.route("/v1", wakeAdmin);
+  app.route("/v1", renderAdmin);
+  app.route("/v1", eventsAdmin);
+  app.route("/boot", bootRoutes());
+  app.route("/", jwksRoutes);
+  app.route("/relay/v1", relayApi);
 
   app.notFound((c) => c.json(errorBody(new ApiError("not_found", "no such route")), 404));
   app.onError(handleError);

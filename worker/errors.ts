@@ -62,7 +62,7 @@ export function errorBody(err: ApiError) {
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof HTTPException) {
-    const byStatus: Partial<Record<number, ErrorCode>> = { 400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 413: "too_large" };
+    const byStatus: Partial<Record<number, ErrorCode>> = { 400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 413: "too_large", 415: "unsupported_media_type" };
     return new ApiError(byStatus[err.status] ?? "internal", err.message || "request refused");
   }
   if (err instanceof ZodError) return new ApiError("invalid_input", "request failed validation", err.issues);

@@ -200,9 +200,15 @@ export const events = sqliteTable(
     phase: text("phase").notNull(),
     bootSession: text("boot_session"),
     detail: jsonObject("detail"),
+    // Sender-chosen id (relay event queue): a resend after a lost response is not stored twice.
+    externalId: text("external_id"),
     at: integer("at").notNull().default(now),
   },
-  (t) => [index("events_site_at").on(t.siteId, t.at), index("events_host_at").on(t.hostId, t.at)],
+  (t) => [
+    index("events_site_at").on(t.siteId, t.at),
+    index("events_host_at").on(t.hostId, t.at),
+    uniqueIndex("events_site_external").on(t.siteId, t.externalId),
+  ],
 );
 
 export const relayCommands = sqliteTable(

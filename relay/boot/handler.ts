@@ -1,0 +1,123 @@
+// GET /boot.ipxe on the relay: the hand-off from iPXE (which the proxy offer pointed here) to the API's per-host
+// chain. Relay mode: fetch + verify + return the chain. Direct mode (HTTPS-capable iPXE, site allows it): a script
+// sending iPXE to the API with a relay-signed token. Any failure: a script that says so, is reported and retries.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { FlattenedVerifyGetKey } from "jose";
+import { z } from "zod";
+import { signRelayBootToken } from "../../worker/shared/relayToken.ts";
+import type { RelayConfig } from "../config.ts";
+import type { ClientTable } from "../dhcp/clients.ts";
+import type { EventSink } from "../events.ts";
+import type { RelayKeys } from "../keys.ts";
+import type { Logger } from "../log.ts";
+import type { RelayMetrics } from "../metrics.ts";
+import type { RelayState } from "../state.ts";
+import { createChainFetcher, type ChainFetcher } from "./chain.ts";
+import { bootQuery, directScript, failureScript, type BootParams } from "./scripts.ts";
+
+const blank = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
+const opt = <T extends z.ZodType>(s: T) => z.preprocess(blank, s.optional());
+
+// What iPXE fills into the offer's URL; empty values are settings it does not have.
+const BootQuery = z.object({
+  mac: opt(z.string().max(32)),
+  uuid: opt(z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, "uuid must be a UUID").transform((s) => s.toLowerCase())),
+  serial: opt(z.string().max(128)),
+  arch: opt(z.string().regex(/^[a-z0-9_]{1,32}$/, "arch must be iPXE's ${buildarch}")),
+  platform: opt(z.string().regex(/^[a-z0-9_-]{1,32}$/, "platform must be iPXE's ${platform}")),
+  attempt: opt(z.coerce.number().int().min(1).max(1_000_000)),
+  via: opt(z.literal("relay")),
+});
+
+// aa:bb:cc:dd:ee:ff from the separators iPXE and people use (colons, hyphens, none).
+export function normalizeMac(input: string): string | null {
+  const hex = input.trim().toLowerCase().replace(/[:-]/g, "");
+  return /^[0-9a-f]{12}$/.test(hex) ? hex.match(/../g)!.join(":") : null;
+}
+
+const clientIp = (req: IncomingMessage) => (req.socket.remoteAddress ?? "").replace(/^::ffff:/, "");
+
+export type BootHandlerDeps = {
+  config: Pick<RelayConfig, "apiUrl" | "site" | "credential" | "apiTimeoutMs" | "directTokenTtlSeconds">;
+  state: RelayState;
+  keys: RelayKeys;
+  getKey: FlattenedVerifyGetKey;
+  clients?: ClientTable;
+  relayBase: () => string; // http://<advertised address>:<http port>, for retry and fallback URLs
+  log: Logger;
+  metrics: RelayMetrics;
+  events: EventSink;
+  fetchChain?: ChainFetcher; // seam for tests; defaults to the API fetcher
+  now?: () => number;
+};
+
+function sendScript(res: ServerResponse, body: string, status = 200): void {
+  res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(body), "cache-control": "no-store" });
+  res.end(body);
+}
+
+export function createBootIpxeHandler(deps: BootHandlerDeps) {
+  const now = deps.now ?? Date.now;
+  const fetchChain =
+    deps.fetchChain ??
+    createChainFetcher({ apiUrl: deps.config.apiUrl, site: deps.config.site, credential: deps.config.credential, timeoutMs: deps.config.apiTimeoutMs, getKey: deps.getKey, now });
+  const { log, metrics, events } = deps;
+
+  return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
+    const relayBase = deps.relayBase();
+    const parsed = BootQuery.safeParse(Object.fromEntries(url.searchParams));
+    const ip = clientIp(req);
+    // The MAC the relay saw in DHCP for this IP wins over the query (both normally agree).
+    const seenMac = deps.clients?.macForIp(ip) ?? null;
+    const queryMac = parsed.success && parsed.data.mac ? normalizeMac(parsed.data.mac) : null;
+    const mac = seenMac ?? queryMac;
+    if (!parsed.success || !mac) {
+      const message = !parsed.success ? parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join("; ") : "mac is missing or not a MAC address";
+      metrics.chainFetches.inc({ result: "bad_request" });
+      log.warn("bad /boot.ipxe request", { client: ip, message });
+      // A malformed request will not get better by retrying: say so and hand back to the firmware.
+      return sendScript(res, ["#!ipxe", `echo edgeboot: bad boot request: ${message.replace(/[^A-Za-z0-9 .,:;()/_'-]/g, "?").slice(0, 200)}`, "sleep 30", "exit 1", ""].join("\n"), 400);
+    }
+    if (queryMac && seenMac && queryMac !== seenMac) log.warn("query MAC differs from the MAC seen in DHCP; using the DHCP one", { client: ip, queryMac, seenMac });
+    const q = parsed.data;
+    const params: BootParams = { mac, uuid: q.uuid, serial: q.serial, arch: q.arch, platform: q.platform };
+    const attempt = q.attempt ?? 1;
+
+    // Direct mode needs: the site allows it, this MAC's iPXE advertised HTTPS (175.20), a known relay id, and no
+    // earlier direct failure (via=relay is the fallback URL of the direct script).
+    const state = deps.state.get();
+    if (state.allowDirect && state.relayId && q.via !== "relay" && deps.clients?.byMac(mac)?.https) {
+      const token = await signRelayBootToken(deps.keys.privateKey, {
+        relayId: state.relayId,
+        site: deps.config.site,
+        mac,
+        ttlSeconds: deps.config.directTokenTtlSeconds,
+        nowSeconds: Math.floor(now() / 1000),
+      });
+      const directUrl = `${deps.config.apiUrl}/boot/${encodeURIComponent(deps.config.site)}/ipxe?${bootQuery(params, { t: token })}`;
+      const fallbackUrl = `${relayBase}/boot.ipxe?${bootQuery(params, { via: "relay" })}`;
+      metrics.chainFetches.inc({ result: "direct" });
+      events.emit({ phase: "chain-direct", mac, detail: { client: ip }, at: now() });
+      log.info("direct HTTPS hand-off", { mac, client: ip });
+      return sendScript(res, directScript({ directUrl, fallbackUrl }));
+    }
+
+    const result = await fetchChain(params);
+    if (result.ok) {
+      metrics.chainFetches.inc({ result: "ok" });
+      events.emit({ phase: "chain-served", mac, detail: { client: ip, ms: result.ms, bytes: Buffer.byteLength(result.body), attempt }, at: now() });
+      log.info("chain served", { mac, client: ip, ms: result.ms });
+      return sendScript(res, result.body);
+    }
+    const refused = result.reason !== "api_unreachable" && result.reason !== "api_timeout";
+    metrics.chainFetches.inc({ result: result.reason });
+    events.emit({
+      phase: refused ? "chain-refused" : "chain-failed",
+      mac,
+      detail: { client: ip, reason: result.reason, message: result.message, ...(result.status ? { status: result.status } : {}), attempt },
+      at: now(),
+    });
+    log.warn(refused ? "chain refused" : "chain fetch failed", { mac, client: ip, reason: result.reason, message: result.message, attempt });
+    return sendScript(res, failureScript({ relayBase, params, attempt, reason: result.reason, message: result.message }));
+  };
+}

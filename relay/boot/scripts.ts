@@ -1,0 +1,53 @@
+// iPXE scripts the relay writes itself (pure: values in, text out). Everything put into a script is either a URL
+// built with URLSearchParams (which percent-encodes '$', '{', spaces and quotes, so iPXE reads no syntax in it) or
+// text reduced to a safe character set.
+export type BootParams = { mac: string; uuid?: string; serial?: string; arch?: string; platform?: string };
+
+const SAFE_TEXT = /[^A-Za-z0-9 .,:;()/_+=@#%-]/g;
+export const scriptText = (s: string) => s.replace(SAFE_TEXT, "?").slice(0, 200);
+
+export function bootQuery(p: BootParams, extra: Record<string, string> = {}): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries({ mac: p.mac, uuid: p.uuid, serial: p.serial, arch: p.arch, platform: p.platform, ...extra })) if (v) q.set(k, v);
+  return q.toString();
+}
+
+// Backoff for the failure loop: 5 s, 10 s, 20 s ... capped at 5 minutes.
+export const retryDelaySeconds = (attempt: number) => Math.min(300, 5 * 2 ** Math.min(Math.max(attempt - 1, 0), 6));
+
+// Said on the console, reported, then retried with backoff; never a silent hang. When the relay itself is
+// unreachable the retry fails: the loop renews DHCP (the lease or the relay's address may have moved) and tries
+// again (PROTOCOLS §1.7: iPXE gives up on a missed proxy offer after 2 s, so retries belong in the script).
+export function failureScript(input: { relayBase: string; params: BootParams; attempt: number; reason: string; message: string }): string {
+  const next = input.attempt + 1;
+  const delay = retryDelaySeconds(input.attempt);
+  const url = `${input.relayBase}/boot.ipxe?${bootQuery(input.params, { attempt: String(next) })}`;
+  return [
+    "#!ipxe",
+    `# edgeboot relay: no verified boot script (${scriptText(input.reason)})`,
+    `echo edgeboot: cannot boot ${scriptText(input.params.mac)} yet: ${scriptText(input.message)}`,
+    `echo edgeboot: attempt ${input.attempt}, retrying in ${delay} s`,
+    ":retry",
+    `sleep ${delay}`,
+    `chain --replace --autofree ${url} || goto renew`,
+    ":renew",
+    "echo edgeboot: relay unreachable, renewing DHCP",
+    "dhcp || goto retry",
+    "goto retry",
+    "",
+  ].join("\n");
+}
+
+// Direct mode: an HTTPS-capable iPXE fetches its chain from the API itself, with a relay-signed token. If TLS fails
+// (old cipher suites, an untrusted CA, a skewed clock: PROTOCOLS §6), it falls back to the relay-carried chain.
+export function directScript(input: { directUrl: string; fallbackUrl: string }): string {
+  return [
+    "#!ipxe",
+    "# edgeboot relay: direct HTTPS to the API",
+    `chain --replace --autofree ${input.directUrl} || goto relay`,
+    ":relay",
+    "echo edgeboot: direct HTTPS chain failed, fetching it through the relay",
+    `chain --replace --autofree ${input.fallbackUrl}`,
+    "",
+  ].join("\n");
+}

@@ -1,0 +1,275 @@
+// Relay configuration from command-line flags and EDGEBOOT_* environment variables (a flag wins over its variable),
+// validated once with zod; every bad value is reported with the flag and variable it came from.
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { z } from "zod";
+import { LOG_LEVELS } from "./log.ts";
+
+export const UEFI_BINARIES = ["ipxe.efi", "snp.efi", "snponly.efi"] as const;
+// PROTOCOLS §1.6: "binl" = strategy A (UEFI offers carry no option 43, the client asks again on 4011);
+// "pxe43" = strategy B (option 43 {6:8} + siaddr + file for every architecture, answered on 67 only).
+export const OFFER_MODES = ["binl", "pxe43"] as const;
+export type OfferMode = (typeof OFFER_MODES)[number];
+
+const GIB = 1024 ** 3;
+const SIZE_UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: GIB, t: 1024 ** 4 };
+
+type Spec = { flag: string; env: string; arg: string; help: string; bool?: boolean; multiple?: boolean; secret?: boolean };
+
+// One row per setting: flag name, environment variable, help text. Defaults live in the schema below.
+const SPECS = {
+  apiUrl: { flag: "api-url", env: "EDGEBOOT_API_URL", arg: "URL", help: "edgeboot API base URL, e.g. https://boot.example.com (required)" },
+  site: { flag: "site", env: "EDGEBOOT_SITE", arg: "SLUG", help: "site this relay serves (required)" },
+  credential: {
+    flag: "credential",
+    env: "EDGEBOOT_RELAY_CREDENTIAL",
+    arg: "SECRET",
+    secret: true,
+    help: "relay credential from POST /v1/sites/:site/relays; prefer the variable or --credential-file (a flag shows in ps)",
+  },
+  credentialFile: { flag: "credential-file", env: "EDGEBOOT_RELAY_CREDENTIAL_FILE", arg: "PATH", help: "read the relay credential from this file" },
+  relayId: { flag: "relay-id", env: "EDGEBOOT_RELAY_ID", arg: "ID", help: "relay id (normally learned when registering)" },
+  listenAddress: { flag: "listen", env: "EDGEBOOT_LISTEN", arg: "IPV4", help: "address the sockets bind to (default 0.0.0.0; DHCP needs 0.0.0.0 to see broadcasts)" },
+  advertiseAddress: {
+    flag: "advertise",
+    env: "EDGEBOOT_ADVERTISE",
+    arg: "IPV4",
+    help: "the relay's LAN IPv4 put in offers (siaddr, option 54) and boot URLs (default: the address of --interface, else the first non-loopback IPv4)",
+  },
+  interface: { flag: "interface", env: "EDGEBOOT_INTERFACE", arg: "NAME", help: "LAN interface name, used to pick the advertised address" },
+  dhcpPort: { flag: "dhcp-port", env: "EDGEBOOT_DHCP_PORT", arg: "PORT", help: "proxyDHCP port for DISCOVERs (default 67; 0 = off, e.g. beside a DHCP server on this host)" },
+  proxyDhcpPort: { flag: "proxy-dhcp-port", env: "EDGEBOOT_PROXY_DHCP_PORT", arg: "PORT", help: "PXE boot-server port (default 4011; 0 = off)" },
+  tftpPort: { flag: "tftp-port", env: "EDGEBOOT_TFTP_PORT", arg: "PORT", help: "TFTP port (default 69; 0 = off)" },
+  httpPort: { flag: "http-port", env: "EDGEBOOT_HTTP_PORT", arg: "PORT", help: "HTTP port for /boot.ipxe, /artifacts, /metrics, /healthz and HTTP Boot (default 8067)" },
+  binariesDir: { flag: "binaries-dir", env: "EDGEBOOT_BINARIES_DIR", arg: "DIR", help: "iPXE binaries served over TFTP and HTTP Boot (default /usr/lib/ipxe)" },
+  symlinkRoots: {
+    flag: "binaries-symlink-root",
+    env: "EDGEBOOT_BINARIES_SYMLINK_ROOTS",
+    arg: "DIR",
+    multiple: true,
+    help: "directory that symlinks in the binaries dir may point into (repeatable; variable: comma-separated; default /boot, where Debian keeps ipxe.efi)",
+  },
+  stateDir: { flag: "state-dir", env: "EDGEBOOT_STATE_DIR", arg: "DIR", help: "relay key pair and event queue (default ./.relay-state)" },
+  cacheDir: { flag: "cache-dir", env: "EDGEBOOT_CACHE_DIR", arg: "DIR", help: "artifact cache (default <state-dir>/cache)" },
+  cacheMaxBytes: { flag: "cache-max-bytes", env: "EDGEBOOT_CACHE_MAX_BYTES", arg: "SIZE", help: "artifact cache limit, bytes or with K/M/G/T suffix (default 20G)" },
+  syncIntervalSeconds: { flag: "sync-interval", env: "EDGEBOOT_SYNC_INTERVAL", arg: "SECONDS", help: "seconds between syncs with the API (default 15)" },
+  logLevel: { flag: "log-level", env: "EDGEBOOT_LOG_LEVEL", arg: "LEVEL", help: "debug | info | warn | error (default info)" },
+  biosBinary: { flag: "bios-binary", env: "EDGEBOOT_BIOS_BINARY", arg: "FILE", help: "boot file for BIOS PXE clients (default undionly.kpxe)" },
+  uefiBinary: { flag: "uefi-binary", env: "EDGEBOOT_UEFI_BINARY", arg: "FILE", help: "boot file for x86 UEFI: ipxe.efi | snp.efi | snponly.efi (default ipxe.efi)" },
+  arm64Binary: { flag: "arm64-binary", env: "EDGEBOOT_ARM64_BINARY", arg: "FILE", help: "boot file for arm64 UEFI, answered only when present (default ipxe-arm64.efi)" },
+  offerMode: { flag: "offer-mode", env: "EDGEBOOT_OFFER_MODE", arg: "MODE", help: "binl (default: UEFI asks on 4011) | pxe43 (option 43 on 67 for all)" },
+  offerModeOverrides: {
+    flag: "offer-mode-mac",
+    env: "EDGEBOOT_OFFER_MODE_MACS",
+    arg: "PREFIX=MODE",
+    multiple: true,
+    help: "offer mode for MACs starting with PREFIX, e.g. 52:54:00=pxe43 (repeatable; variable: comma-separated)",
+  },
+  allowDirect: {
+    flag: "allow-direct",
+    env: "EDGEBOOT_ALLOW_DIRECT",
+    arg: "",
+    bool: true,
+    help: "send HTTPS-capable iPXE straight to the API with a relay-signed token (until sync supplies the site's setting)",
+  },
+  directTokenTtlSeconds: { flag: "direct-token-ttl", env: "EDGEBOOT_DIRECT_TOKEN_TTL", arg: "SECONDS", help: "lifetime of direct-mode tokens (default 300, at most 600)" },
+  apiTimeoutMs: { flag: "api-timeout-ms", env: "EDGEBOOT_API_TIMEOUT_MS", arg: "MS", help: "timeout for one chain fetch from the API (default 8000)" },
+  tftpMaxBlksize: { flag: "tftp-max-blksize", env: "EDGEBOOT_TFTP_MAX_BLKSIZE", arg: "BYTES", help: "largest TFTP block granted: LAN MTU - 32 (default 1468)" },
+  tftpMaxWindow: { flag: "tftp-max-windowsize", env: "EDGEBOOT_TFTP_MAX_WINDOWSIZE", arg: "N", help: "largest RFC 7440 window granted (default 64)" },
+  tftpMaxTransfers: { flag: "tftp-max-transfers", env: "EDGEBOOT_TFTP_MAX_TRANSFERS", arg: "N", help: "concurrent TFTP transfers (default 128)" },
+  wolBroadcast: { flag: "wol-broadcast", env: "EDGEBOOT_WOL_BROADCAST", arg: "IPV4", help: "where wake-on-LAN packets go: the LAN's broadcast address (default 255.255.255.255)" },
+  wolPort: { flag: "wol-port", env: "EDGEBOOT_WOL_PORT", arg: "PORT", help: "UDP port for wake-on-LAN packets (default 9)" },
+} satisfies Record<string, Spec>;
+
+type Key = keyof typeof SPECS;
+
+const ipv4 = z.ipv4({ message: "must be an IPv4 address like 192.168.1.10" });
+const intIn = (min: number, max: number, what: string) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `must be a whole number (${what})`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+const port = intIn(0, 65535, "a port 0-65535");
+const fileName = z.string().regex(/^[A-Za-z0-9._+-]+(\/[A-Za-z0-9._+-]+)*$/, "must be a relative file name without '..'").refine((s) => !s.split("/").includes(".."), "must not contain '..'");
+const dir = z.string().min(1, "must not be empty").transform((p) => resolve(p));
+const macPrefix = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .transform((s) => s.replace(/[:\-.]/g, ""))
+  .pipe(z.string().regex(/^[0-9a-f]{1,12}$/, "must be a hex MAC prefix like 52:54:00"));
+
+const size = z
+  .string()
+  .trim()
+  .regex(/^\d+(\.\d+)?\s*([kKmMgGtT])?(i?[bB])?$/, "must be a size like 20G, 512M or 1073741824")
+  .transform((s) => {
+    const m = /^(\d+(?:\.\d+)?)\s*([kmgt])?/i.exec(s)!;
+    return Math.floor(Number(m[1]) * SIZE_UNITS[(m[2] ?? "").toLowerCase()]!);
+  })
+  .pipe(z.number().int().min(64 * 1024 ** 2, "must be at least 64M"));
+
+const boolText = z
+  .union([z.boolean(), z.string().trim().toLowerCase()])
+  .transform((v, ctx) => {
+    if (typeof v === "boolean") return v;
+    if (["1", "true", "yes", "on"].includes(v)) return true;
+    if (["0", "false", "no", "off", ""].includes(v)) return false;
+    ctx.addIssue({ code: "custom", message: "must be true or false" });
+    return z.NEVER;
+  });
+
+const Schema = z.object({
+  apiUrl: z
+    .url({ protocol: /^https?$/, message: "must be an http(s) URL like https://boot.example.com" })
+    .transform((u) => u.replace(/\/+$/, "")),
+  site: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be a site slug: lower-case letters, digits and '-'"),
+  credential: z.string().trim().min(1, "must not be empty").max(4096).regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces"),
+  relayId: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, "must be 1-128 characters of [A-Za-z0-9._:-]").optional(),
+  listenAddress: ipv4.default("0.0.0.0"),
+  advertiseAddress: ipv4.optional(),
+  interface: z.string().regex(/^[A-Za-z0-9._@:-]{1,15}$/, "must be an interface name like eth0").optional(),
+  dhcpPort: port.default(67),
+  proxyDhcpPort: port.default(4011),
+  tftpPort: port.default(69),
+  httpPort: port.default(8067),
+  binariesDir: dir.default("/usr/lib/ipxe"),
+  symlinkRoots: z.array(dir).default(["/boot"]),
+  stateDir: dir.default(() => resolve(".relay-state")), // zod 4 does not run the transform on a default
+  cacheDir: dir.optional(),
+  cacheMaxBytes: size.default(20 * GIB),
+  syncIntervalSeconds: intIn(1, 3600, "seconds").default(15),
+  logLevel: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
+  biosBinary: fileName.default("undionly.kpxe"),
+  uefiBinary: z.enum(UEFI_BINARIES, { message: `must be one of ${UEFI_BINARIES.join(", ")}` }).default("ipxe.efi"),
+  arm64Binary: fileName.default("ipxe-arm64.efi"),
+  offerMode: z.enum(OFFER_MODES, { message: `must be one of ${OFFER_MODES.join(", ")}` }).default("binl"),
+  offerModeOverrides: z
+    .array(
+      z
+        .string()
+        .regex(/^[^=]+=[^=]+$/, "must look like 52:54:00=pxe43")
+        .transform((s) => s.split("=") as [string, string])
+        .pipe(z.tuple([macPrefix, z.enum(OFFER_MODES, { message: `mode must be one of ${OFFER_MODES.join(", ")}` })]))
+        .transform(([prefix, mode]) => ({ prefix, mode })),
+    )
+    .default([]),
+  allowDirect: boolText.default(false),
+  directTokenTtlSeconds: intIn(30, 600, "seconds").default(300),
+  apiTimeoutMs: intIn(100, 120_000, "milliseconds").default(8000),
+  tftpMaxBlksize: intIn(512, 65464, "bytes").default(1468),
+  tftpMaxWindow: intIn(1, 65535, "blocks").default(64),
+  tftpMaxTransfers: intIn(1, 10_000, "transfers").default(128),
+  wolBroadcast: ipv4.default("255.255.255.255"),
+  wolPort: intIn(1, 65535, "a port 1-65535").default(9),
+});
+
+export type RelayConfig = Omit<z.output<typeof Schema>, "cacheDir"> & { cacheDir: string };
+
+export type ConfigResult =
+  | { kind: "ok"; config: RelayConfig; warnings: string[] }
+  | { kind: "help"; text: string }
+  | { kind: "version" }
+  | { kind: "error"; errors: string[] };
+
+// Pure apart from the injected readFile (for --credential-file); main.ts passes argv, env and fs.
+export function parseConfig(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  readFile: (path: string) => string = () => {
+    throw new Error("reading files is not available");
+  },
+): ConfigResult {
+  const options: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = { help: { type: "boolean" }, version: { type: "boolean" } };
+  for (const spec of Object.values(SPECS) as Spec[]) options[spec.flag] = { type: spec.bool ? "boolean" : "string", multiple: spec.multiple ?? false };
+  let values: Record<string, unknown>;
+  try {
+    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    return { kind: "error", errors: [`${(err as Error).message} (see --help)`] };
+  }
+  if (values.help) return { kind: "help", text: helpText() };
+  if (values.version) return { kind: "version" };
+
+  const warnings: string[] = [];
+  const errors: string[] = [];
+  const raw: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(SPECS) as [Key, Spec][]) {
+    const fromFlag = values[spec.flag];
+    const fromEnv = env[spec.env];
+    if (fromFlag !== undefined) raw[key] = fromFlag;
+    else if (fromEnv !== undefined && fromEnv !== "") raw[key] = spec.multiple ? fromEnv.split(",").map((s) => s.trim()).filter(Boolean) : fromEnv;
+  }
+  if (values.credential !== undefined) warnings.push("--credential is visible in the process list; prefer EDGEBOOT_RELAY_CREDENTIAL or --credential-file");
+  if (raw.credentialFile !== undefined) {
+    if (raw.credential !== undefined) errors.push("give the relay credential once: --credential/EDGEBOOT_RELAY_CREDENTIAL or --credential-file, not both");
+    try {
+      raw.credential = readFile(String(raw.credentialFile)).trim();
+    } catch (err) {
+      errors.push(`--credential-file (${SPECS.credentialFile.env}): cannot read ${String(raw.credentialFile)}: ${(err as Error).message}`);
+    }
+  }
+  delete raw.credentialFile;
+
+  const parsed = Schema.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const key = String(issue.path[0] ?? "") as Key;
+      const spec: Spec | undefined = SPECS[key];
+      const missing = raw[key] === undefined;
+      const where = spec ? `--${spec.flag} (${spec.env})` : key || "config";
+      const got = spec?.secret || missing ? "" : `; got ${JSON.stringify(issue.path.length > 1 ? (raw[key] as unknown[])[Number(issue.path[1])] : raw[key])}`;
+      errors.push(missing ? `${where} is required` : `${where} ${issue.message}${got}`);
+    }
+  }
+  if (errors.length > 0 || !parsed.success) return { kind: "error", errors };
+  const data = parsed.data;
+  const udpPorts = [data.dhcpPort, data.proxyDhcpPort, data.tftpPort].filter((p) => p !== 0);
+  if (new Set(udpPorts).size !== udpPorts.length) errors.push("--dhcp-port, --proxy-dhcp-port and --tftp-port must differ (0 turns one off)");
+  if (data.httpPort === 0) errors.push(`--http-port (${SPECS.httpPort.env}) must not be 0: iPXE fetches /boot.ipxe from it`);
+  if (errors.length > 0) return { kind: "error", errors };
+  if (data.apiUrl.startsWith("http:") && !/^http:\/\/(127\.|localhost|\[::1\])/.test(data.apiUrl)) {
+    warnings.push("--api-url is plain http: the relay credential crosses the network unencrypted");
+  }
+  return { kind: "ok", config: { ...data, cacheDir: data.cacheDir ?? resolve(data.stateDir, "cache") }, warnings };
+}
+
+export function helpText(): string {
+  const rows = (Object.values(SPECS) as Spec[]).map((s) => [`  --${s.flag}${s.arg ? ` ${s.arg}` : ""}`, s.help, s.env] as const);
+  const width = Math.max(...rows.map((r) => r[0].length)) + 2;
+  return [
+    "edgeboot-relay: proxyDHCP, TFTP and HTTP hand-off for PXE machines on one LAN segment.",
+    "",
+    "Usage: edgeboot-relay --api-url URL --site SLUG [options]      (credential via EDGEBOOT_RELAY_CREDENTIAL)",
+    "",
+    "Options (each also read from the environment variable shown; a flag wins):",
+    ...rows.map(([flag, help, envName]) => `${flag.padEnd(width)}${help}\n${" ".repeat(width)}[${envName}]`),
+    `  --help${" ".repeat(width - 8)}show this text`,
+    `  --version${" ".repeat(width - 11)}print the version`,
+    "",
+  ].join("\n");
+}
+
+// The relay's LAN address for offers and URLs: explicit, else the interface's, else the first non-internal IPv4.
+export function pickAdvertiseAddress(
+  config: Pick<RelayConfig, "advertiseAddress" | "interface" | "listenAddress">,
+  interfaces: Record<string, Array<{ family: string | number; address: string; internal: boolean }> | undefined>,
+): { ok: true; address: string } | { ok: false; message: string } {
+  if (config.advertiseAddress) return { ok: true, address: config.advertiseAddress };
+  if (config.listenAddress !== "0.0.0.0") return { ok: true, address: config.listenAddress };
+  const v4 = (list: Array<{ family: string | number; address: string; internal: boolean }> | undefined) =>
+    (list ?? []).filter((a) => a.family === "IPv4" || a.family === 4);
+  if (config.interface) {
+    const found = v4(interfaces[config.interface])[0];
+    return found
+      ? { ok: true, address: found.address }
+      : { ok: false, message: `--interface ${config.interface} has no IPv4 address (set --advertise)` };
+  }
+  for (const list of Object.values(interfaces)) {
+    const found = v4(list).find((a) => !a.internal);
+    if (found) return { ok: true, address: found.address };
+  }
+  return { ok: false, message: "no non-loopback IPv4 address found: set --advertise or --interface" };
+}

@@ -1,0 +1,176 @@
+// The dgram edge of proxyDHCP: bytes in, decodeDhcp, buildProxyReply, encodeDhcp, bytes out. One instance per port
+// (67 for DISCOVERs, 4011 for PXE REQUESTs). A bad packet is logged at debug and dropped; a failed bind rejects.
+import { createSocket, type Socket } from "node:dgram";
+import type { BinaryCatalog } from "../binaries.ts";
+import type { RelayConfig } from "../config.ts";
+import type { EventSink } from "../events.ts";
+import type { Logger } from "../log.ts";
+import type { RelayMetrics } from "../metrics.ts";
+import type { RelayState } from "../state.ts";
+import type { ClientTable } from "./clients.ts";
+import { ipOption, MSG, messageType, OPT } from "./options.ts";
+import { decodeDhcp, DhcpDecodeError, encodeDhcp, macOf, type DhcpPacket } from "./packet.ts";
+import { buildProxyReply, describeClient, type ProxyContext, type ReceivedOn, type Source } from "./proxy.ts";
+
+export type DhcpServer = { port: number; close(): Promise<void> };
+
+export type DhcpServerOptions = {
+  role: ReceivedOn;
+  port: number;
+  config: Pick<RelayConfig, "listenAddress" | "biosBinary" | "uefiBinary" | "arm64Binary" | "offerMode" | "offerModeOverrides">;
+  advertise: string;
+  httpBase: string;
+  binaries: Pick<BinaryCatalog, "has">;
+  state?: RelayState;
+  clients?: ClientTable;
+  log: Logger;
+  metrics: RelayMetrics;
+  events: EventSink;
+  // Test seams: where "broadcast" and relay-agent replies go (a real LAN uses 255.255.255.255:68 and giaddr:67).
+  broadcastAddress?: string;
+  clientPort?: number;
+  agentPort?: number;
+  now?: () => number;
+};
+
+// Per-MAC reply budget: PROTOCOLS §7.12 (retransmits are fine, floods are not). Token bucket, bounded table.
+const BURST = 16;
+const REFILL_PER_SECOND = 8;
+const MAX_TRACKED = 4096;
+
+function rateLimiter(now: () => number) {
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  return (key: string): boolean => {
+    const t = now();
+    const b = buckets.get(key) ?? { tokens: BURST, at: t };
+    b.tokens = Math.min(BURST, b.tokens + ((t - b.at) / 1000) * REFILL_PER_SECOND);
+    b.at = t;
+    buckets.delete(key);
+    buckets.set(key, b);
+    if (buckets.size > MAX_TRACKED) buckets.delete(buckets.keys().next().value!);
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  };
+}
+
+function bind(socket: Socket, port: number, address: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    socket.once("error", reject);
+    socket.bind({ port, address }, () => {
+      socket.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+export async function startDhcpServer(opts: DhcpServerOptions): Promise<DhcpServer> {
+  const { log, metrics, events } = opts;
+  const now = opts.now ?? Date.now;
+  const allow = rateLimiter(now);
+  const ctx: ProxyContext = {
+    serverIp: opts.advertise,
+    httpBase: opts.httpBase,
+    biosBinary: opts.config.biosBinary,
+    uefiBinary: opts.config.uefiBinary,
+    arm64Binary: opts.config.arm64Binary,
+    offerMode: opts.config.offerMode,
+    offerModeOverrides: opts.config.offerModeOverrides,
+    hasBinary: (name) => opts.binaries.has(name),
+  };
+  const portLabel = String(opts.role === "dhcp" ? 67 : 4011);
+
+  // reuseAddr lets the relay share 67 with a DHCP server on the same host (PROTOCOLS §7.17: broadcasts reach both).
+  const main = createSocket({ type: "udp4", reuseAddr: true });
+  await bind(main, opts.port, opts.config.listenAddress);
+  main.setBroadcast(true);
+  const port = main.address().port;
+  // A second socket bound to the advertised address sends the replies: Linux routes a limited broadcast out of the
+  // interface that owns the bound source address, which Node cannot otherwise choose (no SO_BINDTODEVICE).
+  let sender = main;
+  let extra: Socket | null = null;
+  if (opts.config.listenAddress === "0.0.0.0" && opts.advertise !== "0.0.0.0") {
+    const s = createSocket({ type: "udp4", reuseAddr: true });
+    try {
+      await bind(s, port, opts.advertise);
+      s.setBroadcast(true);
+      sender = extra = s;
+    } catch (err) {
+      s.close();
+      log.warn("cannot bind a reply socket to the advertised address; replies use the wildcard socket", { advertise: opts.advertise, error: err });
+    }
+  }
+
+  const remember = (req: DhcpPacket) => {
+    const mac = macOf(req);
+    if (!mac || !opts.clients) return;
+    const type = messageType(req.options);
+    // The site server's REQUEST (broadcast on 67) names the address the client is taking; a 4011 request has ciaddr.
+    if (type === MSG.REQUEST) opts.clients.noteAddress(ipOption(req.options, OPT.REQUESTED_IP) ?? req.ciaddr, mac);
+    const client = describeClient(req);
+    if (!("kind" in client)) opts.clients.noteClient(mac, { https: client.https, arch: client.arch });
+  };
+
+  const onMessage = (socket: Socket) => (msg: Buffer, rinfo: { address: string; port: number }) => {
+    let req: DhcpPacket;
+    try {
+      req = decodeDhcp(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength));
+    } catch (err) {
+      const reason = err instanceof DhcpDecodeError ? err.reason : "decode_failed";
+      metrics.dhcpIgnored.inc({ port: portLabel, reason });
+      if (log.enabled("debug")) log.debug("dropped malformed DHCP packet", { from: rinfo.address, bytes: msg.length, reason, error: err });
+      return;
+    }
+    remember(req);
+    const from: Source = { address: rinfo.address, port: rinfo.port };
+    const decision = buildProxyReply(req, opts.role, from, ctx);
+    if (decision.kind === "ignore") {
+      metrics.dhcpIgnored.inc({ port: portLabel, reason: decision.reason });
+      // A missing binary is an operator problem worth seeing; everything else is normal LAN chatter.
+      const level = decision.reason === "binary_missing" ? "warn" : "debug";
+      if (log.enabled(level)) log[level]("not answering", { mac: decision.mac, from: rinfo.address, reason: decision.reason, detail: decision.detail });
+      return;
+    }
+    const mac = decision.client.mac ?? "unknown";
+    if (!allow(mac)) {
+      metrics.dhcpIgnored.inc({ port: portLabel, reason: "rate_limited" });
+      return;
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeDhcp(decision.packet);
+    } catch (err) {
+      log.error("cannot encode reply", { mac, error: err });
+      return;
+    }
+    let to = decision.to;
+    if (decision.broadcast) to = { address: opts.broadcastAddress ?? to.address, port: opts.role === "dhcp" ? (opts.clientPort ?? to.port) : to.port };
+    else if (opts.role === "dhcp") to = { address: to.address, port: opts.agentPort ?? to.port };
+    // 4011 replies must come from the 4011 socket the request reached (iPXE checks the source port).
+    const out = opts.role === "proxy" ? socket : sender;
+    out.send(bytes, to.port, to.address, (err) => {
+      if (err) log.warn("sending DHCP reply failed", { mac, to, error: err });
+    });
+    const c = decision.client;
+    metrics.dhcpOffers.inc({ arch: c.platform, port: portLabel, client: c.ipxe ? "ipxe" : c.httpBoot ? "httpboot" : "firmware" });
+    events.emit({
+      phase: opts.role === "dhcp" ? "dhcp-offer" : "dhcp-ack-4011",
+      ...(c.mac ? { mac: c.mac } : {}),
+      detail: { arch: c.arch, platform: c.platform, ipxe: c.ipxe, https: c.https, bootFile: decision.bootFile, to: to.address },
+      at: now(),
+    });
+    log.info(opts.role === "dhcp" ? "proxy offer" : "proxy ack", { mac, platform: c.platform, ipxe: c.ipxe, bootFile: decision.bootFile, to });
+  };
+
+  for (const s of extra ? [main, extra] : [main]) {
+    s.on("message", onMessage(s));
+    s.on("error", (err) => log.error("DHCP socket error", { port, error: err }));
+  }
+  log.info("listening", { proto: "dhcp", role: opts.role, port, address: opts.config.listenAddress, replyFrom: extra ? opts.advertise : opts.config.listenAddress });
+  return {
+    port,
+    close: async () => {
+      await Promise.all([main, ...(extra ? [extra] : [])].map((s) => new Promise<void>((res) => s.close(() => res()))));
+    },
+  };
+}

@@ -1,0 +1,162 @@
+// Composition root: the only file that wires config, logger, metrics, DHCP (67 + 4011), TFTP, HTTP, cache and sync.
+// `npx node relay/main.ts --help` or `relay/bin.js` (the `edgeboot-relay` bin) run the CLI below.
+import { readFileSync, realpathSync } from "node:fs";
+import { networkInterfaces } from "node:os";
+import { fileURLToPath } from "node:url";
+import { createRemoteJWKSet } from "jose";
+import { BinaryCatalog } from "./binaries.ts";
+import { createBootIpxeHandler } from "./boot/handler.ts";
+import { parseConfig, pickAdvertiseAddress, type RelayConfig } from "./config.ts";
+import { ClientTable } from "./dhcp/clients.ts";
+import { startDhcpServer, type DhcpServer } from "./dhcp/server.ts";
+import { logSink, teeSink, type EventSink } from "./events.ts";
+import { createRelayHttpServer, listenHttp, type Health, type RouteHandler } from "./http/server.ts";
+import { loadOrCreateRelayKeys } from "./keys.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { MetricsRegistry, relayMetrics } from "./metrics.ts";
+import { RelayState } from "./state.ts";
+import { startArtifactSync } from "./sync/service.ts";
+import { startTftpServer, type TftpServer } from "./tftp/server.ts";
+
+export const RELAY_VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
+export type RelayHandle = {
+  advertise: string;
+  ports: { dhcp: number; proxyDhcp: number; tftp: number; http: number };
+  close(): Promise<void>;
+};
+
+export async function startRelay(config: RelayConfig, log: Logger): Promise<RelayHandle> {
+  const picked = pickAdvertiseAddress(config, networkInterfaces());
+  if (!picked.ok) throw new Error(picked.message);
+  const advertise = picked.address;
+
+  const registry = new MetricsRegistry();
+  const metrics = relayMetrics(registry);
+  const state = new RelayState({ relayId: config.relayId ?? null, allowDirect: config.allowDirect });
+  const keys = await loadOrCreateRelayKeys(config.stateDir);
+  const binaries = new BinaryCatalog(config.binariesDir, config.symlinkRoots);
+  await binaries.ready();
+  if (!binaries.has(config.biosBinary) && !binaries.has(config.uefiBinary)) {
+    log.warn("no iPXE binaries found: PXE ROM clients cannot be served", { binariesDir: config.binariesDir });
+  }
+  const extraRoutes: RouteHandler[] = [];
+  const stoppers: Array<() => Promise<void> | void> = [];
+  const healthChecks: Array<() => Health> = [];
+  // Events go to the log until the sync part adds its queued sink.
+  const sinks: EventSink[] = [logSink(log)];
+  const events = teeSink(sinks);
+
+  // ---- cache + sync (artifacts engineer) -----------------------------------------------------------------------
+  const artifacts = await startArtifactSync({ config, advertise, version: RELAY_VERSION, state, log, registry, events });
+  extraRoutes.push(artifacts.route);
+  sinks.push(artifacts.queue);
+  healthChecks.push(artifacts.health);
+  stoppers.push(() => artifacts.stop());
+  // ---- end cache + sync ---------------------------------------------------------------------------------------
+
+  const clients = new ClientTable();
+  let httpBase = `http://${advertise}:${config.httpPort}`;
+  const jwks = createRemoteJWKSet(new URL("/.well-known/jwks.json", config.apiUrl), { timeoutDuration: config.apiTimeoutMs });
+  const bootIpxe = createBootIpxeHandler({ config, state, keys, getKey: jwks, clients, relayBase: () => httpBase, log: log.child({ part: "boot" }), metrics, events });
+  const http = createRelayHttpServer({
+    bootIpxe,
+    binaries,
+    registry,
+    metrics,
+    log: log.child({ part: "http" }),
+    extraRoutes,
+    health: () => {
+      const results = healthChecks.map((check) => check());
+      return {
+        ok: results.every((r) => r.ok),
+        detail: Object.assign({ version: RELAY_VERSION, site: config.site, binaries: binaries.names().length }, ...results.map((r) => r.detail)),
+      };
+    },
+  });
+
+  const started: Array<{ close(): Promise<void> | void }> = [];
+  const closeAll = async () => {
+    for (const stop of stoppers.reverse()) await stop();
+    await Promise.allSettled(started.map((s) => s.close()));
+  };
+  try {
+    const httpPort = await listenHttp(http, config.httpPort, config.listenAddress);
+    started.push({
+      close: () =>
+        new Promise<void>((res) => {
+          http.close(() => res());
+          http.closeAllConnections(); // idle keep-alive sockets would otherwise hold close() open
+        }),
+    });
+    const httpBase = `http://${advertise}:${httpPort}`;
+    await artifacts.startSync(httpBase);
+    const dhcpOpts = { config, advertise, httpBase, binaries, state, log: log.child({ part: "dhcp" }), metrics, events };
+    let dhcp: DhcpServer | null = null;
+    let proxy: DhcpServer | null = null;
+    let tftp: TftpServer | null = null;
+    if (config.dhcpPort !== 0) started.push((dhcp = await startDhcpServer({ ...dhcpOpts, role: "dhcp", port: config.dhcpPort })));
+    if (config.proxyDhcpPort !== 0) started.push((proxy = await startDhcpServer({ ...dhcpOpts, role: "proxy", port: config.proxyDhcpPort })));
+    if (config.tftpPort !== 0) {
+      tftp = await startTftpServer({
+        port: config.tftpPort,
+        address: config.listenAddress,
+        binaries,
+        limits: { maxBlksize: config.tftpMaxBlksize, maxWindow: config.tftpMaxWindow, maxTransfers: config.tftpMaxTransfers },
+        log: log.child({ part: "tftp" }),
+        metrics,
+        events,
+        clients,
+      });
+      started.push(tftp);
+    }
+    const rescan = setInterval(() => void binaries.rescan(), 60_000);
+    rescan.unref();
+    stoppers.push(() => clearInterval(rescan));
+    const ports = { dhcp: dhcp?.port ?? 0, proxyDhcp: proxy?.port ?? 0, tftp: tftp?.port ?? 0, http: httpPort };
+    log.info("relay started", { version: RELAY_VERSION, site: config.site, api: config.apiUrl, advertise, ports, binaries: binaries.names() });
+    return { advertise, ports, close: closeAll };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+export async function runCli(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  const result = parseConfig(argv, env, (p) => readFileSync(p, "utf8"));
+  if (result.kind === "help") return void process.stdout.write(result.text), 0;
+  if (result.kind === "version") return void process.stdout.write(`${RELAY_VERSION}\n`), 0;
+  if (result.kind === "error") {
+    process.stderr.write(`edgeboot-relay: invalid configuration:\n${result.errors.map((e) => `  ${e}`).join("\n")}\n`);
+    return 2;
+  }
+  const log = createLogger({ level: result.config.logLevel });
+  for (const w of result.warnings) log.warn(w);
+  let relay: RelayHandle;
+  try {
+    relay = await startRelay(result.config, log);
+  } catch (err) {
+    // A listener that cannot start stops the daemon (e.g. port 67 without CAP_NET_BIND_SERVICE).
+    log.error("relay failed to start", { error: err });
+    return 1;
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info("stopping", { signal });
+      resolve();
+    };
+    process.once("SIGINT", () => stop("SIGINT"));
+    process.once("SIGTERM", () => stop("SIGTERM"));
+  });
+  await relay.close();
+  return 0;
+}
+
+const isEntry = (() => {
+  try {
+    return !!process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+})();
+if (isEntry) process.exitCode = await runCli(process.argv.slice(2), process.env);

@@ -1,0 +1,19 @@
+// What the relay knows about its site beyond the static config: its relay id (learned at register) and whether
+// the site allows direct HTTPS mode. The sync part updates it; DHCP and /boot.ipxe read it per request.
+export type SiteState = { relayId: string | null; allowDirect: boolean };
+
+export class RelayState {
+  #value: SiteState;
+
+  constructor(initial: SiteState) {
+    this.#value = { ...initial };
+  }
+
+  get(): Readonly<SiteState> {
+    return this.#value;
+  }
+
+  update(patch: Partial<SiteState>): void {
+    this.#value = { ...this.#value, ...patch };
+  }
+}

@@ -1,0 +1,252 @@
+// The dgram edge of TFTP: RRQs arrive on the well-known port; each transfer gets its own socket (its TID, RFC 1350
+// §4) driving a ReadTransfer. Read-only: WRQ is refused. Files come only from the binaries catalog.
+import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
+import type { BinaryCatalog } from "../binaries.ts";
+import type { ClientTable } from "../dhcp/clients.ts";
+import type { EventSink } from "../events.ts";
+import type { Logger } from "../log.ts";
+import type { RelayMetrics } from "../metrics.ts";
+import { decodeTftp, encodeTftp, ERR, OP, TftpDecodeError, type TftpRequest } from "./packet.ts";
+import { openBlockSource, type BlockSource } from "./source.ts";
+import { ReadTransfer, type TransferLimits, type TransferOutput } from "./transfer.ts";
+
+export type TftpServer = { port: number; close(): Promise<void>; activeTransfers(): number };
+
+export type TftpServerOptions = {
+  port: number;
+  address: string;
+  binaries: Pick<BinaryCatalog, "open">;
+  limits: TransferLimits & { maxTransfers: number; maxPerClient?: number };
+  log: Logger;
+  metrics: RelayMetrics;
+  events: EventSink;
+  clients?: ClientTable;
+  now?: () => number;
+};
+
+type Session = {
+  key: string;
+  peer: { address: string; port: number };
+  signature: string;
+  socket: Socket;
+  transfer: ReadTransfer | null;
+  source: BlockSource | null;
+  timer: NodeJS.Timeout | null;
+  started: number;
+  filename: string;
+  closed: boolean;
+};
+
+function bindEphemeral(address: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket("udp4");
+    s.once("error", reject);
+    s.bind(0, address, () => {
+      s.off("error", reject);
+      resolve(s);
+    });
+  });
+}
+
+export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServer> {
+  const { log, metrics, events } = opts;
+  const now = opts.now ?? Date.now;
+  const maxPerClient = opts.limits.maxPerClient ?? 32;
+  const sessions = new Map<string, Session>();
+  const perIp = new Map<string, number>();
+
+  const main = createSocket("udp4");
+  await new Promise<void>((resolve, reject) => {
+    main.once("error", reject);
+    main.bind(opts.port, opts.address, () => {
+      main.off("error", reject);
+      resolve();
+    });
+  });
+  const port = main.address().port;
+
+  const sendError = (socket: Socket, to: { address: string; port: number }, code: number, message: string) => {
+    metrics.tftpErrors.inc({ code: String(code) });
+    socket.send(encodeTftp({ op: "ERROR", code, message }), to.port, to.address, () => {});
+  };
+
+  const emitOutputs = (s: Session, outputs: TransferOutput[]) => {
+    for (const o of outputs) {
+      if (o.kind === "packet") s.socket.send(o.bytes, s.peer.port, s.peer.address, () => {});
+      else {
+        const header = Buffer.from([0, OP.DATA, o.wireBlock >> 8, o.wireBlock & 0xff]);
+        s.socket.send([header, s.source!.read(o.offset, o.length)], s.peer.port, s.peer.address, () => {});
+      }
+    }
+  };
+
+  const schedule = (s: Session) => {
+    if (s.timer) clearTimeout(s.timer);
+    s.timer = null;
+    const deadline = s.transfer?.deadline;
+    if (deadline == null || s.closed) return;
+    s.timer = setTimeout(() => {
+      s.timer = null;
+      if (s.closed || !s.transfer) return;
+      emitOutputs(s, s.transfer.onTimer(now()));
+      afterStep(s);
+    }, Math.max(0, deadline - now()));
+  };
+
+  const closeSession = (s: Session) => {
+    if (s.closed) return;
+    s.closed = true;
+    if (s.timer) clearTimeout(s.timer);
+    sessions.delete(s.key);
+    const n = (perIp.get(s.peer.address) ?? 1) - 1;
+    if (n <= 0) perIp.delete(s.peer.address);
+    else perIp.set(s.peer.address, n);
+    s.source?.close();
+    // Close after queued sends are flushed (a final ERROR, for instance).
+    setImmediate(() => s.socket.close());
+  };
+
+  const afterStep = (s: Session) => {
+    const outcome = s.transfer?.outcome;
+    if (!outcome) return schedule(s);
+    const ms = now() - s.started;
+    const mac = opts.clients?.macForIp(s.peer.address) ?? undefined;
+    const detail = { file: s.filename, client: s.peer.address, bytes: outcome.bytes, ms, retransmits: outcome.retransmits, blksize: s.transfer!.negotiated.blksize, windowsize: s.transfer!.negotiated.windowsize };
+    metrics.tftpBytes.inc({}, outcome.bytes);
+    if (outcome.ok) {
+      metrics.tftpTransfers.inc({ result: "ok" });
+      events.emit({ phase: "tftp-sent", ...(mac ? { mac } : {}), detail, at: now() });
+      log.info("tftp transfer done", detail);
+    } else if (outcome.reason === "client_error" && outcome.afterOack) {
+      // EDK2 asks for tsize, then aborts and asks again from a new port: normal, not a failure.
+      metrics.tftpTransfers.inc({ result: "probe" });
+      log.debug("tftp client stopped after OACK", { ...detail, code: outcome.code, message: outcome.message });
+    } else {
+      metrics.tftpTransfers.inc({ result: outcome.reason });
+      events.emit({ phase: "tftp-failed", ...(mac ? { mac } : {}), detail: { ...detail, reason: outcome.reason }, at: now() });
+      log.warn("tftp transfer failed", { ...detail, reason: outcome.reason, ...(outcome.reason === "client_error" ? { code: outcome.code, message: outcome.message } : {}) });
+    }
+    closeSession(s);
+  };
+
+  const onTransferMessage = (s: Session) => (msg: Buffer, rinfo: RemoteInfo) => {
+    if (s.closed) return;
+    if (rinfo.address !== s.peer.address || rinfo.port !== s.peer.port) {
+      // RFC 1350 §4: a packet from a foreign TID gets ERROR 5 and the transfer goes on.
+      sendError(s.socket, rinfo, ERR.UNKNOWN_TID, "Unknown transfer ID");
+      return;
+    }
+    let packet;
+    try {
+      packet = decodeTftp(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength));
+    } catch (err) {
+      if (log.enabled("debug")) log.debug("dropped malformed TFTP packet", { from: rinfo.address, reason: err instanceof TftpDecodeError ? err.reason : "decode_failed" });
+      return;
+    }
+    if (!s.transfer) return;
+    emitOutputs(s, s.transfer.onPacket(packet, now()));
+    afterStep(s);
+  };
+
+  const startSession = async (req: TftpRequest, rinfo: RemoteInfo, key: string, signature: string) => {
+    let socket: Socket;
+    try {
+      socket = await bindEphemeral(opts.address);
+    } catch (err) {
+      log.error("cannot open a TFTP transfer socket", { error: err });
+      return;
+    }
+    const s: Session = {
+      key,
+      peer: { address: rinfo.address, port: rinfo.port },
+      signature,
+      socket,
+      transfer: null,
+      source: null,
+      timer: null,
+      started: now(),
+      filename: req.filename.slice(0, 255),
+      closed: false,
+    };
+    sessions.set(key, s);
+    perIp.set(s.peer.address, (perIp.get(s.peer.address) ?? 0) + 1);
+    socket.on("message", onTransferMessage(s));
+    socket.on("error", (err) => {
+      log.warn("tftp transfer socket error", { client: rinfo.address, error: err });
+      closeSession(s);
+    });
+    const refuse = (code: number, message: string, result: string) => {
+      metrics.tftpTransfers.inc({ result });
+      log.info("tftp request refused", { client: rinfo.address, file: s.filename, code, message });
+      sendError(socket, s.peer, code, message);
+      closeSession(s);
+    };
+    // Only binary transfers: iPXE, EDK2 and every PXE ROM use octet; netascii would rewrite the file's bytes.
+    if (req.mode.toLowerCase() !== "octet") return refuse(ERR.ILLEGAL_OPERATION, "only octet (binary) mode is supported", "bad_mode");
+    const opened = await opts.binaries.open(req.filename);
+    if (s.closed) {
+      if (opened.ok) await opened.file.fh.close();
+      return;
+    }
+    if (!opened.ok) {
+      if (opened.reason === "not_found") return refuse(ERR.NOT_FOUND, "File not found", "not_found");
+      return refuse(ERR.ACCESS_VIOLATION, "Access violation", "access_violation");
+    }
+    try {
+      s.source = await openBlockSource(opened.file.fh, opened.file.size);
+    } catch (err) {
+      log.error("cannot read boot file", { file: s.filename, error: err });
+      return refuse(ERR.UNDEFINED, "read error", "read_error");
+    }
+    if (s.closed) return s.source.close();
+    s.transfer = new ReadTransfer(s.source.size, req.options, opts.limits);
+    log.debug("tftp transfer start", { client: rinfo.address, file: s.filename, size: s.source.size, ...s.transfer.negotiated });
+    emitOutputs(s, s.transfer.start(now()));
+    afterStep(s);
+  };
+
+  main.on("message", (msg, rinfo) => {
+    let packet;
+    try {
+      packet = decodeTftp(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength));
+    } catch (err) {
+      if (log.enabled("debug")) log.debug("dropped malformed TFTP packet", { from: rinfo.address, reason: err instanceof TftpDecodeError ? err.reason : "decode_failed" });
+      return;
+    }
+    if (packet.op === "WRQ") {
+      log.info("tftp write refused", { client: rinfo.address, file: packet.filename.slice(0, 255) });
+      metrics.tftpTransfers.inc({ result: "write_refused" });
+      return sendError(main, rinfo, ERR.ACCESS_VIOLATION, "This server is read-only");
+    }
+    if (packet.op !== "RRQ") return; // stray DATA/ACK/ERROR on the well-known port: not a transfer of ours
+    const key = `${rinfo.address}:${rinfo.port}`;
+    const signature = JSON.stringify([packet.filename, packet.mode.toLowerCase(), packet.options]);
+    const existing = sessions.get(key);
+    if (existing && existing.signature === signature) {
+      // A retransmitted RRQ from the same port: answer again from the same TID, unless data is already flowing.
+      if (existing.transfer) {
+        emitOutputs(existing, existing.transfer.restart(now()));
+        schedule(existing);
+      }
+      return;
+    }
+    if (existing) closeSession(existing); // same port, new request: the old transfer is over
+    if (sessions.size >= opts.limits.maxTransfers || (perIp.get(rinfo.address) ?? 0) >= maxPerClient) {
+      metrics.tftpTransfers.inc({ result: "busy" });
+      log.warn("tftp busy, request refused", { client: rinfo.address, active: sessions.size });
+      return sendError(main, rinfo, ERR.UNDEFINED, "Server busy, try again");
+    }
+    void startSession(packet, rinfo, key, signature);
+  });
+  main.on("error", (err) => log.error("tftp socket error", { error: err }));
+  log.info("listening", { proto: "tftp", port, address: opts.address });
+
+  return {
+    port,
+    activeTransfers: () => sessions.size,
+    close: async () => {
+      for (const s of [...sessions.values()]) closeSession(s);
+      await new Promise<void>((res) => main.close(() => res()));
+    },
+  };
+}

@@ -1,0 +1,140 @@
+// Chain route benchmark (issue 3): wrangler dev on a free loopback port with a throw-away --persist-to dir, seeded
+// through the admin API, then autocannon against the chain route and /healthz (a static-text route of the same
+// Worker), interleaved in one run; then the CPU per chain render measured inside workerd (test/bench/chainCpu.worker.ts).
+// Result rows are JSON lines on stdout (see run.mjs); progress goes to stderr.
+import { spawn, spawnSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import autocannon from "autocannon";
+import { exportJWK, generateKeyPair } from "jose";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const wrangler = join(root, "node_modules/.bin/wrangler");
+const log = (...a) => console.error("[chain.bench]", ...a);
+const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const MAC = "52:54:00:be:0c:01";
+
+const freePort = () =>
+  new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+
+const dir = mkdtempSync(join(tmpdir(), "edgeboot-bench-"));
+const token = `ebt_bench_${randomBytes(24).toString("base64url")}`;
+const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+const envFile = join(dir, "bench.vars");
+writeFileSync(
+  envFile,
+  [`ADMIN_TOKEN=${token}`, `SIGNING_KEYS='${JSON.stringify([{ ...(await exportJWK(privateKey)), kid: "bench-1" }])}'`, `SECRETS_KEY=${randomBytes(32).toString("base64")}`, ""].join("\n"),
+  { mode: 0o600 },
+);
+
+let dev = null;
+const stop = () => {
+  if (dev?.pid) {
+    try {
+      process.kill(-dev.pid, "SIGTERM"); // its own process group: wrangler and its workerd children
+    } catch {}
+  }
+  rmSync(dir, { recursive: true, force: true });
+};
+process.on("SIGINT", () => (stop(), process.exit(130)));
+process.on("SIGTERM", () => (stop(), process.exit(143)));
+
+try {
+  log("applying migrations into", dir);
+  const migrate = spawnSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", dir], { cwd: root, env: { ...process.env, CI: "1" }, stdio: ["ignore", "ignore", "inherit"] });
+  if (migrate.status !== 0) throw new Error("wrangler d1 migrations apply failed");
+
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  log("starting wrangler dev on", base);
+  dev = spawn(wrangler, ["dev", "test/bench/chainCpu.worker.ts", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", dir, "--env-file", envFile, "--show-interactive-dev-session=false", "--log-level", "warn"], {
+    cwd: root,
+    detached: true,
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) break;
+    } catch {}
+    if (Date.now() > deadline) throw new Error("wrangler dev did not answer /healthz within 120 s");
+    await new Promise((r) => setTimeout(r, 500));
+  }
+
+  // Seed like an operator: artifacts, image, profile, an open site and one host.
+  const api = async (method, path, body, raw) => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
+      body: raw ?? (body ? JSON.stringify(body) : undefined),
+    });
+    const text = await res.text();
+    if (res.status >= 300) throw new Error(`${method} ${path} → ${res.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  };
+  const blob = (label) => {
+    const bytes = randomBytes(4096);
+    return { bytes, sha: createHash("sha256").update(bytes).digest("hex"), label };
+  };
+  const kernel = blob("kernel");
+  const initrd = blob("initrd");
+  for (const a of [kernel, initrd]) await api("PUT", `/v1/artifacts/${a.sha}`, null, a.bytes);
+  await api("POST", "/v1/images", { name: "bench-os", arch: "x86_64", version: "1", artifacts: { kernel: kernel.sha, initrd: [initrd.sha] } });
+  await api("POST", "/v1/profiles", { name: "bench-live", image: "bench-os", cmdline: "console=ttyS0 hostname={{ host.hostname }} ntp={{ var.ntp }}", userData: "#cloud-config\n" });
+  await api("POST", "/v1/sites", { slug: "bench", name: "Bench", bootAuth: "open", vars: { ntp: "10.0.0.1" } });
+  await api("POST", "/v1/sites/bench/hosts", { hostname: "bench-1", mac: MAC, profile: "bench-live" });
+
+  const chainPath = `/boot/bench/ipxe?mac=${MAC}&arch=x86_64&platform=efi`;
+  const check = await fetch(`${base}${chainPath}`);
+  const body = await check.text();
+  if (check.status !== 200 || !body.startsWith("#!ipxe") || !check.headers.get("edgeboot-chain-signature")) throw new Error(`chain check failed: ${check.status} ${body.slice(0, 200)}`);
+  log(`chain ok (${body.length} bytes, signed)`);
+
+  const run = (path, duration = DURATION) =>
+    new Promise((resolve, reject) =>
+      autocannon({ url: `${base}${path}`, connections: CONNECTIONS, duration }, (err, res) => (err ? reject(err) : resolve(res))),
+    );
+  const routes = [["healthz", "/healthz"], ["chain", chainPath]];
+  for (const [, path] of routes) await run(path, 2); // warm-up, not counted
+  // Interleaved (A B A B) so drift on a shared machine hits both routes alike.
+  const runs = { chain: [], healthz: [] };
+  for (let round = 1; round <= 2; round++) {
+    for (const [name, path] of routes) {
+      const res = await run(path);
+      if (res.non2xx > 0 || res.errors > 0) throw new Error(`${name}: ${res.non2xx} non-2xx, ${res.errors} errors`);
+      runs[name].push(res);
+      log(`round ${round} ${name}: ${res.requests.average.toFixed(0)} req/s, p50 ${res.latency.p50} ms, p99 ${res.latency.p99} ms`);
+    }
+  }
+  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const rps = (name) => mean(runs[name].map((r) => r.requests.average));
+  const p50 = (name) => mean(runs[name].map((r) => r.latency.p50));
+
+  const cpuRes = await fetch(`${base}/__bench/chain-cpu?site=bench&mac=${MAC}&arch=x86_64&platform=efi&n=2000`);
+  if (!cpuRes.ok) throw new Error(`cpu bench: ${cpuRes.status} ${await cpuRes.text()}`);
+  const cpu = await cpuRes.json();
+  log(`cpu per render: median ${cpu.medianMs.toFixed(3)} ms, p90 ${cpu.p90Ms.toFixed(3)} ms, p99 ${cpu.p99Ms.toFixed(3)} ms, mean ${cpu.meanMs.toFixed(3)} ms over ${cpu.n} (timers advanced: ${cpu.timersAdvanced})`);
+
+  const row = (r) => console.log(JSON.stringify(r));
+  row({ what: "chain route throughput (wrangler dev, loopback)", ours: rps("chain"), peer: rps("healthz"), peerName: "/healthz (static text, same Worker)", unit: "req/s", ratio: rps("chain") / rps("healthz"), better: "higher" });
+  row({ what: "chain route p50 latency", ours: p50("chain"), peer: p50("healthz"), peerName: "/healthz", unit: "ms", ratio: p50("chain") / p50("healthz"), better: "lower" });
+  row({ what: "CPU per chain render, median (in workerd)", ours: cpu.medianMs, peer: 1, peerName: "budget (issue 3)", unit: "ms", ratio: cpu.medianMs / 1, better: "lower" });
+  row({ what: "CPU per chain render, p99 (in workerd)", ours: cpu.p99Ms, peer: 1, peerName: "budget (issue 3)", unit: "ms", ratio: cpu.p99Ms / 1, better: "lower" });
+} catch (err) {
+  log(err.stack ?? String(err));
+  process.exitCode = 1;
+} finally {
+  stop();
+}

@@ -1,0 +1,50 @@
+// What the e2e suite needs from the machine. Locally a missing piece skips the suite with a clear message;
+// in CI (CI=true) it fails, so a broken runner can never pass by skipping.
+import { accessSync, constants } from "node:fs";
+import { delimiter, join } from "node:path";
+
+const files = [
+  "/dev/net/tun",
+  "/usr/share/OVMF/OVMF_CODE_4M.fd",
+  "/usr/share/OVMF/OVMF_VARS_4M.fd",
+  "/usr/lib/ipxe/ipxe.efi",
+  "/usr/lib/ipxe/undionly.kpxe",
+  "/bin/busybox",
+];
+const commands = ["qemu-system-x86_64", "ip", "dnsmasq", "nginx", "cpio", "dpkg-deb", "gzip"];
+
+function onPath(cmd: string): boolean {
+  const dirs = [...(process.env.PATH ?? "").split(delimiter), "/usr/sbin", "/sbin"];
+  return dirs.some((dir) => {
+    try {
+      accessSync(join(dir, cmd), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+export function missingPrereqs(): string[] {
+  const missing: string[] = [];
+  if (process.getuid?.() !== 0) missing.push("root (network namespaces and tap devices)");
+  for (const file of files) {
+    try {
+      accessSync(file);
+    } catch {
+      missing.push(file);
+    }
+  }
+  for (const cmd of commands) if (!onPath(cmd)) missing.push(`${cmd} on PATH`);
+  return missing;
+}
+
+/** true = run the suite; false = skip it (message printed); throws in CI. */
+export function e2eEnabled(): boolean {
+  const missing = missingPrereqs();
+  if (missing.length === 0) return true;
+  const message = `e2e suite needs: ${missing.join(", ")} (Debian: qemu-system-x86 ovmf ipxe ipxe-qemu dnsmasq-base nginx-light busybox-static cpio iproute2; run as root)`;
+  if (process.env.CI === "true") throw new Error(message);
+  console.warn(`SKIPPING ${message}`);
+  return false;
+}

@@ -1,0 +1,134 @@
+// One VM under QEMU (TCG: KVM cannot be assumed, see /work/shared/notes/vm-boot.md) on a tap of the test LAN.
+// UEFI = OVMF with the NIC's option ROM disabled, so EDK2's own PXE client does proxyDHCP + TFTP;
+// BIOS = SeaBIOS with the NIC's default iPXE ROM (a client that is already iPXE). The serial console goes to a
+// file that is watched for stage markers; SeaBIOS's serial console puts iPXE's BIOS output there too.
+import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { type Daemon, startDaemon } from "./proc.ts";
+
+export type Firmware = "uefi" | "bios";
+
+export interface VmOptions {
+  name: string;
+  firmware: Firmware;
+  ns: string;
+  tap: string;
+  mac: string;
+  workDir: string;
+  /** QEMU is killed after this long; the test then fails with what the serial log shows. */
+  timeoutMs: number;
+  uuid?: string;
+  serial?: string;
+  stages?: Stage[];
+}
+
+export type Stage = [stage: string, pattern: RegExp];
+
+/** Stage markers seen on the serial console (ANSI escapes stripped), in boot order. `kernelName` is how the kernel
+ * URL ends (a file name or its sha256), so "kernel fetched" finds iPXE's `<url>... ok` line for it. */
+export function serialStages(kernelName = "vmlinuz"): Stage[] {
+  return [
+    ["firmware PXE", /Start PXE over IPv4|iPXE \(http:\/\/ipxe\.org\) /],
+    ["NBP downloaded", /NBP file downloaded successfully/],
+    ["iPXE running", /iPXE initialising devices/],
+    ["iPXE DHCP ok", /Configuring \(net0 [^)]*\)[. ]*ok/],
+    ["script fetched", /\/boot\.ipxe\S*\.\.\. ok/],
+    ["kernel fetched", new RegExp(`${kernelName}\\S*\\.\\.\\. ok`)],
+    ["Linux started", /Linux version/],
+    ["init", /EDGEBOOT init start/],
+    ["OS network", /EDGEBOOT net up/],
+    ["meta-data", /EDGEBOOT meta-data fetched/],
+    ["user-data", /EDGEBOOT user-data fetched/],
+    ["phase reported", /EDGEBOOT phase=\S+ reported/],
+    ["poweroff", /EDGEBOOT poweroff/],
+  ];
+}
+
+export interface Vm {
+  readonly name: string;
+  readonly serialLog: string;
+  /** Date.now() when QEMU was started. */
+  readonly startedAt: number;
+  /** First time (ms after start) each serial stage or custom marker was seen. */
+  readonly marks: Map<string, number>;
+  serial(): string;
+  /** Resolves with the ms-after-start when `pattern` first shows on the console; rejects on exit or timeout. */
+  waitForSerial(pattern: RegExp, timeoutMs: number): Promise<number>;
+  /** Resolves when QEMU exits (poweroff with -no-reboot, or the timeout kill). */
+  readonly exited: Promise<{ code: number | null; timedOut: boolean }>;
+  stop(): Promise<void>;
+}
+
+export function launchVm(opts: VmOptions): Vm {
+  const serialLog = join(opts.workDir, `${opts.name}.serial.log`);
+  const nic = `virtio-net-pci,netdev=n0,mac=${opts.mac}${opts.firmware === "uefi" ? ",romfile=" : ""}`;
+  const args = ["-accel", "tcg", "-m", "512", "-smp", "1", "-display", "none", "-monitor", "none", "-no-reboot"];
+  args.push("-serial", `file:${serialLog}`, "-netdev", `tap,id=n0,ifname=${opts.tap},script=no,downscript=no`, "-device", nic, "-boot", "n");
+  if (opts.uuid || opts.serial) args.push("-smbios", ["type=1", opts.uuid && `uuid=${opts.uuid}`, opts.serial && `serial=${opts.serial}`].filter(Boolean).join(","));
+  if (opts.firmware === "uefi") {
+    const vars = join(opts.workDir, `${opts.name}.vars.fd`);
+    copyFileSync("/usr/share/OVMF/OVMF_VARS_4M.fd", vars);
+    args.push("-drive", "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd", "-drive", `if=pflash,format=raw,file=${vars}`);
+  } else {
+    args.push("-machine", "graphics=off"); // SeaBIOS's serial console: iPXE's BIOS output reaches the log too
+  }
+  const startedAt = Date.now();
+  const qemu: Daemon = startDaemon({ name: opts.name, ns: opts.ns, cmd: "qemu-system-x86_64", args, log: join(opts.workDir, `${opts.name}.qemu.log`) });
+
+  const stages = opts.stages ?? serialStages();
+  const marks = new Map<string, number>();
+  const waiters: { pattern: RegExp; resolve: (ms: number) => void }[] = [];
+  let text = "";
+  const poll = () => {
+    if (!existsSync(serialLog)) return;
+    text = readFileSync(serialLog, "latin1").replace(/\x1b(\[[0-9;?=]*[A-Za-z]|c)/g, "");
+    const now = Date.now() - startedAt;
+    for (const [stage, pattern] of stages) if (!marks.has(stage) && pattern.test(text)) marks.set(stage, now);
+    for (const w of [...waiters]) {
+      if (w.pattern.test(text)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(now);
+      }
+    }
+  };
+  const watcher = setInterval(poll, 100);
+  let timedOut = false;
+  const killer = setTimeout(() => {
+    timedOut = true;
+    void qemu.stop(500);
+  }, opts.timeoutMs);
+  const exited = qemu.exited.then((code) => {
+    clearInterval(watcher);
+    clearTimeout(killer);
+    poll();
+    return { code, timedOut };
+  });
+
+  return {
+    name: opts.name,
+    serialLog,
+    startedAt,
+    marks,
+    serial: () => text,
+    waitForSerial(pattern, timeoutMs) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${opts.name}: ${pattern} not on the console after ${timeoutMs / 1000} s\n${tail(text)}`)), timeoutMs);
+        const waiter = { pattern, resolve: (ms: number) => (clearTimeout(timer), resolve(ms)) };
+        waiters.push(waiter);
+        poll();
+        void exited.then(({ timedOut: t }) => {
+          if (!waiters.includes(waiter)) return;
+          clearTimeout(timer);
+          reject(new Error(`${opts.name}: QEMU ${t ? "timed out" : "exited"} before ${pattern} showed\n${tail(text)}`));
+        });
+      });
+    },
+    exited,
+    stop: () => qemu.stop(500),
+  };
+}
+
+/** The last lines of a serial log, for error messages. */
+export function tail(text: string, lines = 25): string {
+  return text.replace(/\r/g, "").split("\n").slice(-lines).join("\n");
+}

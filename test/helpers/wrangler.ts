@@ -1,0 +1,205 @@
+// Starts a real `wrangler dev` for Node-side tests (relay integration, e2e): a free HTTP port and inspector port, a
+// temporary persist dir with the D1 migrations applied, fresh secrets in a temporary env file (never the repo's
+// .dev.vars), and a stop() that ends wrangler AND its workerd children (own process group, plus every descendant
+// PID found in /proc, SIGTERM then SIGKILL). Safe to run several at once.
+//
+//   const api = await startWranglerDev();          // api.url, api.adminToken, api.signingJwk
+//   try { ... } finally { await api.stop(); }
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { exportJWK, generateKeyPair } from "jose";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const WRANGLER = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+
+export type WranglerDev = {
+  url: string;
+  port: number;
+  pid: number; // wrangler's; descendants(pid) lists its workerd children
+  persistDir: string;
+  adminToken: string;
+  signingJwk: Record<string, string>; // private JWK (kid included) the Worker signs chains and host tokens with
+  vars: Record<string, string>;
+  logs(): string;
+  stop(): Promise<void>;
+};
+
+export type WranglerDevOptions = {
+  vars?: Record<string, string>; // extra or overriding Worker vars
+  timeoutMs?: number; // for migrations + /healthz (default 120 s: a cold wrangler build on 2 cores is slow)
+  logLevel?: "debug" | "info" | "log" | "warn" | "error" | "none";
+};
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// Every descendant of `pid`, from /proc (Linux); workerd may outlive wrangler if only wrangler is signalled.
+export function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(entry));
+      children.set(ppid, list);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+export const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+function signalAll(pids: number[], group: number | null, signal: NodeJS.Signals) {
+  if (group) {
+    try {
+      process.kill(-group, signal);
+    } catch {
+      // Group already gone.
+    }
+  }
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+async function stopTree(child: ChildProcess): Promise<void> {
+  if (!child.pid) return;
+  const pids = [child.pid, ...descendants(child.pid)];
+  signalAll(pids, child.pid, "SIGTERM");
+  const deadline = Date.now() + 5000;
+  while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (pids.some(alive)) signalAll(pids.filter(alive), child.pid, "SIGKILL");
+}
+
+const dotenvQuote = (v: string) => `'${v.replace(/'/g, "")}'`;
+
+export async function startWranglerDev(opts: WranglerDevOptions = {}): Promise<WranglerDev> {
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const persistDir = mkdtempSync(join(tmpdir(), "edgeboot-wrangler-"));
+  const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+  const signingJwk = { ...(await exportJWK(privateKey)), kid: `test-${randomBytes(4).toString("hex")}` } as Record<string, string>;
+  const vars: Record<string, string> = {
+    ADMIN_TOKEN: `test-root-${randomBytes(16).toString("hex")}`,
+    SIGNING_KEYS: JSON.stringify([signingJwk]),
+    SECRETS_KEY: randomBytes(32).toString("base64"),
+    ...opts.vars,
+  };
+  const envFile = join(persistDir, "test.env");
+  writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}=${dotenvQuote(v)}`).join("\n") + "\n", { mode: 0o600 });
+
+  const env = { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" };
+  const migrate = spawnSync(process.execPath, [WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir], {
+    cwd: ROOT,
+    env,
+    encoding: "utf8",
+    timeout: timeoutMs,
+  });
+  if (migrate.status !== 0) {
+    rmSync(persistDir, { recursive: true, force: true });
+    throw new Error(`wrangler d1 migrations apply failed (${migrate.status}):\n${migrate.stdout}\n${migrate.stderr}`);
+  }
+
+  const port = await freePort();
+  const inspectorPort = await freePort();
+  const args = [
+    WRANGLER,
+    "dev",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--inspector-port",
+    String(inspectorPort),
+    "--persist-to",
+    persistDir,
+    "--env-file",
+    envFile,
+    "--show-interactive-dev-session=false",
+    "--log-level",
+    opts.logLevel ?? "warn",
+  ];
+  // detached: its own process group, so stop() can signal wrangler and workerd together.
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-20_000);
+  };
+  child.stdout!.on("data", keep);
+  child.stderr!.on("data", keep);
+  let exited: number | null = null;
+  child.on("exit", (code) => {
+    exited = code ?? -1;
+  });
+  // If the test process dies first, do not leave a wrangler behind.
+  const onExit = () => {
+    if (child.pid) signalAll([child.pid, ...descendants(child.pid)], child.pid, "SIGKILL");
+  };
+  process.once("exit", onExit);
+
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    process.off("exit", onExit);
+    await stopTree(child);
+    rmSync(persistDir, { recursive: true, force: true });
+  };
+
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (exited !== null) {
+      await stop();
+      throw new Error(`wrangler dev exited with ${exited} before answering /healthz:\n${output}`);
+    }
+    try {
+      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) });
+      if (res.ok) break;
+    } catch {
+      // Not up yet.
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`wrangler dev did not answer /healthz within ${timeoutMs} ms:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  return { url, port, pid: child.pid!, persistDir, adminToken: vars.ADMIN_TOKEN!, signingJwk, vars, logs: () => output, stop };
+}

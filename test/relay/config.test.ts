@@ -1,0 +1,121 @@
+import { describe, expect, it } from "vitest";
+import { helpText, parseConfig, pickAdvertiseAddress } from "../../relay/config.ts";
+
+const required = ["--api-url", "https://boot.example.com/", "--site", "lab"];
+const env = { EDGEBOOT_RELAY_CREDENTIAL: "relay-credential-0123456789" };
+const ok = (argv: string[], e: Record<string, string> = env) => {
+  const r = parseConfig(argv, e);
+  if (r.kind !== "ok") throw new Error(`expected ok, got ${JSON.stringify(r)}`);
+  return r;
+};
+const errors = (argv: string[], e: Record<string, string> = env) => {
+  const r = parseConfig(argv, e);
+  if (r.kind !== "error") throw new Error(`expected errors, got ${r.kind}`);
+  return r.errors;
+};
+
+describe("relay config", () => {
+  it("has documented defaults", () => {
+    const { config, warnings } = ok(required);
+    expect(config).toMatchObject({
+      apiUrl: "https://boot.example.com",
+      site: "lab",
+      credential: env.EDGEBOOT_RELAY_CREDENTIAL,
+      listenAddress: "0.0.0.0",
+      dhcpPort: 67,
+      proxyDhcpPort: 4011,
+      tftpPort: 69,
+      httpPort: 8067,
+      binariesDir: "/usr/lib/ipxe",
+      cacheMaxBytes: 20 * 1024 ** 3,
+      syncIntervalSeconds: 15,
+      logLevel: "info",
+      uefiBinary: "ipxe.efi",
+      biosBinary: "undionly.kpxe",
+      offerMode: "binl",
+      allowDirect: false,
+    });
+    expect(config.cacheDir).toBe(`${config.stateDir}/cache`);
+    expect(warnings).toEqual([]);
+  });
+
+  it("reads every setting from EDGEBOOT_* variables, and a flag wins over its variable", () => {
+    const { config } = ok([], {
+      ...env,
+      EDGEBOOT_API_URL: "https://api.example",
+      EDGEBOOT_SITE: "site-2",
+      EDGEBOOT_TFTP_PORT: "6969",
+      EDGEBOOT_ALLOW_DIRECT: "true",
+      EDGEBOOT_OFFER_MODE_MACS: "52:54:00=pxe43, 00-1b=binl",
+      EDGEBOOT_CACHE_MAX_BYTES: "512M",
+    });
+    expect(config).toMatchObject({ site: "site-2", tftpPort: 6969, allowDirect: true, cacheMaxBytes: 512 * 1024 ** 2 });
+    expect(config.offerModeOverrides).toEqual([{ prefix: "525400", mode: "pxe43" }, { prefix: "001b", mode: "binl" }]);
+    expect(ok(["--tftp-port", "7070"], { ...env, EDGEBOOT_API_URL: "https://a.example", EDGEBOOT_SITE: "x", EDGEBOOT_TFTP_PORT: "6969" }).config.tftpPort).toBe(7070);
+  });
+
+  it("names the flag and variable for each bad value", () => {
+    expect(errors([...required, "--tftp-port", "abc"])).toEqual(['--tftp-port (EDGEBOOT_TFTP_PORT) must be a whole number (a port 0-65535); got "abc"']);
+    expect(errors([...required, "--http-port", "70000"])[0]).toMatch(/^--http-port \(EDGEBOOT_HTTP_PORT\) must be at most 65535/);
+    expect(errors([...required, "--uefi-binary", "x.efi"])[0]).toMatch(/^--uefi-binary .* must be one of ipxe.efi, snp.efi, snponly.efi/);
+    expect(errors([...required, "--advertise", "10.0.0"])[0]).toMatch(/^--advertise .* IPv4/);
+    expect(errors([...required, "--cache-max-bytes", "lots"])[0]).toMatch(/^--cache-max-bytes .* size/);
+    expect(errors([...required, "--log-level", "loud"])[0]).toMatch(/^--log-level/);
+    expect(errors(["--api-url", "ftp://x", "--site", "Lab"])).toEqual([
+      expect.stringMatching(/^--api-url .* http\(s\) URL/),
+      expect.stringMatching(/^--site .* site slug/),
+    ]);
+    expect(errors(["--bogus"])).toEqual([expect.stringMatching(/Unknown option '--bogus'/)]);
+    expect(errors([...required, "--tftp-port", "67"])).toEqual([expect.stringMatching(/must differ/)]);
+    expect(errors([...required, "--arm64-binary", "../x.efi"])[0]).toMatch(/^--arm64-binary/);
+  });
+
+  it("requires the API URL, site and credential, and never echoes the credential", () => {
+    expect(errors([], {})).toEqual([
+      "--api-url (EDGEBOOT_API_URL) is required",
+      "--site (EDGEBOOT_SITE) is required",
+      "--credential (EDGEBOOT_RELAY_CREDENTIAL) is required",
+    ]);
+    const bad = errors(required, { EDGEBOOT_RELAY_CREDENTIAL: "has space secret-value" });
+    expect(bad[0]).toMatch(/^--credential/);
+    expect(bad.join("\n")).not.toContain("secret-value");
+  });
+
+  it("reads the credential from a file and warns about a credential on the command line", () => {
+    const read = (p: string) => {
+      if (p === "/run/secrets/relay") return "file-credential\n";
+      throw new Error("ENOENT: no such file");
+    };
+    const r = parseConfig([...required, "--credential-file", "/run/secrets/relay"], {}, read);
+    expect(r.kind === "ok" && r.config.credential).toBe("file-credential");
+    const missing = parseConfig([...required, "--credential-file", "/nope"], {}, read);
+    expect(missing.kind === "error" && missing.errors[0]).toMatch(/^--credential-file .* cannot read \/nope/);
+    const both = parseConfig([...required, "--credential-file", "/run/secrets/relay"], env, read);
+    expect(both.kind === "error" && both.errors[0]).toMatch(/not both/);
+    expect(ok([...required, "--credential", "c1234"], {}).warnings[0]).toMatch(/process list/);
+  });
+
+  it("prints help that lists every flag with its variable", () => {
+    const r = parseConfig(["--help"], {});
+    expect(r.kind).toBe("help");
+    const text = helpText();
+    for (const flag of ["--api-url", "--site", "--credential", "--tftp-port", "--http-port", "--binaries-dir", "--state-dir", "--cache-dir", "--offer-mode", "--allow-direct", "--log-level"]) {
+      expect(text).toContain(flag);
+    }
+    expect(text).toContain("EDGEBOOT_RELAY_CREDENTIAL");
+  });
+
+  it("picks the advertised address: explicit, then the interface's, then the first non-internal IPv4", () => {
+    const ifs = {
+      lo: [{ family: "IPv4", address: "127.0.0.1", internal: true }],
+      eth0: [{ family: "IPv6", address: "fe80::1", internal: false }, { family: "IPv4", address: "10.0.0.5", internal: false }],
+      eth1: [{ family: "IPv4", address: "192.168.7.2", internal: false }],
+    };
+    const base = { listenAddress: "0.0.0.0" } as const;
+    expect(pickAdvertiseAddress({ ...base, advertiseAddress: "10.9.9.9" }, ifs)).toEqual({ ok: true, address: "10.9.9.9" });
+    expect(pickAdvertiseAddress({ ...base, interface: "eth1" }, ifs)).toEqual({ ok: true, address: "192.168.7.2" });
+    expect(pickAdvertiseAddress(base, ifs)).toEqual({ ok: true, address: "10.0.0.5" });
+    expect(pickAdvertiseAddress({ ...base, interface: "wlan0" }, ifs)).toMatchObject({ ok: false });
+    expect(pickAdvertiseAddress(base, { lo: ifs.lo })).toMatchObject({ ok: false });
+  });
+});

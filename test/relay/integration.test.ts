@@ -1,0 +1,162 @@
+// VM-free integration: a real relay process (`node relay/main.ts`) in front of a real Worker (`wrangler dev`, local
+// D1/R2), seeded through the admin API; curl fetches /boot.ipxe from the relay. A fake upstream that tampers with
+// the chain (keeping the API's signature) shows that the relay refuses a chain whose signature does not verify.
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { alive, descendants, freePort, startWranglerDev, type WranglerDev } from "../helpers/wrangler.ts";
+
+const run = promisify(execFile);
+const MAIN = fileURLToPath(new URL("../../relay/main.ts", import.meta.url));
+const MAC = "52:54:00:aa:bb:01";
+
+let api: WranglerDev;
+let credential: string;
+const cleanups: Array<() => Promise<void> | void> = [];
+
+async function admin(method: string, path: string, body?: unknown) {
+  const res = await fetch(`${api.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${api.adminToken}`, ...(body ? { "content-type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  if (res.status >= 300) throw new Error(`${method} ${path} -> ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+type RelayProcess = { base: string; logs(): string };
+
+async function startRelay(apiUrl: string, cred: string): Promise<RelayProcess> {
+  const stateDir = mkdtempSync(join(tmpdir(), "edgeboot-relay-it-"));
+  const httpPort = await freePort();
+  const tftpPort = await freePort();
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [MAIN, "--api-url", apiUrl, "--site", "lab", "--listen", "127.0.0.1", "--advertise", "127.0.0.1", "--dhcp-port", "0", "--proxy-dhcp-port", "0", "--tftp-port", String(tftpPort), "--http-port", String(httpPort), "--state-dir", stateDir, "--api-timeout-ms", "5000"],
+    { env: { ...process.env, EDGEBOOT_RELAY_CREDENTIAL: cred }, stdio: ["ignore", "ignore", "pipe"] },
+  );
+  let logs = "";
+  child.stderr!.on("data", (c: Buffer) => {
+    logs = (logs + c.toString()).slice(-50_000);
+  });
+  cleanups.push(async () => {
+    if (child.exitCode === null) {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+    }
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+  const base = `http://127.0.0.1:${httpPort}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`relay exited with ${child.exitCode}:\n${logs}`);
+    try {
+      if ((await fetch(`${base}/healthz`)).status < 600) break;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`relay did not come up:\n${logs}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { base, logs: () => logs };
+}
+
+const curl = async (url: string) => {
+  const { stdout } = await run("curl", ["-sS", "--max-time", "20", "-w", "\n%{http_code}", url]);
+  const cut = stdout.lastIndexOf("\n");
+  return { body: stdout.slice(0, cut), status: Number(stdout.slice(cut + 1)) };
+};
+
+// A tiny "kernel" and "initrd" uploaded as artifacts, so the host's profile has an image to boot.
+async function upload(bytes: string): Promise<string> {
+  const sha = createHash("sha256").update(bytes).digest("hex");
+  const res = await fetch(`${api.url}/v1/artifacts/${sha}`, { method: "PUT", headers: { authorization: `Bearer ${api.adminToken}` }, body: bytes });
+  if (res.status >= 300) throw new Error(`upload -> ${res.status} ${await res.text()}`);
+  return sha;
+}
+
+beforeAll(async () => {
+  api = await startWranglerDev();
+  const kernel = await upload("fake kernel for the relay integration test\n");
+  const initrd = await upload("fake initrd for the relay integration test\n");
+  await admin("POST", "/v1/images", { name: "it-image", arch: "x86_64", version: "1", artifacts: { kernel, initrd: [initrd] } });
+  await admin("POST", "/v1/profiles", { name: "it-linux", image: "it-image", cmdline: "console=ttyS0 edgeboot-it" });
+  await admin("POST", "/v1/sites", { slug: "lab", name: "Integration lab", bootAuth: "relay", unknownHostPolicy: "discover" });
+  ({ credential } = await admin("POST", "/v1/sites/lab/relays", { name: "relay-it" }));
+  await admin("POST", "/v1/sites/lab/hosts", { hostname: "node-1", mac: MAC, profile: "it-linux" });
+}, 180_000);
+
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+  if (!api) return;
+  // The shared helper must leave nothing behind: wrangler and every workerd it started are gone after stop().
+  const tree = [api.pid, ...descendants(api.pid)];
+  expect(tree.length).toBeGreaterThan(1);
+  await api.stop();
+  expect(tree.filter(alive)).toEqual([]);
+}, 60_000);
+
+describe("relay + Worker", () => {
+  it("curl /boot.ipxe on the relay returns the host's chain, fetched and verified through the API", async () => {
+    const relay = await startRelay(api.url, credential);
+    const res = await curl(`${relay.base}/boot.ipxe?mac=${MAC}&uuid=&serial=&arch=x86_64&platform=efi`);
+    expect(res.status, relay.logs()).toBe(200);
+    expect(res.body.startsWith("#!ipxe")).toBe(true);
+    expect(res.body).not.toContain("edgeboot relay: no verified boot script");
+    expect(res.body).toContain("edgeboot-it"); // the profile's kernel command line: this host's chain
+    // The same request made to the API directly (with the relay's credential) renders the same host.
+    const direct = await fetch(`${api.url}/boot/lab/ipxe?mac=${MAC}&arch=x86_64&platform=efi`, { headers: { authorization: `Bearer ${credential}` } });
+    expect(direct.status).toBe(200);
+    expect(direct.headers.get("edgeboot-chain-signature")).toBeTruthy();
+    const firstLine = (s: string) => s.split("\n").slice(0, 2).join("\n");
+    expect(firstLine(res.body)).toBe(firstLine(await direct.text()));
+    expect(relay.logs()).toContain('"msg":"chain served"');
+  });
+
+  it("an unknown MAC gets the site's policy script, still signed and verified", async () => {
+    const relay = await startRelay(api.url, credential);
+    const res = await curl(`${relay.base}/boot.ipxe?mac=52:54:00:99:99:99&arch=x86_64&platform=efi`);
+    expect(res.status).toBe(200);
+    expect(res.body.startsWith("#!ipxe")).toBe(true);
+    expect(res.body).not.toContain("no verified boot script");
+  });
+
+  it("a wrong relay credential yields the failure script, not a hang", async () => {
+    const relay = await startRelay(api.url, "ebr_not-a-real-credential-000000000000");
+    const res = await curl(`${relay.base}/boot.ipxe?mac=${MAC}&arch=x86_64`);
+    expect(res.status).toBe(200);
+    expect(res.body).toContain("# edgeboot relay: no verified boot script (api_status)");
+    expect(res.body).toMatch(/API answered 40[13]/);
+    expect(res.body).toContain("attempt=2");
+  });
+
+  it("refuses a chain whose body was changed after the API signed it", async () => {
+    // The fake upstream relays everything to the real API (JWKS included) but appends a line to the chain body.
+    const fake: Server = createServer(async (req, res) => {
+      const upstream = await fetch(`${api.url}${req.url}`, { headers: { authorization: req.headers.authorization ?? "" } });
+      let body = await upstream.text();
+      if (req.url?.startsWith("/boot/")) body += "shell\n";
+      const headers: Record<string, string> = { "content-type": upstream.headers.get("content-type") ?? "text/plain" };
+      const sig = upstream.headers.get("edgeboot-chain-signature");
+      if (sig) headers["edgeboot-chain-signature"] = sig;
+      res.writeHead(upstream.status, headers).end(body);
+    });
+    const fakePort = await freePort();
+    await new Promise<void>((r) => fake.listen(fakePort, "127.0.0.1", () => r()));
+    cleanups.push(() => new Promise<void>((r) => fake.close(() => r())));
+    const relay = await startRelay(`http://127.0.0.1:${fakePort}`, credential);
+    const res = await curl(`${relay.base}/boot.ipxe?mac=${MAC}&arch=x86_64&platform=efi`);
+    expect(res.status).toBe(200);
+    expect(res.body).toContain("# edgeboot relay: no verified boot script (bad_signature)");
+    expect(res.body).not.toContain("shell\n#");
+    expect(res.body.split("\n")).not.toContain("shell");
+    expect(relay.logs()).toContain('"msg":"chain refused"');
+  });
+});

@@ -1,0 +1,68 @@
+// /boot/h/:token/artifacts/:sha256: the boot session's own kernel and initrds, streamed with Range and ETag.
+import { describe, expect, it } from "vitest";
+import { bytesOf, seedArtifact } from "../artifacts/seed.ts";
+import { call, eventsOf, seedHost, seedImage, seedProfile, seedSite, tokensIn } from "./seed.ts";
+
+const MAC = "52:54:00:12:34:56";
+
+async function lab() {
+  const kernel = bytesOf(50_000, 11);
+  const initrd = bytesOf(20_000, 12);
+  const other = bytesOf(1000, 13);
+  const [k, i, o] = [await seedArtifact(kernel), await seedArtifact(initrd), await seedArtifact(other)];
+  const site = await seedSite({ slug: "lab" });
+  await seedImage({ name: "debian", artifacts: { kernel: k, initrd: [i] } });
+  await seedProfile({ name: "debian-live", image: "debian" });
+  await seedHost({ id: "host-1", siteId: site.id, mac: MAC, profileId: "prf-debian-live" });
+  const chain = await call(`/boot/lab/ipxe?mac=${MAC}`);
+  const base = `/boot/h/${tokensIn(chain.body)[0]}/artifacts`;
+  return { site, base, k, i, o, kernel, initrd };
+}
+
+describe("host artifacts", () => {
+  it("serves the kernel and initrd named in the chain, with ETag and immutable caching", async () => {
+    const { site, base, k, i, kernel, initrd } = await lab();
+    const chain = await call(`/boot/lab/ipxe?mac=${MAC}`);
+    expect(chain.body).toContain(`/artifacts/${k} `);
+    const res = await fetchBytes(`${base}/${k}`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("etag")).toBe(`"${k}"`);
+    expect(res.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+    expect(res.bytes).toEqual(kernel);
+    expect((await fetchBytes(`${base}/${i}`)).bytes).toEqual(initrd);
+    const evs = (await eventsOf(site.id)).filter((e) => e.phase === "artifact-fetched");
+    expect(evs.map((e) => e.detail.role)).toEqual(["kernel", "initrd"]);
+  });
+
+  it("answers ranges with 206", async () => {
+    const { base, k, kernel } = await lab();
+    const res = await call(`${base}/${k}`, { headers: { range: "bytes=0-99" } });
+    expect(res.status).toBe(206);
+    expect(res.headers.get("content-range")).toBe(`bytes 0-99/${kernel.length}`);
+  });
+
+  it("refuses hashes that are not part of the token's image, and unknown hashes", async () => {
+    const { base, o } = await lab();
+    const res = await call(`${base}/${o}`);
+    expect(res.status).toBe(403);
+    expect(JSON.parse(res.body).error.code).toBe("forbidden");
+    expect((await call(`${base}/${"0".repeat(64)}`)).status).toBe(403);
+    expect((await call(`${base}/not-a-hash`)).status).toBe(404);
+  });
+
+  it("needs a valid host token", async () => {
+    const { k } = await lab();
+    expect((await call(`/boot/h/forged.token.value/artifacts/${k}`)).status).toBe(401);
+  });
+});
+
+async function fetchBytes(path: string) {
+  const { createExecutionContext, waitOnExecutionContext } = await import("cloudflare:test");
+  const worker = (await import("../../../worker/index.ts")).default;
+  const { env } = await import("cloudflare:workers");
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(new Request(`http://api.test${path}`), env as never, ctx);
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  await waitOnExecutionContext(ctx);
+  return { status: res.status, headers: res.headers, bytes };
+}

@@ -1,0 +1,36 @@
+import { OpenAPIHono, type z } from "@hono/zod-openapi";
+import type { AppEnv } from "../context.ts";
+import { ErrorBody } from "./schemas.ts";
+
+// Every admin sub-app: a failed zod parse throws, and handleError renders it as 400 invalid_input with the issues.
+export const adminRouter = () =>
+  new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw result.error;
+    },
+  });
+
+export const jsonContent = <S extends z.ZodType>(schema: S, description: string) => ({
+  content: { "application/json": { schema } },
+  description,
+});
+
+export const jsonBody = <S extends z.ZodType>(schema: S) => ({
+  body: { content: { "application/json": { schema } }, required: true },
+});
+
+const error = (description: string) => jsonContent(ErrorBody, description);
+
+// The error answers every admin route can give; route definitions add their success responses.
+export const errors = {
+  400: error("Invalid input (code invalid_input, zod issues in details) or malformed request"),
+  401: error("Missing, unknown, revoked or expired token"),
+  403: error("The token's scopes do not allow this"),
+  404: error("Not found"),
+  409: error("Conflict: duplicate, still referenced, or stale If-Match (code precondition_failed)"),
+  413: error("Body larger than 1 MiB"),
+} as const;
+
+export const noContent = { 204: { description: "Done" } } as const;
+
+export const security = [{ bearer: [] }];

@@ -1,0 +1,128 @@
+// Dry-run of the boot path for operators: GET /v1/sites/:site/hosts/:host/render/:what renders exactly what the
+// machine would get (same decision and renderers as /boot), and /explain says which host record, profile, image and
+// intent apply and why. Nothing is written. Host tokens and secret values are replaced by placeholders: a read-only
+// principal must not obtain a working host token (it would read the host's secrets through user-data).
+import { Hono, type Context } from "hono";
+import { z } from "zod";
+import { zv } from "../artifacts/http.ts";
+import { requireSiteAccess } from "../auth/bearer.ts";
+import { bootEntry, renderChain } from "../boot/renderChain.ts";
+import { archCandidates, decide, resolvePlan, type ResolvedBoot, type ResolvedPlan } from "../boot/plan.ts";
+import { NOCLOUD_FILES, renderNocloudDocument } from "../boot/nocloud.ts";
+import { renderError, text } from "../boot/respond.ts";
+import { apiBase, cacheBase, rechainUrl } from "../boot/urls.ts";
+import type { AppEnv } from "../context.ts";
+import { liveCache, loadBootProfiles } from "../db/queries/bootChain.ts";
+import { findSiteHost, secretNamesFor } from "../db/queries/bootAdmin.ts";
+import { ApiError, toApiError } from "../errors.ts";
+import { RELAY_HEALTHY_MS } from "../relayapi/health.ts";
+
+export const DRY_RUN_TOKEN = "<host-token>";
+
+const Params = z.object({ site: z.string().min(1).max(63), host: z.string().min(1).max(253) });
+const RenderParams = Params.extend({ what: z.enum(["ipxe", ...NOCLOUD_FILES]) });
+// The architecture/platform iPXE would report; defaults to the host's recorded arch, else x86_64.
+const DryRunQuery = z.object({
+  arch: z.string().regex(/^[a-z0-9_]{1,32}$/).optional(),
+  platform: z.string().regex(/^[a-z0-9_-]{1,32}$/).optional(),
+});
+
+async function dryRun(c: Context<AppEnv>, p: z.infer<typeof Params>, q: z.infer<typeof DryRunQuery>) {
+  requireSiteAccess(c, p.site, "read");
+  const db = c.get("db");
+  const { site, host } = await findSiteHost(db, p.site, p.host);
+  const decision = decide(site, host);
+  const archs = archCandidates(host.arch, q.arch);
+  let plan: ResolvedPlan | null = null;
+  let planError: ApiError | null = null;
+  const [profiles, cacheRows] = await Promise.all([
+    decision.kind === "boot" ? loadBootProfiles(db, decision.ref, archs) : null,
+    liveCache(db, site.id, Date.now() - RELAY_HEALTHY_MS),
+  ]);
+  if (decision.kind === "boot" && profiles) {
+    try {
+      plan = resolvePlan(decision.ref, profiles, archs);
+    } catch (err) {
+      planError = toApiError(err);
+    }
+  }
+  return { site, host, decision, archs, plan, planError, cache: cacheBase(cacheRows[0]?.cacheUrl ?? null), base: apiBase(c.get("env").PUBLIC_URL, c.req.url) };
+}
+
+// NoCloud data follows the profile actually booted: the single profile, or the menu's default item.
+function nocloudBoot(plan: ResolvedPlan | null): ResolvedBoot | null {
+  if (!plan) return null;
+  if (plan.kind === "single") return plan.boot;
+  const target = plan.items[plan.defaultIndex]?.target;
+  return target && target !== "local" ? target : null;
+}
+
+export const renderAdmin = new Hono<AppEnv>()
+  .get("/sites/:site/hosts/:host/render/:what", zv("param", RenderParams), zv("query", DryRunQuery), async (c) => {
+    const p = c.req.valid("param");
+    const q = c.req.valid("query");
+    const run = await dryRun(c, p, q);
+    if (run.planError) throw run.planError;
+    const { site, host } = run;
+    try {
+      if (p.what === "ipxe") {
+        const { body } = await renderChain({
+          site,
+          host,
+          decision: run.decision,
+          plan: run.plan,
+          base: run.base,
+          cache: run.cache,
+          rechain: rechainUrl({ mac: host.mac, uuid: host.uuid, serial: host.serial, arch: q.arch ?? host.arch, platform: q.platform }),
+          mintToken: async () => DRY_RUN_TOKEN,
+        });
+        return text(body);
+      }
+      const boot = nocloudBoot(run.plan);
+      const names = new Set((await secretNamesFor(c.get("db"), { siteId: site.id, hostId: host.id })).map((r) => r.name));
+      const body = await renderNocloudDocument(p.what, { site, host, profile: boot?.profile ?? null, base: run.base, token: DRY_RUN_TOKEN }, async (wanted) =>
+        Object.fromEntries(wanted.filter((n) => names.has(n)).map((n) => [n, `<secret:${n}>`])),
+      );
+      return text(body);
+    } catch (err) {
+      throw renderError(err, p.what) ?? err;
+    }
+  })
+  .get("/sites/:site/hosts/:host/explain", zv("param", Params), zv("query", DryRunQuery), async (c) => {
+    const run = await dryRun(c, c.req.valid("param"), c.req.valid("query"));
+    const { site, host, decision, plan } = run;
+    const describe = async (boot: ResolvedBoot) => {
+      const entry = await bootEntry(run, boot, DRY_RUN_TOKEN).catch((err) => renderError(err, "the kernel command line") ?? Promise.reject(err));
+      return {
+        profile: { id: boot.profile.id, name: boot.profile.name },
+        image: { id: boot.image.id, name: boot.image.name, version: boot.image.version, arch: boot.image.arch },
+        artifacts: entry instanceof ApiError ? null : { kernel: entry.kernelUrl, initrd: entry.initrdUrls, seed: entry.seedUrl },
+        cmdline: entry instanceof ApiError ? null : entry.cmdline,
+        error: entry instanceof ApiError ? { code: entry.code, message: entry.message } : null,
+      };
+    };
+    return c.json({
+      site: { slug: site.slug, bootAuth: site.bootAuth, unknownHostPolicy: site.unknownHostPolicy, defaultProfileId: site.defaultProfileId },
+      host: { id: host.id, hostname: host.hostname, mac: host.mac, uuid: host.uuid, serial: host.serial, arch: host.arch, state: host.state, profileId: host.profileId },
+      archCandidates: run.archs,
+      decision: {
+        kind: decision.kind,
+        why: decision.why,
+        source: decision.kind === "boot" ? decision.source : null,
+        intent: decision.kind === "boot" || decision.kind === "local" ? decision.intent : null,
+      },
+      artifactsVia: run.cache ? "relay-cache" : "worker",
+      boot: plan?.kind === "single" ? await describe(plan.boot) : null,
+      menu:
+        plan?.kind === "menu"
+          ? {
+              profile: { id: plan.profile.id, name: plan.profile.name },
+              title: plan.title,
+              timeoutMs: plan.timeoutMs,
+              defaultIndex: plan.defaultIndex,
+              items: await Promise.all(plan.items.map(async (i) => ({ key: i.key, label: i.label, target: i.target === "local" ? "local" : await describe(i.target) }))),
+            }
+          : null,
+      error: run.planError ? { code: run.planError.code, message: run.planError.message, details: run.planError.details ?? null } : null,
+    });
+  });

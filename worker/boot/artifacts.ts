@@ -1,0 +1,42 @@
+// GET|HEAD /boot/h/:token/artifacts/:sha256: the kernel and initrds of the host's boot session, streamed from R2 by
+// the artifacts module. Only hashes of the image the token was issued for are served.
+import type { Context } from "hono";
+import { serveArtifact } from "../artifacts/serve.ts";
+import { insertEvent, touchHost } from "../db/queries/bootEvents.ts";
+import { loadTokenImage } from "../db/queries/bootHost.ts";
+import { ApiError, notFound } from "../errors.ts";
+import type { Clock } from "./chain.ts";
+import type { BootHostEnv } from "./hostToken.ts";
+import { defer } from "./respond.ts";
+
+export async function serveHostArtifact(c: Context<BootHostEnv>, now: Clock): Promise<Response> {
+  const sha256 = c.req.param("sha256") ?? "";
+  if (!/^[0-9a-f]{64}$/.test(sha256)) throw notFound("artifact", { sha256 });
+  const claims = c.get("hostToken");
+  const db = c.get("db");
+  const found = await loadTokenImage(db, claims);
+  if (!found) throw notFound("host");
+  const roles = Object.entries(found.image?.artifacts ?? {}).filter(([, v]) => v === sha256 || (Array.isArray(v) && v.includes(sha256)));
+  if (roles.length === 0) throw new ApiError("forbidden", "this artifact is not part of the image this boot token was issued for", { sha256 });
+
+  const res = await serveArtifact(c.get("env"), sha256, c.req.raw);
+  if (c.req.method === "GET" && (res.status === 200 || res.status === 206)) {
+    const at = now();
+    defer(c, "artifact", () =>
+      db.batch([
+        insertEvent(db, {
+          siteId: claims.siteId,
+          hostId: claims.hostId,
+          mac: claims.mac,
+          source: "worker",
+          phase: "artifact-fetched",
+          bootSession: claims.sid,
+          detail: { sha256, role: roles.map(([role]) => role).join(","), status: res.status, range: c.req.header("range") ?? null },
+          at,
+        }),
+        touchHost(db, claims.hostId, at),
+      ]),
+    );
+  }
+  return res;
+}

@@ -1,0 +1,84 @@
+// What a machine boots, decided from rows already read; pure, so the chain, the dry-run and /explain share it.
+import type { BootIntent, IpxeMenu } from "../db/schema.ts";
+import type { HostRow, ImageRow, ProfileRef, ProfileRow, ProfileWithImages, SiteRow } from "../db/queries/bootChain.ts";
+import { ApiError } from "../errors.ts";
+
+export type Decision =
+  | { kind: "boot"; ref: ProfileRef; source: "intent" | "host" | "site-default"; intent: BootIntent | null; why: string }
+  | { kind: "local"; intent: BootIntent | null; why: string }
+  | { kind: "discover"; why: string }
+  | { kind: "deny"; why: string };
+
+// Intent first (once or always), then the host's profile; machines without one follow the site's unknown-host policy.
+export function decide(site: Pick<SiteRow, "unknownHostPolicy" | "defaultProfileId">, host: Pick<HostRow, "intent" | "profileId"> | null): Decision {
+  const intent = host?.intent ?? null;
+  if (intent) {
+    const why = `boot intent (${intent.mode}): ${intent.target}`;
+    if (intent.target === "local") return { kind: "local", intent, why };
+    return { kind: "boot", ref: { by: "name", value: intent.target }, source: "intent", intent, why };
+  }
+  if (host?.profileId) return { kind: "boot", ref: { by: "id", value: host.profileId }, source: "host", intent: null, why: "the host's assigned profile" };
+  const who = host ? "host has no profile" : "unknown machine";
+  switch (site.unknownHostPolicy) {
+    case "discover":
+      return { kind: "discover", why: `${who}; site policy discover: wait for an operator` };
+    case "default":
+      return site.defaultProfileId
+        ? { kind: "boot", ref: { by: "id", value: site.defaultProfileId }, source: "site-default", intent: null, why: `${who}; site policy default: the site's default profile` }
+        : { kind: "deny", why: `${who}; site policy default, but the site has no default profile` };
+    default:
+      return { kind: "deny", why: `${who}; site policy deny` };
+  }
+}
+
+/**
+ * Image architectures to try, best first. iPXE reports its own build arch: BIOS iPXE is an i386 build even on
+ * 64-bit machines, so i386 falls back to x86_64 images. A host's recorded arch pins it.
+ */
+export function archCandidates(hostArch: string | null | undefined, requestArch: string | null | undefined): string[] {
+  if (hostArch) return [hostArch];
+  const arch = requestArch || "x86_64";
+  return arch === "i386" ? ["i386", "x86_64"] : [arch];
+}
+
+export type ResolvedBoot = { profile: ProfileRow; image: ImageRow };
+export type ResolvedMenuItem = { key: string | null; label: string; target: ResolvedBoot | "local" };
+export type ResolvedPlan =
+  | { kind: "single"; boot: ResolvedBoot }
+  | { kind: "menu"; profile: ProfileRow; title: string; timeoutMs: number; defaultIndex: number; items: ResolvedMenuItem[] };
+
+const renderFailed = (message: string, details: Record<string, unknown>) => new ApiError("render_failed", message, details);
+
+function resolveBoot(entry: ProfileWithImages | undefined, name: string, archs: string[]): ResolvedBoot {
+  if (!entry) throw renderFailed(`profile "${name}" does not exist`, { profile: name });
+  const { profile } = entry;
+  if (!profile.image) throw renderFailed(`profile "${profile.name}" has no image to boot`, { profile: profile.name });
+  for (const arch of archs) {
+    const image = entry.images.find((i) => i.arch === arch);
+    if (image) return { profile, image };
+  }
+  throw renderFailed(`image "${profile.image}" has no build for ${archs.join(" or ")}`, { profile: profile.name, image: profile.image, archs });
+}
+
+// The chosen profile and, when it has a menu, each item's profile and image. Menus are one level deep.
+export function resolvePlan(ref: ProfileRef, loaded: Map<string, ProfileWithImages>, archs: string[]): ResolvedPlan {
+  const main = [...loaded.values()].find((e) => (ref.by === "id" ? e.profile.id : e.profile.name) === ref.value);
+  if (!main) throw renderFailed(`profile ${ref.by === "id" ? "id " : ""}"${ref.value}" does not exist`, { profile: ref.value });
+  const menu: IpxeMenu | null = main.profile.menu ?? null;
+  if (!menu || menu.items.length === 0) return { kind: "single", boot: resolveBoot(main, main.profile.name, archs) };
+  const items: ResolvedMenuItem[] = menu.items.map((item) => ({
+    key: item.key ?? null,
+    label: item.label,
+    target: item.target === "local" ? "local" : resolveBoot(loaded.get(item.target), item.target, archs),
+  }));
+  const wanted = menu.defaultItem;
+  const defaultIndex = Math.max(0, wanted === undefined ? 0 : menu.items.findIndex((i) => i.target === wanted || i.key === wanted || i.label === wanted));
+  return {
+    kind: "menu",
+    profile: main.profile,
+    title: menu.title ?? main.profile.description ?? main.profile.name,
+    timeoutMs: menu.timeoutMs ?? 0,
+    defaultIndex,
+    items,
+  };
+}

@@ -1,0 +1,38 @@
+// Response helpers of the machine-facing routes.
+import type { Context } from "hono";
+import { ApiError, toApiError } from "../errors.ts";
+import { renderErrorScript } from "../render/ipxe.ts";
+import { CmdlineError } from "../render/ipxe.ts";
+import { TemplateError } from "../render/template.ts";
+
+export const TEXT = "text/plain; charset=utf-8";
+
+export function text(body: string, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(body, { status, headers: { "content-type": TEXT, "cache-control": "no-store", ...headers } });
+}
+
+// Template and command-line problems are the operator's data, not a crash: a 500 render_failed with the reason.
+export function renderError(err: unknown, what: string): ApiError | null {
+  if (err instanceof ApiError && err.code === "render_failed") return err;
+  if (err instanceof TemplateError || err instanceof CmdlineError) {
+    return new ApiError("render_failed", `could not render ${what}: ${err.message}`, { what, offset: err instanceof TemplateError ? err.offset : null });
+  }
+  return null;
+}
+
+// iPXE is the caller of /boot/:site/ipxe: refusals keep their status but carry a script that says why and exits.
+export function ipxeErrorResponse(err: unknown): Response {
+  const apiError = toApiError(err);
+  if (apiError.code === "internal") console.error("chain failed", err instanceof Error ? err.stack : String(err));
+  return text(renderErrorScript(apiError.code, apiError.message), apiError.status, { "edgeboot-error": apiError.code });
+}
+
+// Bookkeeping writes run after the response (waitUntil); a failure is logged, never surfaced to the machine.
+export function defer(c: Context, what: string, work: () => Promise<unknown>): void {
+  const run = work().catch((err) => console.error(`boot bookkeeping failed (${what})`, err instanceof Error ? err.message : String(err)));
+  try {
+    c.executionCtx.waitUntil(run);
+  } catch {
+    // No execution context (app.request in a unit test): the promise still settles on its own.
+  }
+}

@@ -1,0 +1,31 @@
+// URLs written into chains and seeds. The API's own base is PUBLIC_URL when set, else the origin the caller used.
+export function apiBase(publicUrl: string, requestUrl: string): string {
+  return publicUrl.replace(/\/+$/, "") || new URL(requestUrl).origin;
+}
+
+export const hostBase = (base: string, token: string) => `${base}/boot/h/${token}`;
+export const seedUrl = (base: string, token: string) => `${hostBase(base, token)}/nocloud/`;
+export const eventsUrl = (base: string, token: string) => `${hostBase(base, token)}/events`;
+export const workerArtifactUrl = (base: string, token: string, sha256: string) => `${hostBase(base, token)}/artifacts/${sha256}`;
+
+// A relay's registered cache URL, if it is a plain http(s) URL that is safe to write into a script.
+export function cacheBase(cacheUrl: string | null): string | null {
+  if (!cacheUrl || /[\s${}]/.test(cacheUrl)) return null;
+  try {
+    const url = new URL(cacheUrl);
+    if (url.protocol !== "http:" && url.protocol !== "https:") return null;
+    return cacheUrl.replace(/\/+$/, "");
+  } catch {
+    return null;
+  }
+}
+
+export const cacheArtifactUrl = (cache: string, sha256: string) => `${cache}/artifacts/${sha256}`;
+
+// The discover loop's re-chain target: the same request, rebuilt from validated values (URLSearchParams encodes
+// everything iPXE could read as syntax), as a query-only relative URL.
+export function rechainUrl(params: Record<string, string | null | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v) q.set(k, v);
+  return `?${q.toString()}`;
+}

@@ -1,0 +1,142 @@
+// iPXE chain scripts, pure: plan in, script text out. iPXE has no quoting (src/core/exec.c split_command: tokens are
+// whitespace-separated; a token "||", "&&" or ";" ends a command, one starting with "#" starts a comment, and
+// "${...}" is expanded everywhere), so operator text is neutralised with ipxeText() and the kernel command line is
+// checked with checkCmdline() before it is written into a script.
+
+export const MAX_ATTEMPTS = 3;
+// x86 Linux truncates longer command lines (COMMAND_LINE_SIZE); refuse instead of booting a cut-off line.
+export const MAX_CMDLINE = 2048;
+
+export type BootEntry = {
+  kernelUrl: string;
+  initrdUrls: string[];
+  // Operator command line, already rendered and checked; the initrd= names and the seed are added here.
+  cmdline: string;
+  seedUrl: string;
+  // GET on this URL records the phase (imgfetch cannot POST on stock iPXE).
+  eventsUrl: string;
+  name: string;
+};
+
+export type MenuEntry = { key: string | null; label: string; boot: BootEntry | "local" };
+
+export class CmdlineError extends Error {
+  override name = "CmdlineError";
+}
+
+const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
+
+// Operator text in echo/menu/comment lines: control characters become spaces, and every token iPXE would treat as
+// syntax gets a visible backslash in front (iPXE has no escape character, a backslash is just a character).
+export function ipxeText(text: string): string {
+  return text
+    .replace(/[\x00-\x1f\x7f]+/g, " ")
+    .split(" ")
+    .map((tok, i) => {
+      let t = tok.replace(/\$\{/g, "$\\{");
+      if (t === "||" || t === "&&" || t === ";" || t.startsWith("#") || (i === 0 && t.startsWith("-"))) t = `\\${t}`;
+      return t;
+    })
+    .join(" ")
+    .trim();
+}
+
+// Guard for values substituted into the cmdline template: they must not smuggle script syntax or settings expansion.
+export function cmdlineValueGuard(value: string, name: string): string {
+  if (/[\r\n]/.test(value) || CONTROL.test(value)) throw new CmdlineError(`variable "${name}" contains control characters`);
+  if (value.includes("${")) throw new CmdlineError(`variable "${name}" contains "\${", which iPXE would expand`);
+  return value;
+}
+
+// The whole rendered command line: whitespace (newlines included) collapses to single spaces, as iPXE would join
+// the tokens anyway; syntax tokens are refused because they would cut the kernel line short.
+export function checkCmdline(cmdline: string): string {
+  if (CONTROL.test(cmdline)) throw new CmdlineError("command line contains control characters");
+  const tokens = cmdline.split(/\s+/).filter(Boolean);
+  for (const t of tokens) {
+    if (t === "||" || t === "&&" || t === ";" || t.startsWith("#")) {
+      throw new CmdlineError(`command line token "${t}" is iPXE syntax and would end the kernel line`);
+    }
+  }
+  return tokens.join(" ");
+}
+
+function kernelLine(entry: BootEntry): string {
+  const names = entry.initrdUrls.map((_, i) => `initrd=initrd${i}`);
+  const line = [...names, entry.cmdline, `ds=nocloud;s=${entry.seedUrl}`].filter(Boolean).join(" ");
+  if (line.length > MAX_CMDLINE) throw new CmdlineError(`kernel command line is ${line.length} characters; Linux keeps only ${MAX_CMDLINE}`);
+  return line;
+}
+
+const LOCAL_DISK = [
+  "imgfree",
+  // BIOS: boot the first disk; UEFI: hand back to the firmware's next boot option.
+  "iseq ${platform} pcbios && sanboot --no-describe --drive 0x80 ||",
+  "exit 1",
+];
+
+// One bootable section: a bounded retry loop, imgfree before every attempt, then a failure event and local disk.
+function bootSection(p: string, entry: BootEntry): string[] {
+  return [
+    "set attempt:int32 0",
+    `:${p}retry`,
+    `iseq \${attempt} ${MAX_ATTEMPTS} && goto ${p}failed ||`,
+    "inc attempt",
+    "imgfree",
+    `kernel --name kernel ${entry.kernelUrl} ${kernelLine(entry)} || goto ${p}retry`,
+    ...entry.initrdUrls.map((url, i) => `initrd --name initrd${i} ${url} || goto ${p}retry`),
+    `boot || goto ${p}retry`,
+    `:${p}failed`,
+    `echo edgeboot: ${ipxeText(entry.name)} did not boot after ${MAX_ATTEMPTS} attempts, falling back to the local disk`,
+    `imgfetch ${entry.eventsUrl}?phase=boot-failed ||`,
+    "goto local",
+  ];
+}
+
+const script = (comment: string, lines: string[]) => ["#!ipxe", `# ${ipxeText(comment)}`, ...lines, ""].join("\n");
+
+export function renderBootScript(comment: string, entry: BootEntry): string {
+  return script(comment, [...bootSection("", entry), ":local", ...LOCAL_DISK]);
+}
+
+export function renderMenuScript(
+  comment: string,
+  menu: { title: string; timeoutMs: number; defaultIndex: number },
+  items: MenuEntry[],
+): string {
+  const names = items.map((it, i) => (it.boot === "local" ? "local" : `m${i}`));
+  const lines = [`menu ${ipxeText(menu.title)}`];
+  items.forEach((it, i) => {
+    const key = it.key && /^[A-Za-z0-9]$/.test(it.key) ? `--key ${it.key} ` : "";
+    lines.push(`item ${key}${names[i]} ${ipxeText(it.label)}`);
+  });
+  const timeout = menu.timeoutMs > 0 ? `--timeout ${Math.floor(menu.timeoutMs)} ` : "";
+  // Ctrl-C (or an empty choice) makes choose fail: leave for the local disk rather than stop in a shell.
+  lines.push(`choose ${timeout}--default ${names[menu.defaultIndex] ?? names[0]} selected || goto local`, "goto ${selected}");
+  items.forEach((it, i) => {
+    if (it.boot !== "local") lines.push(`:${names[i]}`, ...bootSection(`${names[i]}_`, it.boot));
+  });
+  lines.push(":local", ...LOCAL_DISK);
+  return script(comment, lines);
+}
+
+export function renderLocalScript(comment: string, message: string): string {
+  return script(comment, [`echo edgeboot: ${ipxeText(message)}`, ...LOCAL_DISK]);
+}
+
+// The unknown-machine loop: say so, wait, and ask again. The URL is query-only relative ("?mac=..."), which iPXE
+// resolves against the script's own URI (core/uri.c resolve_uri), so it works both through the relay's
+// /boot.ipxe and directly against the API; bookworm's iPXE has no ${cwuri} to do this at run time.
+export function renderDiscoverScript(comment: string, message: string, retrySeconds: number, rechainUrl: string): string {
+  return script(comment, [
+    ":wait",
+    `echo edgeboot: ${ipxeText(message)}`,
+    `sleep ${Math.max(1, Math.floor(retrySeconds))}`,
+    `chain --replace --autofree ${rechainUrl} || goto wait`,
+  ]);
+}
+
+// Body of a refused chain request (sent with the 4xx/5xx status): readable on the iPXE console, then back to firmware.
+export function renderErrorScript(code: string, message: string): string {
+  return ["#!ipxe", `echo edgeboot: ${ipxeText(code)}: ${ipxeText(message)}`, "exit 1", ""].join("\n");
+}
