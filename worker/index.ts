@@ -3,5 +3,5 @@ import { createApp } from "./app.ts";
 const app = createApp();
 
 export default {
-  fetch: app.fetch,
-} satisfies ExportedHandler;
+  fetch: (request, env, ctx) => app.fetch(request, env as unknown as Record<string, unknown>, ctx),
+} satisfies ExportedHandler<Cloudflare.Env>;

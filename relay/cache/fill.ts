@@ -17,7 +17,7 @@ export class FillError extends Error {
 }
 
 // How much of the most recently received data a fill keeps in memory for readers that keep up with it.
-const TAIL_BYTES = 4 * 1024 * 1024;
+const TAIL_BYTES = 1024 * 1024;
 
 // One upstream fetch of one artifact into a temp file, hashed as it arrives. Readers that keep up are served the
 // upstream's own chunks from a small in-memory tail (no file read, no copy, shared by all of them); readers that fall
@@ -180,14 +180,19 @@ export async function fetchInto(fill: Fill, upstream: Upstream, opts: FillOption
   try {
     arm();
     const res = await upstream.fetchArtifact(fill.sha256, fill.signal);
-    if (res.status === 404) throw new FillError(404, "artifact not found upstream");
-    if (res.status !== 200 || !res.body) throw new FillError(502, `upstream answered ${res.status}`);
-    const size = Number(res.headers.get("content-length"));
-    if (!Number.isSafeInteger(size) || size < 0) throw new FillError(502, "upstream sent no Content-Length");
+    if (res.status !== 200) {
+      res.discard();
+      throw res.status === 404 ? new FillError(404, "artifact not found upstream") : new FillError(502, `upstream answered ${res.status}`);
+    }
+    const size = res.contentLength;
+    if (size === null) {
+      res.discard();
+      throw new FillError(502, "upstream sent no Content-Length");
+    }
     await opts.makeRoom(size);
     fill.begin(size);
     const hash = createHash("sha256");
-    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+    for await (const chunk of res.body) {
       arm();
       await fill.append(chunk, hash);
     }

@@ -6,11 +6,10 @@ import type { RelayConfig } from "../config.ts";
 import type { EventSink } from "../events.ts";
 import type { Logger } from "../log.ts";
 import type { RelayMetrics } from "../metrics.ts";
-import type { RelayState } from "../state.ts";
 import type { ClientTable } from "./clients.ts";
 import { ipOption, MSG, messageType, OPT } from "./options.ts";
 import { decodeDhcp, DhcpDecodeError, encodeDhcp, macOf, type DhcpPacket } from "./packet.ts";
-import { buildProxyReply, describeClient, type ProxyContext, type ReceivedOn, type Source } from "./proxy.ts";
+import { buildProxyReply, type ProxyContext, type ReceivedOn, type Source } from "./proxy.ts";
 
 export type DhcpServer = { port: number; close(): Promise<void> };
 
@@ -21,7 +20,6 @@ export type DhcpServerOptions = {
   advertise: string;
   httpBase: string;
   binaries: Pick<BinaryCatalog, "has">;
-  state?: RelayState;
   clients?: ClientTable;
   log: Logger;
   metrics: RelayMetrics;
@@ -101,14 +99,10 @@ export async function startDhcpServer(opts: DhcpServerOptions): Promise<DhcpServ
     }
   }
 
-  const remember = (req: DhcpPacket) => {
+  // The site server's REQUEST (broadcast on 67) names the address the client is taking; a 4011 request has ciaddr.
+  const rememberAddress = (req: DhcpPacket) => {
     const mac = macOf(req);
-    if (!mac || !opts.clients) return;
-    const type = messageType(req.options);
-    // The site server's REQUEST (broadcast on 67) names the address the client is taking; a 4011 request has ciaddr.
-    if (type === MSG.REQUEST) opts.clients.noteAddress(ipOption(req.options, OPT.REQUESTED_IP) ?? req.ciaddr, mac);
-    const client = describeClient(req);
-    if (!("kind" in client)) opts.clients.noteClient(mac, { https: client.https, arch: client.arch });
+    if (mac && opts.clients && messageType(req.options) === MSG.REQUEST) opts.clients.noteAddress(ipOption(req.options, OPT.REQUESTED_IP) ?? req.ciaddr, mac);
   };
 
   const onMessage = (socket: Socket) => (msg: Buffer, rinfo: { address: string; port: number }) => {
@@ -121,7 +115,7 @@ export async function startDhcpServer(opts: DhcpServerOptions): Promise<DhcpServ
       if (log.enabled("debug")) log.debug("dropped malformed DHCP packet", { from: rinfo.address, bytes: msg.length, reason, error: err });
       return;
     }
-    remember(req);
+    rememberAddress(req);
     const from: Source = { address: rinfo.address, port: rinfo.port };
     const decision = buildProxyReply(req, opts.role, from, ctx);
     if (decision.kind === "ignore") {
@@ -132,6 +126,7 @@ export async function startDhcpServer(opts: DhcpServerOptions): Promise<DhcpServ
       return;
     }
     const mac = decision.client.mac ?? "unknown";
+    if (decision.client.mac) opts.clients?.noteClient(decision.client.mac, { https: decision.client.https, arch: decision.client.arch });
     if (!allow(mac)) {
       metrics.dhcpIgnored.inc({ port: portLabel, reason: "rate_limited" });
       return;

@@ -32,6 +32,7 @@ type Session = {
   transfer: ReadTransfer | null;
   source: BlockSource | null;
   timer: NodeJS.Timeout | null;
+  timerAt: number;
   started: number;
   filename: string;
   closed: boolean;
@@ -74,23 +75,33 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     for (const o of outputs) {
       if (o.kind === "packet") s.socket.send(o.bytes, s.peer.port, s.peer.address, () => {});
       else {
-        const header = Buffer.from([0, OP.DATA, o.wireBlock >> 8, o.wireBlock & 0xff]);
+        const header = Buffer.allocUnsafe(4);
+        header[0] = 0;
+        header[1] = OP.DATA;
+        header.writeUInt16BE(o.wireBlock, 2);
         s.socket.send([header, s.source!.read(o.offset, o.length)], s.peer.port, s.peer.address, () => {});
       }
     }
   };
 
+  // One lazy timer per session: a deadline that moves later (every ACK) costs nothing; the timer, when it fires
+  // early, just re-arms for the remainder. Per-packet setTimeout/clearTimeout was measurable in lock-step.
   const schedule = (s: Session) => {
-    if (s.timer) clearTimeout(s.timer);
-    s.timer = null;
     const deadline = s.transfer?.deadline;
     if (deadline == null || s.closed) return;
-    s.timer = setTimeout(() => {
-      s.timer = null;
-      if (s.closed || !s.transfer) return;
-      emitOutputs(s, s.transfer.onTimer(now()));
-      afterStep(s);
-    }, Math.max(0, deadline - now()));
+    if (s.timer && s.timerAt <= deadline) return;
+    if (s.timer) clearTimeout(s.timer);
+    s.timerAt = deadline;
+    s.timer = setTimeout(() => onTimer(s), Math.max(0, deadline - now()));
+  };
+  const onTimer = (s: Session) => {
+    s.timer = null;
+    if (s.closed || !s.transfer) return;
+    const deadline = s.transfer.deadline;
+    if (deadline == null) return;
+    if (now() < deadline) return schedule(s);
+    emitOutputs(s, s.transfer.onTimer(now()));
+    afterStep(s);
   };
 
   const closeSession = (s: Session) => {
@@ -164,6 +175,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       transfer: null,
       source: null,
       timer: null,
+      timerAt: 0,
       started: now(),
       filename: req.filename.slice(0, 255),
       closed: false,

@@ -234,6 +234,7 @@ http {
     row({ what: `cache hit, ${SIZE / MiB} MiB, ${n} client${n > 1 ? "s" : ""} (aggregate)`, ours, peer, peerName: "nginx-light 1 worker sendfile", unit: "MiB/s", ratio: ours / peer, better: "higher" });
   }
   const peakRss = Math.max(missRss, hitRss) / MiB;
+  log(`relay RSS peak: misses ${(missRss / MiB).toFixed(0)} MiB, hits ${(hitRss / MiB).toFixed(0)} MiB`);
   row({ what: "relay RSS peak during misses and hits", ours: peakRss, peer: 150, peerName: "target", unit: "MiB", ratio: peakRss / 150, better: "lower" });
 } finally {
   for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");

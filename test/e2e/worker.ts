@@ -1,6 +1,7 @@
 // The Worker for the e2e suite: `wrangler dev` with a fresh local D1/R2 (migrations applied) in the run's work dir,
 // bound to the test uplink address (never a real interface), with per-run secrets. PUBLIC_URL is that address, so
-// chains and seeds point where the relay and the VMs can reach.
+// chains and seeds point where the relay and the VMs can reach. The Worker is bundled once up front and served
+// with --no-bundle: wrangler dev would otherwise rebuild and reload mid-boot whenever a source file changes.
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -42,10 +43,13 @@ export async function startWorker(ip: string, workDir: string): Promise<WorkerDe
   const env = { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false" };
   sh("env", ["CI=1", "WRANGLER_SEND_METRICS=false", wrangler, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], { cwd: repo });
 
+  const bundle = join(workDir, "worker-bundle");
+  sh("env", ["CI=1", "WRANGLER_SEND_METRICS=false", wrangler, "deploy", "--dry-run", "--outdir", bundle], { cwd: repo });
+
   const port = await freePort(ip);
   const url = `http://${ip}:${port}`;
   const log = join(workDir, "wrangler.log");
-  const args = ["dev", "--ip", ip, "--port", String(port), "--persist-to", persist, "--env-file", envFile, "--var", `PUBLIC_URL:${url}`];
+  const args = ["dev", join(bundle, "index.js"), "--no-bundle", "--ip", ip, "--port", String(port), "--persist-to", persist, "--env-file", envFile, "--var", `PUBLIC_URL:${url}`];
   args.push("--inspector-port", "0", "--show-interactive-dev-session=false");
   const daemon: Daemon = startDaemon({ name: "wrangler", cmd: wrangler, args, log, env, cwd: repo });
   try {

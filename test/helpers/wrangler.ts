@@ -114,7 +114,7 @@ export async function startWranglerDev(opts: WranglerDevOptions = {}): Promise<W
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const persistDir = mkdtempSync(join(tmpdir(), "edgeboot-wrangler-"));
   const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
-  const signingJwk = { ...(await exportJWK(privateKey)), kid: `test-${randomBytes(4).toString("hex")}` } as Record<string, string>;
+  const signingJwk = { ...(await exportJWK(privateKey)), kid: `test-${randomBytes(4).toString("hex")}` } as unknown as Record<string, string>;
   const vars: Record<string, string> = {
     ADMIN_TOKEN: `test-root-${randomBytes(16).toString("hex")}`,
     SIGNING_KEYS: JSON.stringify([signingJwk]),

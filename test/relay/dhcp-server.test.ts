@@ -2,17 +2,17 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ClientTable } from "../../relay/dhcp/clients.ts";
 import { messageType, OPT, vendorClass } from "../../relay/dhcp/options.ts";
 import { decodeDhcp } from "../../relay/dhcp/packet.ts";
-import { startDhcpServer, type DhcpServer } from "../../relay/dhcp/server.ts";
+import { startDhcpServer, type DhcpServer, type DhcpServerOptions } from "../../relay/dhcp/server.ts";
 import { capture } from "./support/captures.ts";
 import { parts } from "./support/relayParts.ts";
 import { UdpPeer } from "./support/udp.ts";
 
-const config = {
+const config: DhcpServerOptions["config"] = {
   listenAddress: "127.0.0.1",
   biosBinary: "undionly.kpxe",
   uefiBinary: "ipxe.efi",
   arm64Binary: "ipxe-arm64.efi",
-  offerMode: "binl" as const,
+  offerMode: "binl",
   offerModeOverrides: [],
 };
 const binaries = { has: (n: string) => n === "ipxe.efi" || n === "undionly.kpxe" };

@@ -22,7 +22,7 @@ function prng(seed: number) {
 }
 
 function mutate(seedBytes: Uint8Array, rnd: () => number): Uint8Array {
-  let b = seedBytes.slice();
+  let b: Uint8Array = seedBytes.slice();
   const edits = 1 + Math.floor(rnd() * 8);
   for (let e = 0; e < edits; e++) {
     const kind = rnd();

@@ -1,12 +1,12 @@
-// GET /boot/:site/ipxe: authenticate, match the machine, decide, render, sign. Two D1 round trips at most (the
-// batch in loadChainContext, then loadBootProfiles); the bookkeeping writes go out as one batch after the response.
+// GET /boot/:site/ipxe: authenticate, match the machine, decide, render, sign. One D1 round trip (the batch in
+// loadChainContext), two if a write raced it; the bookkeeping writes go out as one batch after the response.
 // The CPU steps (parseChainRequest, admitChain, composeChain) are exported for the in-workerd CPU benchmark.
 import type { Context } from "hono";
 import { authenticateBoot, type BootAuthResult } from "../auth/bootAuth.ts";
 import { signHostToken, tokenIssuer } from "../auth/hostTokens.ts";
 import { relayCredentialHash, relayTokenKid } from "../auth/relayCredential.ts";
 import type { AppEnv } from "../context.ts";
-import { loadBootProfiles, loadChainContext, type ChainLookup, type ProfileWithImages } from "../db/queries/bootChain.ts";
+import { holdsProfile, loadBootProfiles, loadChainContext, type ChainLookup, type ProfileWithImages } from "../db/queries/bootChain.ts";
 import { insertEvent, insertSeenHost, touchHost, touchRelay } from "../db/queries/bootEvents.ts";
 import type { Env } from "../env.ts";
 import { notFound } from "../errors.ts";
@@ -47,6 +47,7 @@ export async function parseChainRequest(siteParam: string | undefined, query: Re
     relayCredentialHash: credentialHash,
     relayId: !credentialHash && q.t ? relayTokenKid(q.t) : null,
     cacheSeenSince: at - RELAY_HEALTHY_MS,
+    requestArch: q.arch ?? null,
   };
   return { slug: slug.data, q, mac, credentialHash, lookup };
 }
@@ -131,7 +132,9 @@ async function chain(c: Context<AppEnv>, at: number): Promise<Response> {
 
   let out: Awaited<ReturnType<typeof composeChain>>;
   try {
-    const profiles = decision.kind === "boot" ? await loadBootProfiles(db, decision.ref, archCandidates(known?.arch, q.arch)) : null;
+    // Normally already in the batch; read again only if a write changed the host between the two.
+    const profiles =
+      decision.kind !== "boot" ? null : holdsProfile(loaded.profiles, decision.ref) ? loaded.profiles : await loadBootProfiles(db, decision.ref, archCandidates(known?.arch, q.arch));
     out = await composeChain(env, req, a, profiles, loaded.cacheUrl, c.req.url, at, sid);
   } catch (err) {
     const failed = renderError(err, "the iPXE chain");

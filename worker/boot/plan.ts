@@ -1,6 +1,6 @@
 // What a machine boots, decided from rows already read; pure, so the chain, the dry-run and /explain share it.
 import type { BootIntent, IpxeMenu } from "../db/schema.ts";
-import type { HostRow, ImageRow, ProfileRef, ProfileRow, ProfileWithImages, SiteRow } from "../db/queries/bootChain.ts";
+import { archCandidates, type HostRow, type ImageRow, type ProfileRef, type ProfileRow, type ProfileWithImages, type SiteRow } from "../db/queries/bootChain.ts";
 import { ApiError } from "../errors.ts";
 
 export type Decision =
@@ -31,15 +31,7 @@ export function decide(site: Pick<SiteRow, "unknownHostPolicy" | "defaultProfile
   }
 }
 
-/**
- * Image architectures to try, best first. iPXE reports its own build arch: BIOS iPXE is an i386 build even on
- * 64-bit machines, so i386 falls back to x86_64 images. A host's recorded arch pins it.
- */
-export function archCandidates(hostArch: string | null | undefined, requestArch: string | null | undefined): string[] {
-  if (hostArch) return [hostArch];
-  const arch = requestArch || "x86_64";
-  return arch === "i386" ? ["i386", "x86_64"] : [arch];
-}
+export { archCandidates };
 
 export type ResolvedBoot = { profile: ProfileRow; image: ImageRow };
 export type ResolvedMenuItem = { key: string | null; label: string; target: ResolvedBoot | "local" };

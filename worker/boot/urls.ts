@@ -20,7 +20,8 @@ export function cacheBase(cacheUrl: string | null): string | null {
   }
 }
 
-export const cacheArtifactUrl = (cache: string, sha256: string) => `${cache}/artifacts/${sha256}`;
+// The relay registers its cache as `<http base>/artifacts/` (relay/sync/service.ts); a bare base also works.
+export const cacheArtifactUrl = (cache: string, sha256: string) => (cache.endsWith("/artifacts") ? `${cache}/${sha256}` : `${cache}/artifacts/${sha256}`);
 
 // The discover loop's re-chain target: the same request, rebuilt from validated values (URLSearchParams encodes
 // everything iPXE could read as syntax), as a query-only relative URL.

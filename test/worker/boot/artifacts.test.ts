@@ -61,7 +61,7 @@ async function fetchBytes(path: string) {
   const worker = (await import("../../../worker/index.ts")).default;
   const { env } = await import("cloudflare:workers");
   const ctx = createExecutionContext();
-  const res = await worker.fetch(new Request(`http://api.test${path}`), env as never, ctx);
+  const res = await worker.fetch(new Request(`http://api.test${path}`) as never, env as never, ctx);
   const bytes = new Uint8Array(await res.arrayBuffer());
   await waitOnExecutionContext(ctx);
   return { status: res.status, headers: res.headers, bytes };

@@ -27,7 +27,7 @@ export const BASE = "http://api.test";
 
 export async function call(path: string, init: RequestInit = {}, bindings: Record<string, unknown> = env as unknown as Record<string, unknown>) {
   const ctx = createExecutionContext();
-  const res = await worker.fetch(new Request(`${BASE}${path}`, init), bindings as never, ctx);
+  const res = await worker.fetch(new Request(`${BASE}${path}`, init) as never, bindings as never, ctx);
   const body = await res.text();
   await waitOnExecutionContext(ctx);
   return { status: res.status, headers: res.headers, body };
