@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { decideRange, etagListMatches } from "../../worker/artifacts/range.ts";
+import { decideRange, etagListMatches } from "../../worker/shared/byteRange.ts";
 import type { RouteHandler } from "../http/server.ts";
 import { FillError } from "./fill.ts";
 import type { ArtifactCache } from "./store.ts";
 import { sendFile, sendFromFill } from "./send.ts";
 
-export type CacheEvent = { phase: "cache.hit" | "cache.miss"; sha256: string; bytes: number; status: number; ms: number; client: string | null };
+export type CacheEvent = { phase: "cache-hit" | "cache-miss"; sha256: string; bytes: number; status: number; ms: number; client: string | null };
 
 // `/artifacts/<sha256>` on the relay's LAN HTTP port: hits from disk, misses streamed while they fill.
 export function artifactRoute(cache: ArtifactCache, opts: { onServed?: (e: CacheEvent) => void } = {}): RouteHandler {
@@ -63,7 +63,7 @@ export function artifactRoute(cache: ArtifactCache, opts: { onServed?: (e: Cache
       const bytes = lookup.kind === "hit" ? await sendFile(res, lookup.fh, start, end) : await sendFromFill(res, lookup.fill, start, end);
       cache.countServed(bytes);
       opts.onServed?.({
-        phase: lookup.kind === "hit" ? "cache.hit" : "cache.miss",
+        phase: lookup.kind === "hit" ? "cache-hit" : "cache-miss",
         sha256,
         bytes,
         status: res.statusCode,

@@ -6,18 +6,23 @@ import type { Fill } from "./fill.ts";
 // streams allocate a fresh buffer per chunk) saves page faults and garbage, which is most of what a hit costs in
 // CPU and memory. Reads shrink as responses multiply, so all responses together touch about READ_BUDGET bytes:
 // one client gets 512 KiB reads (fewer syscalls), 32 clients 128 KiB each.
-const BUFFER_SIZE = 512 * 1024;
+const MAX_READ = 512 * 1024;
 const MIN_READ = 64 * 1024;
 const READ_BUDGET = 8 * 1024 * 1024;
 // Freed buffers kept for the next responses: steady memory instead of malloc churn.
 const POOL_MAX = 8;
 const pool: Buffer[] = [];
 let active = 0;
-const takeBuffer = () => pool.pop() ?? Buffer.allocUnsafeSlow(BUFFER_SIZE);
+const readSize = () => Math.max(MIN_READ, Math.min(MAX_READ, Math.floor(READ_BUDGET / (2 * Math.max(1, active)) / MIN_READ) * MIN_READ));
+// A buffer sized for the current load (a pooled one if it is big enough, a smaller one is dropped).
+const takeBuffer = () => {
+  const want = readSize();
+  const buf = pool.pop();
+  return buf && buf.length >= want ? buf : Buffer.allocUnsafeSlow(want);
+};
 const giveBack = (buf: Buffer | null) => {
   if (buf && pool.length < POOL_MAX) pool.push(buf);
 };
-const readSize = () => Math.max(MIN_READ, Math.min(BUFFER_SIZE, Math.floor(READ_BUDGET / (2 * Math.max(1, active)) / MIN_READ) * MIN_READ));
 
 // Where the bytes come from: a whole file, or a fill whose readable end grows until it is verified.
 type Source = {
@@ -124,7 +129,7 @@ async function pump(res: ServerResponse, start: number, end: number, src: Source
       }
       if (inFlight[i]) await inFlight[i];
       if (closed) return pos - start;
-      const out = src.peek?.(pos, limit - pos) ?? (await readInto((buffers[i] ??= takeBuffer()), pos, Math.min(readSize(), limit - pos)));
+      const out = src.peek?.(pos, limit - pos) ?? (await readInto((buffers[i] ??= takeBuffer()), pos, Math.min(buffers[i]!.length, limit - pos)));
       pos += out.length;
       // No 'drain' wait: two buffers in flight are the backpressure (waiting for the socket to empty would leave
       // nothing to overlap the next read with).

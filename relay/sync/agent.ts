@@ -24,13 +24,15 @@ export type SyncAgentOptions = {
   keys?: ManifestKeys;
   log?: AgentLog;
   onSnapshot?: (snapshot: SiteSnapshot) => void;
+  // Seconds between syncs (the operator's --sync-interval); without it, what the API suggests.
+  pollSeconds?: number;
   // Delay between event deliveries while events keep coming (batches them up).
   eventBatchDelayMs?: number;
   maxBackoffMs?: number;
 };
 
 const SNAPSHOT_FILE = "snapshot.json";
-const MIN_POLL_S = 2;
+const MIN_POLL_S = 1;
 const MAX_POLL_S = 300;
 
 // The relay's link to the API: registers, polls the site snapshot (ETag), pins and prefetches what the signed
@@ -173,7 +175,7 @@ export class SyncAgent {
     const mac = typeof cmd.payload.mac === "string" ? cmd.payload.mac : "";
     try {
       await sendWake(mac, this.#o.wake);
-      this.#o.queue.emit({ phase: "relay.wake", mac, detail: { commandId: cmd.id } });
+      this.#o.queue.emit({ phase: "wake-sent", mac, detail: { commandId: cmd.id } });
       this.#log.info("sent wake-on-LAN", { mac, commandId: cmd.id });
       return { ok: true };
     } catch (err) {
@@ -206,7 +208,7 @@ export class SyncAgent {
         if (err instanceof ApiError && err.status === 401) this.registered = false;
         this.#log.warn("sync with the API failed; retrying", { error: (err as Error).message, attempt: failures });
       }
-      const pollMs = clamp(this.snapshot?.pollSeconds ?? 15, MIN_POLL_S, MAX_POLL_S) * 1000;
+      const pollMs = clamp(this.#o.pollSeconds ?? this.snapshot?.pollSeconds ?? 15, MIN_POLL_S, MAX_POLL_S) * 1000;
       await sleep(failures ? this.#backoff(failures) : pollMs, this.#stop.signal);
     }
   }

@@ -207,9 +207,9 @@ function boundedDetail(detail: Record<string, unknown>): Record<string, unknown>
   return text.length <= DETAIL_MAX_CHARS ? detail : { truncated: true, preview: text.slice(0, 512) };
 }
 
+// The API's phase alphabet: 1-32 of a-z, 0-9 and '-'.
 function toPhase(phase: string): string {
-  const p = String(phase).toLowerCase().replace(/[^a-z0-9_.:-]/g, "_").slice(0, 64);
-  return /^[a-z]/.test(p) ? p : `x${p}`.slice(0, 64);
+  return String(phase).toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 32) || "unknown";
 }
 
 function normalizeMac(mac: string): string | null {

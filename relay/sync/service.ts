@@ -85,6 +85,7 @@ export async function startArtifactSync(opts: {
         lanAddress: opts.advertise,
         cacheUrl: `${httpBase}/artifacts/`,
         version: opts.version,
+        pollSeconds: config.syncIntervalSeconds,
         queue,
         cache,
         wake: { address: config.wolBroadcast, port: config.wolPort, bindAddress: config.listenAddress === "0.0.0.0" ? opts.advertise : config.listenAddress },

@@ -3,7 +3,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { AdminApi } from "./api.ts";
+import type { AdminApi } from "./api.ts";
 import type { BootImage } from "./image.ts";
 import type { TestNet } from "./netns.ts";
 import { type Daemon, startDaemon, waitFor } from "./proc.ts";
@@ -109,5 +109,3 @@ export async function startRelay(net: TestNet, apiUrl: string, catalogue: Catalo
   }
   return { daemon, url, log, cacheDir: join(stateDir, "cache"), stop: () => daemon.stop() };
 }
-
-export { AdminApi };

@@ -36,9 +36,15 @@ function findKernelDeb(): string {
   }
   const debs = join(workRoot, "debs");
   mkdirSync(debs, { recursive: true });
-  const depends = sh("apt-cache", ["depends", "linux-image-cloud-amd64"]);
-  const pkg = /Depends: (linux-image-\S+-cloud-amd64)/.exec(depends)?.[1];
-  if (!pkg) throw new Error("cannot resolve linux-image-cloud-amd64 to a kernel package (apt-get update?)");
+  const resolve = () => /Depends: (linux-image-\S+-cloud-amd64)/.exec(sh("apt-cache", ["depends", "linux-image-cloud-amd64"]))?.[1];
+  let pkg: string | undefined;
+  try {
+    pkg = resolve();
+  } catch {
+    sh("apt-get", ["update", "-qq"]); // a fresh CI machine may have no package lists yet
+    pkg = resolve();
+  }
+  if (!pkg) throw new Error("cannot resolve linux-image-cloud-amd64 to a kernel package");
   sh("apt-get", ["download", pkg], { cwd: debs });
   const got = readdirSync(debs).find((f) => f.startsWith(`${pkg}_`));
   if (!got) throw new Error(`apt-get download ${pkg} left no .deb in ${debs}`);

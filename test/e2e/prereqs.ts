@@ -11,7 +11,7 @@ const files = [
   "/usr/lib/ipxe/undionly.kpxe",
   "/bin/busybox",
 ];
-const commands = ["qemu-system-x86_64", "ip", "dnsmasq", "nginx", "cpio", "dpkg-deb", "gzip"];
+const commands = ["qemu-system-x86_64", "ip", "dnsmasq", "nginx", "cpio", "dpkg-deb", "gzip", "curl"];
 
 function onPath(cmd: string): boolean {
   const dirs = [...(process.env.PATH ?? "").split(delimiter), "/usr/sbin", "/sbin"];
@@ -43,7 +43,7 @@ export function missingPrereqs(): string[] {
 export function e2eEnabled(): boolean {
   const missing = missingPrereqs();
   if (missing.length === 0) return true;
-  const message = `e2e suite needs: ${missing.join(", ")} (Debian: qemu-system-x86 ovmf ipxe ipxe-qemu dnsmasq-base nginx-light busybox-static cpio iproute2; run as root)`;
+  const message = `e2e suite needs: ${missing.join(", ")} (Debian: qemu-system-x86 ovmf ipxe ipxe-qemu dnsmasq-base nginx-light busybox-static cpio iproute2 curl; run as root)`;
   if (process.env.CI === "true") throw new Error(message);
   console.warn(`SKIPPING ${message}`);
   return false;

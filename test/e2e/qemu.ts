@@ -33,7 +33,8 @@ export function serialStages(kernelName = "vmlinuz"): Stage[] {
     ["iPXE running", /iPXE initialising devices/],
     ["iPXE DHCP ok", /Configuring \(net0 [^)]*\)[. ]*ok/],
     ["script fetched", /\/boot\.ipxe\S*\.\.\. ok/],
-    ["kernel fetched", new RegExp(`${kernelName}\\S*\\.\\.\\. ok`)],
+    // The BIOS console wraps long URLs at 80 columns and draws progress with backspaces: match the URL's tail.
+    ["kernel fetched", new RegExp(`${kernelName.slice(-12)}\\.\\.\\.[^\\n]*\\bok`)],
     ["Linux started", /Linux version/],
     ["init", /EDGEBOOT init start/],
     ["OS network", /EDGEBOOT net up/],

@@ -1,40 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { hex } from "../../relay/bytes.ts";
 import { clientArchs, clientGuid, clientNdi, guidToUuid, ipxeFeatures, messageType, OPT, userClasses, vendorClass } from "../../relay/dhcp/options.ts";
-import { decodeDhcp, DhcpDecodeError, encodeDhcp, HEADER_SIZE, macOf, MIN_REPLY_SIZE, type DhcpPacket } from "../../relay/dhcp/packet.ts";
+import { decodeDhcp, DhcpDecodeError, encodeDhcp, HEADER_SIZE, macOf, MIN_REPLY_SIZE } from "../../relay/dhcp/packet.ts";
+import { buildProxyReply } from "../../relay/dhcp/proxy.ts";
+import { describePacket } from "./support/describe.ts";
 import { capture, captureNames, DHCP_FIXTURES } from "./support/captures.ts";
 import { expectGolden, readAnnotated } from "./support/golden.ts";
-
-// A readable, stable rendering of a decoded packet for golden files.
-function describePacket(p: DhcpPacket) {
-  return {
-    op: p.op,
-    htype: p.htype,
-    hlen: p.hlen,
-    hops: p.hops,
-    xid: `0x${p.xid.toString(16).padStart(8, "0")}`,
-    secs: p.secs,
-    flags: `0x${p.flags.toString(16).padStart(4, "0")}`,
-    ciaddr: p.ciaddr,
-    yiaddr: p.yiaddr,
-    siaddr: p.siaddr,
-    giaddr: p.giaddr,
-    mac: macOf(p),
-    sname: p.sname,
-    file: p.file,
-    options: [...p.options].map(([code, value]) => `${code}: ${hex(value)}`),
-    decoded: {
-      messageType: messageType(p.options),
-      vendorClass: vendorClass(p.options),
-      clientArchs: clientArchs(p.options),
-      clientNdi: clientNdi(p.options),
-      guid: clientGuid(p.options) ? hex(clientGuid(p.options)!) : null,
-      uuid: guidToUuid(clientGuid(p.options)),
-      userClasses: userClasses(p.options),
-      ipxeFeatures: ipxeFeatures(p.options) ? [...ipxeFeatures(p.options)!].map(([c, v]) => `0x${c.toString(16)}=${hex(v)}`) : null,
-    },
-  };
-}
 
 const captures = captureNames();
 
@@ -62,6 +33,28 @@ describe("DHCP codec on real firmware captures", () => {
     const out = encodeDhcp(decodeDhcp(bytes), 0);
     const trim = (b: Uint8Array) => b.subarray(0, b.lastIndexOf(255) + 1);
     expect(hex(trim(out))).toBe(hex(trim(bytes)));
+  });
+
+  // Our answer to each real packet, on the port it was sent to, compared exactly (regenerate with UPDATE_GOLDEN=1).
+  it.each(captures)("%s gets its golden proxy reply (or none)", (name) => {
+    const req = decodeDhcp(capture(name));
+    const on = name.includes("4011") ? "proxy" : "dhcp";
+    const from = on === "proxy" ? { address: req.ciaddr, port: name.startsWith("ovmf") ? 4011 : 68 } : { address: "0.0.0.0", port: 68 };
+    const d = buildProxyReply(req, on, from, {
+      serverIp: "10.213.0.3",
+      httpBase: "http://10.213.0.3:8067",
+      biosBinary: "undionly.kpxe",
+      uefiBinary: "ipxe.efi",
+      arm64Binary: "ipxe-arm64.efi",
+      offerMode: "binl",
+      offerModeOverrides: [],
+      hasBinary: () => true,
+    });
+    const view =
+      d.kind === "ignore"
+        ? { ignored: d.reason, detail: d.detail ?? null }
+        : { to: d.to, broadcast: d.broadcast, client: d.client, bytes: encodeDhcp(d.packet).length, reply: describePacket(decodeDhcp(encodeDhcp(d.packet))) };
+    expectGolden(`${DHCP_FIXTURES}${name.replace(/\.bin$/, ".reply.json")}`, `${JSON.stringify(view, null, 2)}\n`);
   });
 
   it("reads what PROTOCOLS.md says the firmware sends", () => {

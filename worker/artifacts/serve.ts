@@ -3,7 +3,7 @@ import { createDb } from "../db/client.ts";
 import { artifacts } from "../db/schema.ts";
 import type { Env } from "../env.ts";
 import { ApiError, errorBody } from "../errors.ts";
-import { decideRange, etagListMatches } from "./range.ts";
+import { decideRange, etagListMatches } from "../shared/byteRange.ts";
 import { artifactKey, etagFor, IMMUTABLE_CACHE_CONTROL, Sha256 } from "./store.ts";
 
 // Streams one ready artifact from R2 (never buffered): Range → 206, If-None-Match → 304, HEAD without touching R2.

@@ -1,8 +1,7 @@
 // Response helpers of the machine-facing routes.
 import type { Context } from "hono";
 import { ApiError, toApiError } from "../errors.ts";
-import { renderErrorScript } from "../render/ipxe.ts";
-import { CmdlineError } from "../render/ipxe.ts";
+import { CmdlineError, renderErrorScript } from "../render/ipxe.ts";
 import { TemplateError } from "../render/template.ts";
 
 export const TEXT = "text/plain; charset=utf-8";

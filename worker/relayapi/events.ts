@@ -19,7 +19,8 @@ const Mac = z.string().transform((v, ctx) => normalizeMac(v) ?? (ctx.addIssue({ 
 const RelayEvent = z.strictObject({
   // Chosen by the relay (its queue's id); the same id sent twice is stored once.
   id: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, "id must be 1-128 characters of [A-Za-z0-9._:-]"),
-  phase: z.string().regex(/^[a-z][a-z0-9_.:-]{0,63}$/, "phase must be lower-case, 1-64 characters"),
+  // The same alphabet the admin event filters and the boot callbacks use.
+  phase: z.string().regex(/^[a-z0-9-]{1,32}$/, "phase is 1-32 of a-z, 0-9 and '-'"),
   at: z.number().int().min(Date.UTC(2020, 0, 1)),
   mac: Mac.nullish(),
   bootSession: z.string().max(128).nullish(),

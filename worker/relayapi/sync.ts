@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import { Hono } from "hono";
-import { etagListMatches } from "../artifacts/range.ts";
+import { etagListMatches } from "../shared/byteRange.ts";
 import { buildManifest, signManifest } from "../artifacts/manifest.ts";
 import { readySizes } from "../artifacts/rows.ts";
 import { getSigningKeys } from "../keys/signingKeys.ts";

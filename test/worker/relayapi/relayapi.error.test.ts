@@ -13,11 +13,11 @@ describe("relay API input errors", () => {
       {},
       { events: [] },
       { events: [{ id: "x", phase: "Bad Phase", at: now }] },
-      { events: [{ id: "has space", phase: "dhcp.offer", at: now }] },
-      { events: [{ id: "x", phase: "dhcp.offer", at: now, mac: "zz:zz" }] },
-      { events: [{ id: "x", phase: "dhcp.offer", at: 5 }] },
-      { events: [{ id: "x", phase: "dhcp.offer", at: now, detail: { big: "y".repeat(5000) } }] },
-      { events: Array.from({ length: 501 }, (_, i) => ({ id: `e${i}`, phase: "dhcp.offer", at: now })) },
+      { events: [{ id: "has space", phase: "dhcp-offer", at: now }] },
+      { events: [{ id: "x", phase: "dhcp-offer", at: now, mac: "zz:zz" }] },
+      { events: [{ id: "x", phase: "dhcp-offer", at: 5 }] },
+      { events: [{ id: "x", phase: "dhcp-offer", at: now, detail: { big: "y".repeat(5000) } }] },
+      { events: Array.from({ length: 501 }, (_, i) => ({ id: `e${i}`, phase: "dhcp-offer", at: now })) },
     ];
     for (const body of cases) {
       const res = await api("/relay/v1/events", post(relay.auth, JSON.stringify(body)));

@@ -100,8 +100,8 @@ describe("relay API: events", () => {
     const site = await seedBootableSite("ev", 50);
     const batch = {
       events: [
-        { id: "e-1", phase: "dhcp.offer", at: Date.now() - 1000, mac: "52-54-00-00-00-32", detail: { arch: 7 } },
-        { id: "e-2", phase: "cache.hit", at: Date.now(), detail: { sha256: "a".repeat(64) } },
+        { id: "e-1", phase: "dhcp-offer", at: Date.now() - 1000, mac: "52-54-00-00-00-32", detail: { arch: 7 } },
+        { id: "e-2", phase: "cache-hit", at: Date.now(), detail: { sha256: "a".repeat(64) } },
       ],
     };
     const first = await api("/relay/v1/events", withAuth(site.relay.auth, json(batch)));
@@ -112,7 +112,7 @@ describe("relay API: events", () => {
     const rows = await db().select().from(events).where(eq(events.siteId, site.siteId));
     expect(rows).toHaveLength(2);
     const offer = rows.find((r) => r.externalId === "e-1")!;
-    expect(offer).toMatchObject({ source: "relay", phase: "dhcp.offer", mac: "52:54:00:00:00:32" });
+    expect(offer).toMatchObject({ source: "relay", phase: "dhcp-offer", mac: "52:54:00:00:00:32" });
     expect(offer.hostId).not.toBeNull();
     expect(offer.detail).toMatchObject({ arch: 7, relay: "relay-1" });
   });

@@ -48,7 +48,7 @@ describe("relay API security", () => {
     expect(cmd!.deliveredAt).toBeNull();
 
     // Same event id from two sites: two events, each in its own site.
-    const batch = { events: [{ id: "shared-id", phase: "dhcp.offer", at: Date.now() }] };
+    const batch = { events: [{ id: "shared-id", phase: "dhcp-offer", at: Date.now() }] };
     await api("/relay/v1/events", post(a.relay.auth, batch));
     await api("/relay/v1/events", post(b.relay.auth, batch));
     expect(await db().select().from(events).where(eq(events.siteId, a.siteId))).toHaveLength(1);

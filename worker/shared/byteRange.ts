@@ -1,3 +1,4 @@
+// Shared by the Worker (serveArtifact) and the relay cache: pure, no runtime state.
 // Byte ranges (RFC 9110 §14): one range per request; multi-range requests are answered with the whole body,
 // which the RFC allows ("a server MAY ignore the Range header field").
 export type ByteRange = { offset: number; length: number };
