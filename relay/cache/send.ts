@@ -5,10 +5,10 @@ import type { Fill } from "./fill.ts";
 // Two buffers per response, reused: one is read into while the other is still being written. Reusing them (fs
 // streams allocate a fresh buffer per chunk) saves page faults and garbage, which is most of what a hit costs in
 // CPU and memory. Reads shrink as responses multiply, so all responses together touch about READ_BUDGET bytes:
-// one client gets 512 KiB reads (fewer syscalls), 32 clients 128 KiB each.
+// up to 16 clients get 512 KiB reads (fewer syscalls), 32 clients 256 KiB, 128 clients 64 KiB.
 const MAX_READ = 512 * 1024;
 const MIN_READ = 64 * 1024;
-const READ_BUDGET = 8 * 1024 * 1024;
+const READ_BUDGET = 16 * 1024 * 1024;
 // Freed buffers kept for the next responses: steady memory instead of malloc churn.
 const POOL_MAX = 8;
 const pool: Buffer[] = [];

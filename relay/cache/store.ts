@@ -192,6 +192,8 @@ export class ArtifactCache {
           verified: st ? { mtimeMs: st.mtimeMs, ino: st.ino, size: st.size } : null,
           verifying: null,
         });
+      } else if (fill.error?.status === 404) {
+        this.#log.info("artifact not found upstream", { sha256 });
       } else {
         this.#bump("fillFailures");
         if (fill.error?.message.includes("sha256 mismatch")) this.#bump("hashFailures");

@@ -32,6 +32,8 @@ export type SyncAgentOptions = {
 };
 
 const SNAPSHOT_FILE = "snapshot.json";
+// The hashes of the last manifests that verified: still pinned after a restart while the API (and its keys) is away.
+const PINS_FILE = "pins.json";
 const MIN_POLL_S = 1;
 const MAX_POLL_S = 300;
 
@@ -127,9 +129,13 @@ export class SyncAgent {
       }
     }
     // Keys unreachable (every manifest failed): keep the previous pins rather than unpinning the whole site.
-    if (failures > 0 && pins.length === 0 && this.#pins.length > 0) return;
+    if (failures > 0 && pins.length === 0 && this.#pins.length > 0) {
+      this.#o.cache.setPinned(this.#pins);
+      return;
+    }
     this.#pins = pins;
     this.#o.cache.setPinned(pins);
+    if (failures === 0) await writeFileAtomic(join(this.#o.stateDir, PINS_FILE), JSON.stringify(pins)).catch(() => {});
     this.#kickPrefetch();
   }
 
@@ -184,6 +190,12 @@ export class SyncAgent {
   }
 
   async #loadPersisted(): Promise<void> {
+    try {
+      const pins = JSON.parse(await readFile(join(this.#o.stateDir, PINS_FILE), "utf8")) as unknown;
+      if (Array.isArray(pins)) this.#pins = pins.filter((p): p is string => typeof p === "string" && /^[0-9a-f]{64}$/.test(p));
+    } catch {
+      // No verified manifests yet.
+    }
     try {
       const raw = JSON.parse(await readFile(join(this.#o.stateDir, SNAPSHOT_FILE), "utf8")) as { etag: string | null; snapshot: unknown };
       const parsed = SiteSnapshot.safeParse(raw.snapshot);

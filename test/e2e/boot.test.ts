@@ -20,7 +20,7 @@ const firmwares: Firmware[] = ["uefi", "bios"];
 const mac = (group: number, n: number) => `52:54:00:eb:${group.toString(16).padStart(2, "0")}:${n.toString(16).padStart(2, "0")}`;
 const diyUserData = '#!/bin/sh\necho "EDGEBOOT user-data ran on $(hostname)"\n';
 
-const ROUNDS = Math.max(1, Number(process.env.E2E_PERF_ROUNDS ?? 2));
+const ROUNDS = Math.max(1, Number(process.env.E2E_PERF_ROUNDS ?? 3));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 
 describe.skipIf(!enabled)("network boot end to end", () => {
@@ -109,7 +109,11 @@ describe.skipIf(!enabled)("network boot end to end", () => {
       if (round % 2 === 0) bootSeconds[fw].peer.push(await diyBoot(fw, round));
     }
     const { ours, peer } = bootSeconds[fw];
-    console.log(`${fw}: edgeboot ${ours.map((v) => v.toFixed(1)).join(", ")} s; DIY ${peer.map((v) => v.toFixed(1)).join(", ")} s; median ratio ${(median(ours) / median(peer)).toFixed(2)}`);
+    const ratio = median(ours) / median(peer);
+    console.log(`${fw}: edgeboot ${ours.map((v) => v.toFixed(1)).join(", ")} s; DIY ${peer.map((v) => v.toFixed(1)).join(", ")} s; median ratio ${ratio.toFixed(2)}`);
+    if (ratio > 1.1) console.warn(`${fw}: edgeboot is over the 1.1x target against DIY (${ratio.toFixed(2)}x)`);
+    // The target is 1.1x; the hard limit is looser because 2 shared cores without KVM make single boots noisy.
+    expect(ratio).toBeLessThan(1.5);
   });
 
   test("an unknown MAC under the discover policy is recorded, waits, and boots once a profile is assigned", async () => {

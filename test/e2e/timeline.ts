@@ -57,7 +57,7 @@ export function ofMachine(events: BootEvent[], mac: string): BootEvent[] {
 export async function bootEvents(api: AdminApi, site: string, vm: Vm, mac: string, expected: Expected[], timeoutMs = 30_000): Promise<BootEvent[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const mine = ofMachine(await siteEvents(api, site, { since: vm.startedAt - 2000 }), mac);
+    const mine = ofMachine(await siteEvents(api, site, { since: vm.startedAt }), mac);
     if (missingInOrder(mine, expected).length === 0 || Date.now() > deadline) return mine;
     await sleep(1000);
   }
