@@ -89,9 +89,10 @@ export async function startRelay(config: RelayConfig, log: Logger): Promise<Rela
           http.closeAllConnections(); // idle keep-alive sockets would otherwise hold close() open
         }),
     });
-    const httpBase = `http://${advertise}:${httpPort}`;
+    httpBase = `http://${advertise}:${httpPort}`; // the bound port (config may say 0)
     await artifacts.startSync(httpBase);
-    const dhcpOpts = { config, advertise, httpBase, binaries, state, log: log.child({ part: "dhcp" }), metrics, events };
+    // The client table links DHCP to /boot.ipxe (the MAC seen for an IP, and whether its iPXE can do HTTPS).
+    const dhcpOpts = { config, advertise, httpBase, binaries, clients, log: log.child({ part: "dhcp" }), metrics, events };
     let dhcp: DhcpServer | null = null;
     let proxy: DhcpServer | null = null;
     let tftp: TftpServer | null = null;

@@ -47,9 +47,13 @@ async function startRelay(apiUrl: string, cred: string): Promise<RelayProcess> {
     logs = (logs + c.toString()).slice(-50_000);
   });
   cleanups.push(async () => {
-    if (child.exitCode === null) {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
       child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
+      // A relay that does not stop within 5 s is a bug, but must not hang the suite.
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(timer);
     }
     rmSync(stateDir, { recursive: true, force: true });
   });
