@@ -11,6 +11,7 @@ export function concatBytes(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-export const latin1 = (bytes: Uint8Array) => String.fromCharCode(...bytes);
-export const ascii = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0) & 0xff);
-export const hex = (bytes: Uint8Array) => [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+// Node's Buffer does these natively; the codecs call them per packet, so they matter for DHCP latency.
+export const latin1 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
+export const ascii = (text: string): Uint8Array => Buffer.from(text, "latin1");
+export const hex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");

@@ -9,19 +9,23 @@ import type { Fill } from "./fill.ts";
 const MAX_READ = 512 * 1024;
 const MIN_READ = 64 * 1024;
 const READ_BUDGET = 16 * 1024 * 1024;
-// Freed buffers kept for the next responses: steady memory instead of malloc churn.
-const POOL_MAX = 8;
+// Freed buffers are kept for the next responses, up to the same budget: a steady set of buffers instead of new
+// ones (and malloc fragmentation) for every burst of clients.
 const pool: Buffer[] = [];
+let pooledBytes = 0;
 let active = 0;
 const readSize = () => Math.max(MIN_READ, Math.min(MAX_READ, Math.floor(READ_BUDGET / (2 * Math.max(1, active)) / MIN_READ) * MIN_READ));
 // A buffer sized for the current load (a pooled one if it is big enough, a smaller one is dropped).
 const takeBuffer = () => {
   const want = readSize();
   const buf = pool.pop();
+  if (buf) pooledBytes -= buf.length;
   return buf && buf.length >= want ? buf : Buffer.allocUnsafeSlow(want);
 };
 const giveBack = (buf: Buffer | null) => {
-  if (buf && pool.length < POOL_MAX) pool.push(buf);
+  if (!buf || pooledBytes + buf.length > READ_BUDGET) return;
+  pool.push(buf);
+  pooledBytes += buf.length;
 };
 
 // Where the bytes come from: a whole file, or a fill whose readable end grows until it is verified.

@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, stat, unlink, utimes, type FileHandle } from "node:fs/promises";
+import { mkdir, open, readdir, stat, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { Fill, fetchInto, FillError } from "./fill.ts";
 import { hashFile } from "./hash.ts";
@@ -23,8 +23,8 @@ export type CacheOptions = {
 
 type Entry = {
   size: number;
+  // In memory; after a restart the order starts from the files' atime (kept by the kernel, coarsely under relatime).
   lastAccess: number;
-  lastPersistedAccess: number;
   // Identity of the file when it was last hashed; a changed file is hashed again before it is served.
   verified: { mtimeMs: number; ino: number; size: number } | null;
   verifying: Promise<boolean> | null;
@@ -46,7 +46,6 @@ export type CacheStats = {
 // What a request gets: an open, verified file (hit) or a running fill to follow (miss).
 export type Lookup = { kind: "hit"; fh: FileHandle; size: number } | { kind: "fill"; fill: Fill };
 
-const ACCESS_PERSIST_MS = 60_000;
 
 // Content-addressed artifact cache on disk: `<dir>/<sha256>` files, read-through from the API, single-flight
 // fills, LRU eviction by a byte budget with pinned (prefetch) entries kept.
@@ -105,7 +104,7 @@ export class ArtifactCache {
       const st = await stat(path).catch(() => null);
       if (!st?.isFile()) continue;
       const lastAccess = Math.max(st.atimeMs, st.mtimeMs);
-      this.#entries.set(name, { size: st.size, lastAccess, lastPersistedAccess: lastAccess, verified: null, verifying: null });
+      this.#entries.set(name, { size: st.size, lastAccess, verified: null, verifying: null });
     }
     this.#log.info("artifact cache opened", { dir: this.dir, entries: this.#entries.size, bytes: this.usedBytes, tempFilesRemoved: removed });
     if (this.#verifyInBackground) void this.#verifyAll();
@@ -148,7 +147,7 @@ export class ArtifactCache {
       const hit = await this.#openVerified(sha256, entry);
       if (hit) {
         this.#bump("hits");
-        this.#touch(sha256, entry);
+        this.#touch(entry);
         return hit;
       }
     }
@@ -188,7 +187,6 @@ export class ArtifactCache {
         this.#entries.set(sha256, {
           size: fill.size,
           lastAccess: now,
-          lastPersistedAccess: now,
           verified: st ? { mtimeMs: st.mtimeMs, ino: st.ino, size: st.size } : null,
           verifying: null,
         });
@@ -260,22 +258,8 @@ export class ArtifactCache {
     this.#entries.delete(sha256);
   }
 
-  #touch(sha256: string, entry: Entry): void {
-    const now = this.#now();
-    entry.lastAccess = now;
-    // atime survives restarts as the LRU order; written at most once a minute per entry.
-    if (now - entry.lastPersistedAccess >= ACCESS_PERSIST_MS) {
-      entry.lastPersistedAccess = now;
-      const path = join(this.dir, sha256);
-      void stat(path)
-        .then((st) => utimes(path, now / 1000, st.mtime))
-        .then(() => stat(path))
-        .then((st) => {
-          // utimes leaves mtime alone but keep the verified identity exact anyway.
-          if (entry.verified) entry.verified = { mtimeMs: st.mtimeMs, ino: st.ino, size: st.size };
-        })
-        .catch(() => {});
-    }
+  #touch(entry: Entry): void {
+    entry.lastAccess = this.#now();
   }
 
   // Evict least recently used, unpinned entries until `bytes` more fit. Open readers keep their unlinked file.

@@ -4,7 +4,7 @@
 //  44      sname[64]   108 file[128]   236 magic cookie 99.130.83.99   240 options
 // Every read is bounds-checked; a bad packet throws DhcpDecodeError with a named reason, which the server turns
 // into a debug log and a drop.
-import { concatBytes } from "../bytes.ts";
+import { concatBytes, hex, latin1 } from "../bytes.ts";
 
 export const BOOTREQUEST = 1;
 export const BOOTREPLY = 2;
@@ -67,7 +67,7 @@ function ipAt(view: DataView, offset: number): string {
 // A NUL-terminated field; an unterminated one is taken whole (old ROMs do that), decoded as Latin-1.
 function cString(bytes: Uint8Array): string {
   const end = bytes.indexOf(0);
-  return String.fromCharCode(...(end < 0 ? bytes : bytes.subarray(0, end)));
+  return end === 0 ? "" : latin1(end < 0 ? bytes : bytes.subarray(0, end));
 }
 
 // Reads options from one region into `into`, stopping at END; a region without END ends with the packet (seen in
@@ -84,9 +84,9 @@ function readOptions(bytes: Uint8Array, into: DhcpOptions, where: string): void 
     if (i + 1 >= bytes.length) throw new DhcpDecodeError("option_overrun", `option ${code} in ${where} has no length byte`);
     const len = bytes[i + 1]!;
     if (i + 2 + len > bytes.length) throw new DhcpDecodeError("option_overrun", `option ${code} in ${where} runs past the end`);
-    const value = bytes.subarray(i + 2, i + 2 + len);
+    const value = bytes.subarray(i + 2, i + 2 + len); // a view: the received datagram is never reused
     const prev = into.get(code);
-    into.set(code, prev ? concatBytes([prev, value]) : value.slice());
+    into.set(code, prev ? concatBytes([prev, value]) : value);
     i += 2 + len;
   }
 }
@@ -148,28 +148,61 @@ export class DhcpEncodeError extends Error {
   }
 }
 
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
-export function ipToBytes(ip: string): Uint8Array {
-  const m = IPV4.exec(ip);
-  const parts = m ? m.slice(1).map(Number) : [];
-  if (parts.length !== 4 || parts.some((p) => p > 255)) throw new DhcpEncodeError(`not an IPv4 address: ${ip}`);
-  return Uint8Array.from(parts);
+// Dotted quad -> 32-bit number, without a regex (it runs for every address field of every reply).
+function parseIPv4(ip: string): number {
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46 && digits > 0 && dots < 3) {
+      value = value * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      part = part * 10 + (c - 48);
+      digits++;
+      if (part > 255) throw new DhcpEncodeError(`not an IPv4 address: ${ip}`);
+    } else throw new DhcpEncodeError(`not an IPv4 address: ${ip}`);
+  }
+  if (dots !== 3 || digits === 0) throw new DhcpEncodeError(`not an IPv4 address: ${ip}`);
+  return value * 256 + part;
 }
 
-function encodeOptions(options: DhcpOptions): Uint8Array[] {
-  const out: Uint8Array[] = [];
+export function ipToBytes(ip: string): Uint8Array {
+  const n = parseIPv4(ip);
+  return Uint8Array.of(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+}
+
+// RFC 3396 §6: a value over 255 bytes is split into consecutive instances of the same option. Written straight into
+// `out` at `at`; returns the offset after END.
+function encodedOptionsSize(options: DhcpOptions): number {
+  let size = 1; // END
   for (const [code, value] of options) {
     if (code === OPT_PAD || code === OPT_END || code > 255 || code < 0) throw new DhcpEncodeError(`cannot encode option ${code}`);
-    // RFC 3396 §6: a value over 255 bytes is split into consecutive instances of the same option.
-    if (value.length === 0) out.push(Uint8Array.of(code, 0));
+    size += value.length === 0 ? 2 : value.length + 2 * Math.ceil(value.length / 255);
+  }
+  return size;
+}
+
+function writeOptions(out: Uint8Array, at: number, options: DhcpOptions): number {
+  for (const [code, value] of options) {
+    if (value.length === 0) {
+      out[at++] = code;
+      out[at++] = 0;
+    }
     for (let off = 0; off < value.length; off += 255) {
       const chunk = value.subarray(off, off + 255);
-      out.push(Uint8Array.of(code, chunk.length), chunk);
+      out[at++] = code;
+      out[at++] = chunk.length;
+      out.set(chunk, at);
+      at += chunk.length;
     }
   }
-  out.push(Uint8Array.of(OPT_END));
-  return out;
+  out[at++] = OPT_END;
+  return at;
 }
 
 function putField(target: Uint8Array, offset: number, size: number, text: string, what: string) {
@@ -183,8 +216,7 @@ function putField(target: Uint8Array, offset: number, size: number, text: string
 }
 
 export function encodeDhcp(p: DhcpPacket, minSize = MIN_REPLY_SIZE): Uint8Array {
-  const opts = concatBytes(encodeOptions(p.options));
-  const total = Math.max(HEADER_SIZE + opts.length, minSize);
+  const total = Math.max(HEADER_SIZE + encodedOptionsSize(p.options), minSize);
   if (total > MAX_PACKET_SIZE) throw new DhcpEncodeError(`packet would be ${total} bytes`);
   const out = new Uint8Array(total); // zero-filled: the padding after END is PAD
   const view = new DataView(out.buffer);
@@ -195,21 +227,22 @@ export function encodeDhcp(p: DhcpPacket, minSize = MIN_REPLY_SIZE): Uint8Array 
   view.setUint32(4, p.xid >>> 0);
   view.setUint16(8, p.secs);
   view.setUint16(10, p.flags);
-  out.set(ipToBytes(p.ciaddr), 12);
-  out.set(ipToBytes(p.yiaddr), 16);
-  out.set(ipToBytes(p.siaddr), 20);
-  out.set(ipToBytes(p.giaddr), 24);
+  view.setUint32(12, parseIPv4(p.ciaddr));
+  view.setUint32(16, parseIPv4(p.yiaddr));
+  view.setUint32(20, parseIPv4(p.siaddr));
+  view.setUint32(24, parseIPv4(p.giaddr));
   if (p.chaddr.length > 16) throw new DhcpEncodeError("chaddr longer than 16 bytes");
   out.set(p.chaddr, 28);
   putField(out, 44, SNAME_SIZE, p.sname, "sname");
   putField(out, 108, FILE_SIZE, p.file, "file");
   view.setUint32(236, MAGIC_COOKIE);
-  out.set(opts, HEADER_SIZE);
+  writeOptions(out, HEADER_SIZE, p.options);
   return out;
 }
 
 // The client's hardware address as aa:bb:cc:dd:ee:ff, or null when it is not Ethernet-shaped.
 export function macOf(p: Pick<DhcpPacket, "htype" | "hlen" | "chaddr">): string | null {
   if (p.htype !== 1 || p.hlen !== 6) return null;
-  return [...p.chaddr.subarray(0, 6)].map((b) => b.toString(16).padStart(2, "0")).join(":");
+  const h = hex(p.chaddr.subarray(0, 6));
+  return `${h.slice(0, 2)}:${h.slice(2, 4)}:${h.slice(4, 6)}:${h.slice(6, 8)}:${h.slice(8, 10)}:${h.slice(10, 12)}`;
 }

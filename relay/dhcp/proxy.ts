@@ -84,6 +84,7 @@ export type ProxyDecision = ProxyReply | ProxyIgnore;
 const ignore = (reason: IgnoreReason, mac: string | null, detail?: string): ProxyIgnore => ({ kind: "ignore", reason, mac, ...(detail ? { detail } : {}) });
 
 export function offerModeFor(mac: string | null, ctx: Pick<ProxyContext, "offerMode" | "offerModeOverrides">): OfferMode {
+  if (ctx.offerModeOverrides.length === 0) return ctx.offerMode;
   const hex = (mac ?? "").replace(/:/g, "");
   let best: { prefix: string; mode: OfferMode } | null = null;
   for (const o of ctx.offerModeOverrides) if (hex.startsWith(o.prefix) && (!best || o.prefix.length > best.prefix.length)) best = o;

@@ -56,6 +56,9 @@ const metric = async (name: string) => {
   return m ? Number(m[1]) : 0;
 };
 
+type Health = { sync?: { lastSyncAt: number | null }; cache?: { pinned: number } };
+const health = async () => (await (await fetch(`${relay.base}/healthz`)).json()) as Health;
+
 const cacheEvents = async () => (await admin("GET", "/v1/sites/lab/events?phase=cache-hit&limit=200")).body.events as { detail: { sha256: string } }[];
 
 async function startRelay() {
@@ -173,7 +176,7 @@ describe("artifacts from upload to the relay's cache", () => {
     try {
       await startRelay();
       // The pins come from the last manifests that verified (kept on disk), not from the unreachable API.
-      await until("the pins to be restored", 10_000, async () => (await (await fetch(`${relay.base}/healthz`)).json()).cache?.pinned === 2);
+      await until("the pins to be restored", 10_000, async () => (await health()).cache?.pinned === 2);
       const res = await fetch(`${relay.base}/artifacts/${sha(kernel)}`);
       expect(res.status).toBe(200);
       expect(Buffer.from(await res.arrayBuffer()).equals(kernel)).toBe(true);
@@ -181,7 +184,7 @@ describe("artifacts from upload to the relay's cache", () => {
       await proxy.up();
     }
     // Back online: it syncs again (a fresh snapshot is written) and serves on.
-    await until("a sync after the API returns", 20_000, async () => (await (await fetch(`${relay.base}/healthz`)).json()).sync?.lastSyncAt);
+    await until("a sync after the API returns", 20_000, async () => (await health()).sync?.lastSyncAt);
   }, 60_000);
 
   it("sends a wake-on-LAN packet for an admin's wake request and acknowledges it", async () => {
