@@ -145,6 +145,15 @@ function missClient(url, verify) {
   });
 }
 
+// Interrupted (Ctrl-C, a runner's timeout): stop the relay, upstream and nginx too, and remove the files.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.once(signal, () => {
+    for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
+    rmSync(tmp, { recursive: true, force: true });
+    process.exit(130);
+  });
+}
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 try {

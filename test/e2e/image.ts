@@ -110,6 +110,8 @@ export function ensureBootImage(): BootImage {
       initrdSha256: sha256File(join(dir, "initrd.img")),
     };
     writeFileSync(manifest, JSON.stringify(image, null, 2));
+    // Images built from older inputs are never used again.
+    for (const d of readdirSync(workRoot)) if (d.startsWith("image-") && d !== basename(dir)) rmSync(join(workRoot, d), { recursive: true, force: true });
     return image;
   } finally {
     rmSync(tmp, { recursive: true, force: true });
