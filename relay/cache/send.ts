@@ -8,7 +8,7 @@ import type { Fill } from "./fill.ts";
 // up to 16 clients get 512 KiB reads (fewer syscalls), 32 clients 256 KiB, 128 clients 64 KiB.
 const MAX_READ = 512 * 1024;
 const MIN_READ = 64 * 1024;
-const READ_BUDGET = 8 * 1024 * 1024;
+const READ_BUDGET = 16 * 1024 * 1024;
 // Freed buffers are kept for the next responses, up to the same budget: a steady set of buffers instead of new
 // ones (and malloc fragmentation) for every burst of clients.
 const pool: Buffer[] = [];

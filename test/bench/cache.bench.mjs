@@ -176,8 +176,8 @@ try {
       "--http-port", String(relayPort), "--dhcp-port", "0", "--proxy-dhcp-port", "0", "--tftp-port", "0",
       "--state-dir", join(tmp, "state"), "--binaries-dir", join(tmp, "bin"), "--cache-max-bytes", "4G", "--log-level", "error",
     ],
-    // BENCH_RELAY_NODE_OPTIONS: Node flags for the relay (e.g. --max-semi-space-size=1), as a deployment would set them.
-    { env: { ...process.env, NODE_OPTIONS: process.env.BENCH_RELAY_NODE_OPTIONS ?? "", EDGEBOOT_RELAY_CREDENTIAL: "bench-credential-0123456789abcdef" } },
+    // The relay runs with the Node flags it ships with (Dockerfile, systemd unit); BENCH_RELAY_NODE_OPTIONS overrides.
+    { env: { ...process.env, NODE_OPTIONS: process.env.BENCH_RELAY_NODE_OPTIONS ?? "--max-semi-space-size=1", EDGEBOOT_RELAY_CREDENTIAL: "bench-credential-0123456789abcdef" } },
   );
   const relayUrl = `http://127.0.0.1:${relayPort}/artifacts/${sha}`;
   await waitHttp(`http://127.0.0.1:${relayPort}/healthz`, "relay");
