@@ -66,6 +66,16 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   });
   const port = main.address().port;
 
+  // A malformed packet is dropped with a debug line, never a crash.
+  const decodeOrDrop = (msg: Buffer, rinfo: RemoteInfo) => {
+    try {
+      return decodeTftp(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength));
+    } catch (err) {
+      if (log.enabled("debug")) log.debug("dropped malformed TFTP packet", { from: rinfo.address, reason: err instanceof TftpDecodeError ? err.reason : "decode_failed" });
+      return null;
+    }
+  };
+
   const sendError = (socket: Socket, to: { address: string; port: number }, code: number, message: string) => {
     metrics.tftpErrors.inc({ code: String(code) });
     socket.send(encodeTftp({ op: "ERROR", code, message }), to.port, to.address, () => {});
@@ -149,13 +159,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       sendError(s.socket, rinfo, ERR.UNKNOWN_TID, "Unknown transfer ID");
       return;
     }
-    let packet;
-    try {
-      packet = decodeTftp(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength));
-    } catch (err) {
-      if (log.enabled("debug")) log.debug("dropped malformed TFTP packet", { from: rinfo.address, reason: err instanceof TftpDecodeError ? err.reason : "decode_failed" });
-      return;
-    }
+    const packet = decodeOrDrop(msg, rinfo);
+    if (!packet) return;
     if (!s.transfer) return;
     emitOutputs(s, s.transfer.onPacket(packet, now()));
     afterStep(s);
@@ -218,13 +223,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   };
 
   main.on("message", (msg, rinfo) => {
-    let packet;
-    try {
-      packet = decodeTftp(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength));
-    } catch (err) {
-      if (log.enabled("debug")) log.debug("dropped malformed TFTP packet", { from: rinfo.address, reason: err instanceof TftpDecodeError ? err.reason : "decode_failed" });
-      return;
-    }
+    const packet = decodeOrDrop(msg, rinfo);
+    if (!packet) return;
     if (packet.op === "WRQ") {
       log.info("tftp write refused", { client: rinfo.address, file: packet.filename.slice(0, 255) });
       metrics.tftpTransfers.inc({ result: "write_refused" });

@@ -48,7 +48,7 @@ const toView = (row: ImageRow): z.infer<typeof ImageView> => ({
 const iso = (ms: number) => new Date(ms).toISOString();
 
 // An image has one row per architecture: ?arch= picks one, and may be left out when there is only one.
-async function resolveImage(db: Db, name: string, arch: string | undefined): Promise<ImageRow> {
+export async function resolveImage(db: Db, name: string, arch: string | undefined): Promise<ImageRow> {
   const rows = await db
     .select()
     .from(images)

@@ -1,4 +1,3 @@
-import { and, eq } from "drizzle-orm";
 import { Hono } from "hono";
 import { z } from "zod";
 import { requireCatalogueAccess } from "../auth/bearer.ts";
@@ -8,8 +7,8 @@ import { imageArtifactHashes } from "../artifacts/refs.ts";
 import { readySizes } from "../artifacts/rows.ts";
 import { getSigningKeys } from "../keys/signingKeys.ts";
 import type { AppEnv } from "../context.ts";
-import { images } from "../db/schema.ts";
-import { ApiError, notFound } from "../errors.ts";
+import { ApiError } from "../errors.ts";
+import { resolveImage } from "./images.ts";
 import { apiBase, relayArtifactUrl } from "../relayapi/sync.ts";
 
 const ManifestParam = z.object({ image: z.string().min(1).max(128) });
@@ -22,13 +21,7 @@ export const manifestAdmin = new Hono<AppEnv>().get("/images/:image/manifest", z
   const { image: name } = c.req.valid("param");
   const { arch } = c.req.valid("query");
   const db = c.get("db");
-  const rows = await db
-    .select()
-    .from(images)
-    .where(and(eq(images.name, name), arch ? eq(images.arch, arch) : undefined));
-  if (rows.length === 0) throw notFound("image", { image: name, arch: arch ?? null });
-  if (rows.length > 1) throw new ApiError("invalid_input", "image exists for several architectures; pass ?arch=", { arches: rows.map((r) => r.arch) });
-  const image = rows[0]!;
+  const image = await resolveImage(db, name, arch);
 
   const sizes = await readySizes(db, imageArtifactHashes(image.artifacts));
   const base = apiBase(c.get("env").PUBLIC_URL, c.req.url);
