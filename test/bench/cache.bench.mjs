@@ -119,7 +119,8 @@ async function curlThroughput(url, n) {
       const c = spawn("curl", ["-s", "-o", "/dev/null", "-w", "%{size_download} %{http_code}", url], { stdio: ["ignore", "pipe", "inherit"] });
       let out = "";
       c.stdout.on("data", (d) => (out += d));
-      return new Promise((resolve) => c.on("exit", () => resolve(out.trim())));
+      // "close", not "exit": exit can fire before the last of stdout has been read.
+      return new Promise((resolve) => c.on("close", () => resolve(out.trim())));
     }),
   );
   const secs = (now() - t0) / 1000;

@@ -33,7 +33,7 @@ function runBench(file) {
         process.stderr.write(`[${file}] ${line}\n`);
       }
     });
-    child.on("exit", (code) => resolve({ file, code, rows }));
+    child.on("close", (code) => resolve({ file, code, rows })); // after stdout is drained, unlike "exit"
   });
 }
 
