@@ -7,7 +7,8 @@
 import { admitChain, composeChain, parseChainRequest } from "../../worker/boot/chain.ts";
 import { archCandidates } from "../../worker/boot/plan.ts";
 import { createDb } from "../../worker/db/client.ts";
-import { loadBootProfiles, loadChainContext } from "../../worker/db/queries/bootChain.ts";
+import { loadChainContext } from "../../worker/db/queries/bootChain.ts";
+import { loadBootProfiles } from "../../worker/db/queries/bootProfiles.ts";
 import { parseEnv } from "../../worker/env.ts";
 import worker from "../../worker/index.ts";
 
@@ -28,7 +29,7 @@ async function chainCpu(request: Request, rawEnv: unknown): Promise<Response> {
   const first = await parseChainRequest(site, query, undefined, at);
   const loaded = await loadChainContext(db, first.lookup);
   const admitted = await admitChain(first, loaded, at);
-  const profiles = admitted.decision.kind === "boot" ? await loadBootProfiles(db, admitted.decision.ref, archCandidates(admitted.known?.arch, first.q.arch)) : null;
+  const profiles = admitted.decision.kind === "boot" ? (await loadBootProfiles(db, admitted.decision.ref, archCandidates(admitted.known?.arch, first.q.arch))).profiles : null;
 
   const once = async () => {
     const req = await parseChainRequest(site, query, undefined, at);

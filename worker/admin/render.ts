@@ -12,7 +12,8 @@ import { NOCLOUD_FILES, renderNocloudDocument } from "../boot/nocloud.ts";
 import { renderError, text } from "../boot/respond.ts";
 import { apiBase, cacheBase, rechainUrl } from "../boot/urls.ts";
 import type { AppEnv } from "../context.ts";
-import { liveCache, loadBootProfiles } from "../db/queries/bootChain.ts";
+import { liveCache } from "../db/queries/bootChain.ts";
+import { loadBootProfiles } from "../db/queries/bootProfiles.ts";
 import { findSiteHost, secretNamesFor } from "../db/queries/bootAdmin.ts";
 import { ApiError, toApiError } from "../errors.ts";
 import { RELAY_HEALTHY_MS } from "../relayapi/health.ts";
@@ -35,13 +36,13 @@ async function dryRun(c: Context<AppEnv>, p: z.infer<typeof Params>, q: z.infer<
   const archs = archCandidates(host.arch, q.arch);
   let plan: ResolvedPlan | null = null;
   let planError: ApiError | null = null;
-  const [profiles, cacheRows] = await Promise.all([
+  const [loaded, cacheRows] = await Promise.all([
     decision.kind === "boot" ? loadBootProfiles(db, decision.ref, archs) : null,
     liveCache(db, site.id, Date.now() - RELAY_HEALTHY_MS),
   ]);
-  if (decision.kind === "boot" && profiles) {
+  if (decision.kind === "boot" && loaded) {
     try {
-      plan = resolvePlan(decision.ref, profiles, archs);
+      plan = resolvePlan(decision.ref, loaded.profiles, archs);
     } catch (err) {
       planError = toApiError(err);
     }

@@ -7,7 +7,7 @@ import { loadTokenImage } from "../db/queries/bootHost.ts";
 import { ApiError, notFound } from "../errors.ts";
 import type { Clock } from "./chain.ts";
 import type { BootHostEnv } from "./hostToken.ts";
-import { defer } from "./respond.ts";
+import { writeBehind } from "./writeBehind.ts";
 
 export async function serveHostArtifact(c: Context<BootHostEnv>, now: Clock): Promise<Response> {
   const sha256 = c.req.param("sha256") ?? "";
@@ -22,9 +22,8 @@ export async function serveHostArtifact(c: Context<BootHostEnv>, now: Clock): Pr
   const res = await serveArtifact(c.get("env"), sha256, c.req.raw);
   if (c.req.method === "GET" && (res.status === 200 || res.status === 206)) {
     const at = now();
-    defer(c, "artifact", () =>
-      db.batch([
-        insertEvent(db, {
+    writeBehind(c, "artifact", db, [
+      insertEvent(db, {
           siteId: claims.siteId,
           hostId: claims.hostId,
           mac: claims.mac,
@@ -35,8 +34,7 @@ export async function serveHostArtifact(c: Context<BootHostEnv>, now: Clock): Pr
           at,
         }),
         touchHost(db, claims.hostId, at),
-      ]),
-    );
+    ]);
   }
   return res;
 }

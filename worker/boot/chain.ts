@@ -1,12 +1,14 @@
 // GET /boot/:site/ipxe: authenticate, match the machine, decide, render, sign. One D1 round trip (the batch in
-// loadChainContext), two if a write raced it; the bookkeeping writes go out as one batch after the response.
+// loadChainContext) when the decision's profiles are cached under the current catalogue token, else two; the
+// bookkeeping writes go out after the response, coalesced across requests (writeBehind.ts).
 // The CPU steps (parseChainRequest, admitChain, composeChain) are exported for the in-workerd CPU benchmark.
 import type { Context } from "hono";
 import { authenticateBoot, type BootAuthResult } from "../auth/bootAuth.ts";
 import { signHostToken, tokenIssuer } from "../auth/hostTokens.ts";
 import { relayCredentialHash, relayTokenKid } from "../auth/relayCredential.ts";
 import type { AppEnv } from "../context.ts";
-import { holdsProfile, loadBootProfiles, loadChainContext, type ChainLookup, type ProfileWithImages } from "../db/queries/bootChain.ts";
+import { loadChainContext, type ChainLookup, type ProfileWithImages } from "../db/queries/bootChain.ts";
+import { cachedBootProfiles } from "../db/queries/bootProfiles.ts";
 import { insertEvent, insertSeenHost, touchHost, touchRelay } from "../db/queries/bootEvents.ts";
 import type { Env } from "../env.ts";
 import { notFound } from "../errors.ts";
@@ -16,9 +18,10 @@ import { CHAIN_SIGNATURE_HEADER, signChain } from "../shared/chainSignature.ts";
 import { archCandidates, decide, resolvePlan, type Decision } from "./plan.ts";
 import { ChainQuery, seenHostId, SiteSlugParam } from "./query.ts";
 import { renderChain } from "./renderChain.ts";
-import { defer, ipxeErrorResponse, renderError, text } from "./respond.ts";
+import { ipxeErrorResponse, renderError, text } from "./respond.ts";
 import type { ContextHost } from "./templateContext.ts";
 import { apiBase, cacheBase, rechainUrl } from "./urls.ts";
+import { writeBehind } from "./writeBehind.ts";
 
 export type Clock = () => number;
 
@@ -47,7 +50,6 @@ export async function parseChainRequest(siteParam: string | undefined, query: Re
     relayCredentialHash: credentialHash,
     relayId: !credentialHash && q.t ? relayTokenKid(q.t) : null,
     cacheSeenSince: at - RELAY_HEALTHY_MS,
-    requestArch: q.arch ?? null,
   };
   return { slug: slug.data, q, mac, credentialHash, lookup };
 }
@@ -115,26 +117,22 @@ async function chain(c: Context<AppEnv>, at: number): Promise<Response> {
   const identity: Record<string, string> = { auth: auth.method };
   for (const [k, v] of Object.entries({ mac, uuid: q.uuid, serial: q.serial, arch: q.arch, platform: q.platform, relay: auth.relayId })) if (v) identity[k] = v;
 
-  // Bookkeeping, after the response: one batch, so the event and the host record never disagree.
+  // Bookkeeping, after the response, in one batch: the event and the host record never disagree.
   const record = (phase: string, detail: Record<string, unknown>, booting: boolean) =>
-    defer(c, "chain", () => {
-      const writes = [
-        insertEvent(db, { siteId: site.id, hostId: known || decision.kind !== "deny" ? hostId : null, mac, source: "worker", phase, bootSession: sid, detail, at }),
-        known
-          ? touchHost(db, hostId, at, identity, booting ? "booting" : undefined)
-          : decision.kind === "deny"
-            ? null
-            : insertSeenHost(db, { id: hostId, siteId: site.id, mac, uuid: q.uuid ?? null, serial: q.serial ?? null, arch: null }, at, identity, booting ? "booting" : "discovered"),
-        auth.relayId ? touchRelay(db, auth.relayId, at) : null,
-      ].filter((w) => w !== null);
-      return db.batch(writes as [(typeof writes)[number], ...(typeof writes)[number][]]);
-    });
+    writeBehind(c, "chain", db, [
+      insertEvent(db, { siteId: site.id, hostId: known || decision.kind !== "deny" ? hostId : null, mac, source: "worker", phase, bootSession: sid, detail, at }),
+      known
+        ? touchHost(db, hostId, at, identity, booting ? "booting" : undefined)
+        : decision.kind === "deny"
+          ? null
+          : insertSeenHost(db, { id: hostId, siteId: site.id, mac, uuid: q.uuid ?? null, serial: q.serial ?? null, arch: null }, at, identity, booting ? "booting" : "discovered"),
+      auth.relayId ? touchRelay(db, auth.relayId, at) : null,
+    ]);
 
   let out: Awaited<ReturnType<typeof composeChain>>;
   try {
-    // Normally already in the batch; read again only if a write changed the host between the two.
-    const profiles =
-      decision.kind !== "boot" ? null : holdsProfile(loaded.profiles, decision.ref) ? loaded.profiles : await loadBootProfiles(db, decision.ref, archCandidates(known?.arch, q.arch));
+    // Reused from an earlier chain while the catalogue token is unchanged; else the second round trip.
+    const profiles = decision.kind === "boot" ? await cachedBootProfiles(db, decision.ref, archCandidates(known?.arch, q.arch), loaded.catalogueToken) : null;
     out = await composeChain(env, req, a, profiles, loaded.cacheUrl, c.req.url, at, sid);
   } catch (err) {
     const failed = renderError(err, "the iPXE chain");
@@ -146,6 +144,6 @@ async function chain(c: Context<AppEnv>, at: number): Promise<Response> {
   // A discovered machine retries every few seconds: record it once, then only refresh last-seen.
   const phase = decision.kind === "discover" ? (known ? null : "discovered") : "chain-served";
   if (phase) record(phase, { ...out.detail, sid }, decision.kind === "boot");
-  else defer(c, "chain", () => touchHost(db, hostId, at, identity).run());
+  else writeBehind(c, "chain", db, [touchHost(db, hostId, at, identity)]);
   return text(out.body, 200, { [CHAIN_SIGNATURE_HEADER]: out.signature });
 }

@@ -10,7 +10,8 @@ import { fallbackHostname, renderMetaData, renderStaticNetworkConfig } from "../
 import { compileTemplate, renderCompiled, secretNames, TemplateError } from "../render/template.ts";
 import type { Clock } from "./chain.ts";
 import type { BootHostEnv } from "./hostToken.ts";
-import { defer, renderError, text } from "./respond.ts";
+import { renderError, text } from "./respond.ts";
+import { writeBehind } from "./writeBehind.ts";
 import { templateContext, type ContextHost } from "./templateContext.ts";
 import { apiBase, eventsUrl, seedUrl } from "./urls.ts";
 
@@ -86,12 +87,10 @@ export async function serveNocloud(c: Context<BootHostEnv>, now: Clock): Promise
   const { host, site, profile } = data;
   const at = now();
   const record = (phase: string, detail: Record<string, unknown>) =>
-    defer(c, "nocloud", () =>
-      db.batch([
-        insertEvent(db, { siteId: site.id, hostId: host.id, mac: claims.mac, source: "worker", phase, bootSession: claims.sid, detail, at }),
-        touchHost(db, host.id, at),
-      ]),
-    );
+    writeBehind(c, "nocloud", db, [
+      insertEvent(db, { siteId: site.id, hostId: host.id, mac: claims.mac, source: "worker", phase, bootSession: claims.sid, detail, at }),
+      touchHost(db, host.id, at),
+    ]);
 
   const base = apiBase(env.PUBLIC_URL, c.req.url);
   let body: string;

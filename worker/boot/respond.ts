@@ -1,5 +1,4 @@
 // Response helpers of the machine-facing routes.
-import type { Context } from "hono";
 import { ApiError, toApiError } from "../errors.ts";
 import { CmdlineError, renderErrorScript } from "../render/ipxe.ts";
 import { TemplateError } from "../render/template.ts";
@@ -24,14 +23,4 @@ export function ipxeErrorResponse(err: unknown): Response {
   const apiError = toApiError(err);
   if (apiError.code === "internal") console.error("chain failed", err instanceof Error ? err.stack : String(err));
   return text(renderErrorScript(apiError.code, apiError.message), apiError.status, { "edgeboot-error": apiError.code });
-}
-
-// Bookkeeping writes run after the response (waitUntil); a failure is logged, never surfaced to the machine.
-export function defer(c: Context, what: string, work: () => Promise<unknown>): void {
-  const run = work().catch((err) => console.error(`boot bookkeeping failed (${what})`, err instanceof Error ? err.message : String(err)));
-  try {
-    c.executionCtx.waitUntil(run);
-  } catch {
-    // No execution context (app.request in a unit test): the promise still settles on its own.
-  }
 }

@@ -149,6 +149,13 @@ export const images = sqliteTable(
   (t) => [uniqueIndex("images_name_arch").on(t.name, t.arch)],
 );
 
+// One row: a random token that triggers (migration 0001) replace on every change to profiles or images. The chain
+// path reads it in its one batch and reuses profiles it resolved under the same token (worker/boot/catalogueCache.ts).
+export const catalogueVersion = sqliteTable("catalogue_version", {
+  id: integer("id").primaryKey(),
+  token: text("token").notNull(),
+});
+
 export const artifacts = sqliteTable("artifacts", {
   sha256: text("sha256").primaryKey(),
   size: integer("size").notNull(),

@@ -1,8 +1,15 @@
-// The chain's read batch predicts the profile in SQL (one D1 round trip); concurrent bookkeeping writes all land.
+// The chain's hot path: one batch of simple reads, the decision's profiles reused while the catalogue token is
+// unchanged (one D1 round trip when warm, two when not), and concurrent bookkeeping writes that all land.
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { archCandidates, decide, resolvePlan } from "../../../worker/boot/plan.ts";
-import { holdsProfile, loadChainContext } from "../../../worker/db/queries/bootChain.ts";
-import { call, db, eventsOf, seedHost, seedImage, seedProfile, seedSite } from "./seed.ts";
+import { loadChainContext } from "../../../worker/db/queries/bootChain.ts";
+import { loadBootProfiles } from "../../../worker/db/queries/bootProfiles.ts";
+import { images, profiles } from "../../../worker/db/schema.ts";
+import worker from "../../../worker/index.ts";
+import { BASE, call, db, eventsOf, seedHost, seedImage, seedProfile, seedSite } from "./seed.ts";
 
 const lookup = (q: { mac?: string; uuid?: string; serial?: string; arch?: string; slug?: string }) => ({
   siteSlug: q.slug ?? "lab",
@@ -12,7 +19,6 @@ const lookup = (q: { mac?: string; uuid?: string; serial?: string; arch?: string
   relayCredentialHash: null,
   relayId: null,
   cacheSeenSince: 0,
-  requestArch: q.arch ?? null,
 });
 
 async function predicts(q: Parameters<typeof lookup>[0], expected: { profile: string; images: string[] } | null) {
@@ -24,15 +30,16 @@ async function predicts(q: Parameters<typeof lookup>[0], expected: { profile: st
   }
   expect(decision.kind).toBe("boot");
   if (decision.kind !== "boot") return;
-  expect(holdsProfile(loaded.profiles, decision.ref)).toBe(true);
   const archs = archCandidates(loaded.host?.arch, q.arch);
-  const plan = resolvePlan(decision.ref, loaded.profiles, archs);
+  const { profiles: resolved, token } = await loadBootProfiles(db(), decision.ref, archs);
+  expect(token).toBe(loaded.catalogueToken);
+  const plan = resolvePlan(decision.ref, resolved, archs);
   const boots = plan.kind === "single" ? [plan.boot] : plan.items.flatMap((i) => (i.target === "local" ? [] : [i.target]));
   expect(plan.kind === "single" ? plan.boot.profile.name : plan.profile.name).toBe(expected.profile);
   expect(boots.map((b) => b.image.id)).toEqual(expected.images);
 }
 
-describe("the chain read batch predicts what decide() picks", () => {
+describe("the chain reads resolve what decide() picks", () => {
   it("host profile, intent by name, site default, menu items, archs", async () => {
     const site = await seedSite({ slug: "lab", unknownHostPolicy: "default", defaultProfileId: "prf-default" });
     await seedImage({ name: "os", arch: "x86_64" });
@@ -71,5 +78,96 @@ describe("bookkeeping writes", () => {
     expect(results.every((r) => r.status === 200)).toBe(true);
     const events = await eventsOf(site.id);
     expect(events.filter((e) => e.phase === "chain-served").map((e) => e.hostId).sort()).toEqual(macs.map((_, i) => `h${i}`).sort());
+  });
+});
+
+// A D1 binding that counts round trips (batches and single statement runs) and passes everything through.
+function countingD1() {
+  const real = env.DB;
+  const counter = { calls: 0 };
+  const countRuns = (stmt: D1PreparedStatement): D1PreparedStatement =>
+    new Proxy(stmt, {
+      get(target, key) {
+        const value = Reflect.get(target, key, target);
+        if (typeof value !== "function") return value;
+        if (key === "bind") return (...args: unknown[]) => countRuns(value.apply(target, args));
+        if (["all", "first", "run", "raw"].includes(String(key))) return (...args: unknown[]) => (counter.calls++, value.apply(target, args));
+        return value.bind(target);
+      },
+    });
+  const binding = new Proxy(real, {
+    get(target, key) {
+      const value = Reflect.get(target, key, target);
+      if (key === "prepare") return (query: string) => countRuns(value.call(target, query));
+      if (key === "batch") return (stmts: D1PreparedStatement[]) => (counter.calls++, value.call(target, stmts));
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { counter, binding };
+}
+
+// D1 round trips made before the response, and the body.
+async function chainRoundTrips(path: string, bindings: Record<string, unknown>, counter: { calls: number }) {
+  counter.calls = 0;
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(new Request(`${BASE}${path}`) as never, bindings as never, ctx);
+  const before = counter.calls;
+  const body = await res.text();
+  await waitOnExecutionContext(ctx);
+  expect(res.status).toBe(200);
+  return { roundTrips: before, body };
+}
+
+describe("catalogue reuse", () => {
+  it("a warm chain is one D1 round trip, a cold one two; any profile or image write is seen by the next chain", async () => {
+    const site = await seedSite({ slug: "lab" });
+    await seedImage({ name: "os" });
+    await seedProfile({ name: "p", image: "os", cmdline: "console=ttyS0 first" });
+    await seedHost({ id: "h1", siteId: site.id, mac: "52:54:00:00:02:01", profileId: "prf-p" });
+    const { counter, binding } = countingD1();
+    const bindings = { ...(env as unknown as Record<string, unknown>), DB: binding };
+    const path = "/boot/lab/ipxe?mac=52:54:00:00:02:01";
+
+    const cold = await chainRoundTrips(path, bindings, counter);
+    expect(cold.roundTrips).toBe(2);
+    expect(cold.body).toContain("console=ttyS0 first");
+    const warm = await chainRoundTrips(path, bindings, counter);
+    expect(warm.roundTrips).toBe(1);
+
+    // An operator edit replaces the catalogue token: the very next chain reads the new profile.
+    await db().update(profiles).set({ cmdline: "console=ttyS0 second" }).where(eq(profiles.id, "prf-p"));
+    const edited = await chainRoundTrips(path, bindings, counter);
+    expect(edited.roundTrips).toBe(2);
+    expect(edited.body).toContain("console=ttyS0 second");
+    expect(edited.body).not.toContain("first");
+
+    // Images too: a new artifact set for the same image name and arch.
+    await db().update(images).set({ artifacts: { kernel: "cc".repeat(32), initrd: ["dd".repeat(32)] } }).where(eq(images.name, "os"));
+    const reimaged = await chainRoundTrips(path, bindings, counter);
+    expect(reimaged.body).toContain("cc".repeat(32));
+    expect((await chainRoundTrips(path, bindings, counter)).roundTrips).toBe(1);
+  });
+
+  it("every insert, update and delete on profiles and images replaces the token", async () => {
+    const token = async () => (await env.DB.prepare("select token from catalogue_version where id = 1").first<{ token: string }>())?.token;
+    const seen = new Set([await token()]);
+    const expectNew = async () => {
+      const t = await token();
+      expect(t).toMatch(/^[0-9a-f]{24}$/);
+      expect(seen.has(t)).toBe(false);
+      seen.add(t);
+    };
+    await seedImage({ name: "os" });
+    await expectNew();
+    await seedProfile({ name: "p", image: "os" });
+    await expectNew();
+    await db().update(profiles).set({ description: "x" }).where(eq(profiles.id, "prf-p"));
+    await expectNew();
+    await db().update(images).set({ version: "2" }).where(eq(images.name, "os"));
+    await expectNew();
+    await db().delete(profiles).where(eq(profiles.id, "prf-p"));
+    await expectNew();
+    await db().delete(images).where(eq(images.name, "os"));
+    await expectNew();
   });
 });
