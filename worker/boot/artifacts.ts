@@ -2,7 +2,7 @@
 // the artifacts module. Only hashes of the image the token was issued for are served.
 import type { Context } from "hono";
 import { serveArtifact } from "../artifacts/serve.ts";
-import { insertEvent, touchHost } from "../db/queries/bootEvents.ts";
+import { insertEventStatement, touchHostStatement } from "../db/queries/bootEvents.ts";
 import { loadTokenImage } from "../db/queries/bootHost.ts";
 import { ApiError, notFound } from "../errors.ts";
 import type { Clock } from "./chain.ts";
@@ -22,8 +22,8 @@ export async function serveHostArtifact(c: Context<BootHostEnv>, now: Clock): Pr
   const res = await serveArtifact(c.get("env"), sha256, c.req.raw);
   if (c.req.method === "GET" && (res.status === 200 || res.status === 206)) {
     const at = now();
-    writeBehind(c, "artifact", db, [
-      insertEvent(db, {
+    writeBehind(c, "artifact", db.$client, [
+      insertEventStatement({
           siteId: claims.siteId,
           hostId: claims.hostId,
           mac: claims.mac,
@@ -33,7 +33,7 @@ export async function serveHostArtifact(c: Context<BootHostEnv>, now: Clock): Pr
           detail: { sha256, role: roles.map(([role]) => role).join(","), status: res.status, range: c.req.header("range") ?? null },
           at,
         }),
-        touchHost(db, claims.hostId, at),
+        touchHostStatement(claims.hostId, at),
     ]);
   }
   return res;

@@ -9,7 +9,7 @@ import { relayCredentialHash, relayTokenKid } from "../auth/relayCredential.ts";
 import type { AppEnv } from "../context.ts";
 import { loadChainContext, type ChainLookup, type ProfileWithImages } from "../db/queries/bootChain.ts";
 import { cachedBootProfiles } from "../db/queries/bootProfiles.ts";
-import { insertEvent, insertSeenHost, touchHost, touchRelay } from "../db/queries/bootEvents.ts";
+import { insertEventStatement, insertSeenHostStatement, touchHostStatement, touchRelayStatement } from "../db/queries/bootEvents.ts";
 import type { Env } from "../env.ts";
 import { notFound } from "../errors.ts";
 import { getSigningKeys } from "../keys/signingKeys.ts";
@@ -119,14 +119,14 @@ async function chain(c: Context<AppEnv>, at: number): Promise<Response> {
 
   // Bookkeeping, after the response, in one batch: the event and the host record never disagree.
   const record = (phase: string, detail: Record<string, unknown>, booting: boolean) =>
-    writeBehind(c, "chain", db, [
-      insertEvent(db, { siteId: site.id, hostId: known || decision.kind !== "deny" ? hostId : null, mac, source: "worker", phase, bootSession: sid, detail, at }),
+    writeBehind(c, "chain", db.$client, [
+      insertEventStatement({ siteId: site.id, hostId: known || decision.kind !== "deny" ? hostId : null, mac, source: "worker", phase, bootSession: sid, detail, at }),
       known
-        ? touchHost(db, hostId, at, identity, booting ? "booting" : undefined)
+        ? touchHostStatement(hostId, at, identity, booting ? "booting" : undefined)
         : decision.kind === "deny"
           ? null
-          : insertSeenHost(db, { id: hostId, siteId: site.id, mac, uuid: q.uuid ?? null, serial: q.serial ?? null, arch: null }, at, identity, booting ? "booting" : "discovered"),
-      auth.relayId ? touchRelay(db, auth.relayId, at) : null,
+          : insertSeenHostStatement({ id: hostId, siteId: site.id, mac, uuid: q.uuid ?? null, serial: q.serial ?? null, arch: null }, at, identity, booting ? "booting" : "discovered"),
+      auth.relayId ? touchRelayStatement({ id: auth.relayId, at }) : null,
     ]);
 
   let out: Awaited<ReturnType<typeof composeChain>>;
@@ -144,6 +144,6 @@ async function chain(c: Context<AppEnv>, at: number): Promise<Response> {
   // A discovered machine retries every few seconds: record it once, then only refresh last-seen.
   const phase = decision.kind === "discover" ? (known ? null : "discovered") : "chain-served";
   if (phase) record(phase, { ...out.detail, sid }, decision.kind === "boot");
-  else writeBehind(c, "chain", db, [touchHost(db, hostId, at, identity)]);
+  else writeBehind(c, "chain", db.$client, [touchHostStatement(hostId, at, identity)]);
   return text(out.body, 200, { [CHAIN_SIGNATURE_HEADER]: out.signature });
 }

@@ -3,32 +3,30 @@
 // one per request. The request that opens a window carries the flush in its waitUntil; the others only add their
 // statements. A batch is all or nothing and runs its statements in arrival order, so each request's own writes keep
 // their order and never half-land. A failed flush is logged, never surfaced to the machine.
-import type { BatchItem } from "drizzle-orm/batch";
 import type { Context } from "hono";
-import type { Db } from "../db/client.ts";
+import { runWrites, type BoundStatement } from "../db/prepared.ts";
 
 export const WINDOW_MS = 25;
 // D1 runs a batch as one statement list; cap it so a storm cannot build an unbounded transaction.
 const MAX_STATEMENTS = 100;
 
-type Batch = { db: Db; statements: BatchItem<"sqlite">[] };
+type Batch = { statements: BoundStatement[] };
 const open = new WeakMap<D1Database, Batch>();
 
-export function writeBehind(c: Context, what: string, db: Db, statements: (BatchItem<"sqlite"> | null)[]): void {
+export function writeBehind(c: Context, what: string, d1: D1Database, statements: (BoundStatement | null)[]): void {
   const mine = statements.filter((s) => s !== null);
   if (mine.length === 0) return;
-  const current = open.get(db.$client);
+  const current = open.get(d1);
   if (current && current.statements.length + mine.length <= MAX_STATEMENTS) {
     current.statements.push(...mine);
     return;
   }
-  const batch: Batch = { db, statements: mine };
-  open.set(db.$client, batch);
+  const batch: Batch = { statements: mine };
+  open.set(d1, batch);
   const flush = new Promise((resolve) => setTimeout(resolve, WINDOW_MS))
     .then(() => {
-      if (open.get(db.$client) === batch) open.delete(db.$client);
-      const [first, ...rest] = batch.statements;
-      return db.batch([first!, ...rest]);
+      if (open.get(d1) === batch) open.delete(d1);
+      return runWrites(d1, batch.statements);
     })
     .catch((err) => console.error(`boot bookkeeping failed (${what}, ${batch.statements.length} statements)`, err instanceof Error ? err.message : String(err)));
   try {

@@ -34,3 +34,18 @@ export async function runPrepared<T extends readonly PreparedSelect<unknown>[]>(
   const results = await d1.batch<Record<string, unknown>>(statements.map((s) => d1.prepare(s.sql).bind(...fillPlaceholders(s.params, values))));
   return results.map((result, i) => result.results.map((raw) => decodeRow(raw, statements[i]!.fields))) as Rows<T>;
 }
+
+// A write ready for a D1 batch: SQL text and its values.
+export type BoundStatement = { readonly sql: string; readonly params: unknown[] };
+
+// A write statement built once (lazily, on first use) with placeholders; each call binds values to it.
+export function preparedWrite<V extends Record<string, unknown>>(build: () => { toSQL(): { sql: string; params: unknown[] } }): (values: V) => BoundStatement {
+  let built: { sql: string; params: unknown[] } | null = null;
+  return (values) => {
+    built ??= build().toSQL();
+    return { sql: built.sql, params: fillPlaceholders(built.params, values) };
+  };
+}
+
+// One D1 round trip, all or nothing.
+export const runWrites = (d1: D1Database, statements: BoundStatement[]) => d1.batch(statements.map((s) => d1.prepare(s.sql).bind(...s.params)));

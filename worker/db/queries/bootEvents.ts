@@ -1,6 +1,8 @@
 // Writes of the boot path, built as statements for one D1 batch (all or nothing), plus the admin events read.
 import { and, desc, eq, gte, sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
 import type { Db } from "../client.ts";
+import { preparedWrite } from "../prepared.ts";
 import { auditLog, events, hosts, relays } from "../schema.ts";
 
 export type EventInput = {
@@ -16,28 +18,64 @@ export type EventInput = {
 
 export const insertEvent = (db: Db, e: EventInput) => db.insert(events).values(e);
 
-// Last seen and the identity the machine reported; boot-side bookkeeping, so the admin revision is not bumped.
-export const touchHost = (db: Db, hostId: string, at: number, identity?: Record<string, string>, state?: "booting") =>
-  db
-    .update(hosts)
-    .set({ lastSeenAt: at, ...(identity ? { lastIdentity: identity } : {}), ...(state ? { state } : {}) })
-    .where(eq(hosts.id, hostId));
+// The boot path's bookkeeping, as statements for its write-behind batches (worker/boot/writeBehind.ts), with SQL
+// built once per isolate. The builder never runs a query: it only turns drizzle builders into SQL text, so it needs
+// no real binding.
+const builder = drizzle({} as D1Database);
+const ph = sql.placeholder;
 
+export const insertEventStatement = preparedWrite<EventInput>(() =>
+  builder.insert(events).values({
+    siteId: ph("siteId"),
+    hostId: ph("hostId"),
+    mac: ph("mac"),
+    source: ph("source"),
+    phase: ph("phase"),
+    bootSession: ph("bootSession"),
+    detail: ph("detail"),
+    at: ph("at"),
+  }),
+);
+
+// Last seen and the identity the machine reported; boot-side bookkeeping, so the admin revision is not bumped.
+// identity (JSON text) and state: null keeps the stored value.
+const touchHostWrite = preparedWrite<{ id: string; at: number; identity: string | null; state: string | null }>(() =>
+  builder
+    .update(hosts)
+    .set({ lastSeenAt: sql`${ph("at")}`, lastIdentity: sql`coalesce(${ph("identity")}, ${hosts.lastIdentity})`, state: sql`coalesce(${ph("state")}, ${hosts.state})` })
+    .where(eq(hosts.id, ph("id"))),
+);
+export const touchHostStatement = (hostId: string, at: number, identity?: Record<string, string>, state?: "booting") =>
+  touchHostWrite({ id: hostId, at, identity: identity ? JSON.stringify(identity) : null, state: state ?? null });
+
+const insertSeenHostWrite = preparedWrite<Record<string, unknown>>(() =>
+  builder
+    .insert(hosts)
+    .values({
+      id: ph("id"),
+      siteId: ph("siteId"),
+      mac: ph("mac"),
+      uuid: ph("uuid"),
+      serial: ph("serial"),
+      arch: ph("arch"),
+      state: ph("state"),
+      lastSeenAt: ph("at"),
+      lastIdentity: ph("identity"),
+      createdAt: ph("at"),
+      updatedAt: ph("at"),
+    })
+    .onConflictDoNothing(),
+);
 // A machine seen for the first time (discover / default policy). The id is derived from site + identity, so two
 // racing first requests insert the same row once (the second insert is ignored).
-export const insertSeenHost = (
-  db: Db,
+export const insertSeenHostStatement = (
   row: { id: string; siteId: string; mac: string | null; uuid: string | null; serial: string | null; arch: string | null },
   at: number,
   identity: Record<string, string>,
   state: "discovered" | "booting",
-) =>
-  db
-    .insert(hosts)
-    .values({ ...row, state, lastSeenAt: at, lastIdentity: identity, createdAt: at, updatedAt: at })
-    .onConflictDoNothing();
+) => insertSeenHostWrite({ ...row, at, identity, state });
 
-export const touchRelay = (db: Db, relayId: string, at: number) => db.update(relays).set({ lastSeenAt: at }).where(eq(relays.id, relayId));
+export const touchRelayStatement = preparedWrite<{ id: string; at: number }>(() => builder.update(relays).set({ lastSeenAt: sql`${ph("at")}` }).where(eq(relays.id, ph("id"))));
 
 // Phases a host reports that are also host states.
 const STATE_PHASES: Record<string, "booted" | "installing" | "installed" | "failed"> = {
