@@ -10,9 +10,14 @@ export interface EventSink {
 
 export const nullSink: EventSink = { emit() {} };
 
-// Writes each event as a debug log line; the default until a queued sink is wired in.
+// Writes each event as a debug log line; the default until a queued sink is wired in. Checks the level first: it
+// sits on every DHCP offer, and the copy alone is garbage at the default level (info).
 export function logSink(log: Logger): EventSink {
-  return { emit: (event) => log.debug("event", { ...event }) };
+  return {
+    emit: (event) => {
+      if (log.enabled("debug")) log.debug("event", { ...event });
+    },
+  };
 }
 
 // Fans one event out to several sinks (read at emit time, so sinks may be added later); a throwing sink never

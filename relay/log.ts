@@ -37,8 +37,12 @@ export function createLogger(opts: {
   const make = (base: LogFields): Logger => {
     const emit = (level: LogLevel, msg: string, fields?: LogFields) => {
       if (RANK[level] < min) return;
-      const record = redact({ ...base, ...fields }) as LogFields;
-      write(`${JSON.stringify({ time: new Date(now()).toISOString(), level, msg, ...record })}\n`);
+      // One object, filled in place (same keys and order as spreading base and fields after time/level/msg): the
+      // DHCP server logs every offer at info, and each spread copy is garbage.
+      const record: LogFields = { time: new Date(now()).toISOString(), level, msg };
+      for (const k in base) record[k] = SECRET_KEY.test(k) ? "[redacted]" : redact(base[k], 1);
+      if (fields) for (const k in fields) record[k] = SECRET_KEY.test(k) ? "[redacted]" : redact(fields[k], 1);
+      write(`${JSON.stringify(record)}\n`);
     };
     return {
       debug: (msg, fields) => emit("debug", msg, fields),

@@ -4,6 +4,8 @@ export type Labels = Record<string, string>;
 
 export interface Counter {
   inc(labels?: Labels, by?: number): void;
+  // The series for fixed labels, resolved once: for per-packet paths, where building the label key each time shows.
+  labels(labels: Labels): { inc(by?: number): void };
 }
 export interface Gauge {
   set(value: number, labels?: Labels): void;
@@ -44,6 +46,19 @@ export class MetricsRegistry {
         const cur = s.values.get(key);
         if (cur) cur.value += by;
         else s.values.set(key, { labels: { ...labels }, value: by });
+      },
+      labels(labels) {
+        const key = labelKey(labels);
+        const fixed = { ...labels };
+        return {
+          inc(by = 1) {
+            if (!(by >= 0)) return;
+            // A map lookup per call (the key is already built), so the series appears only once counted.
+            const cur = s.values.get(key);
+            if (cur) cur.value += by;
+            else s.values.set(key, { labels: fixed, value: by });
+          },
+        };
       },
     };
   }

@@ -178,20 +178,25 @@ export function ipToBytes(ip: string): Uint8Array {
 
 // RFC 3396 §6: a value over 255 bytes is split into consecutive instances of the same option. Written straight into
 // `out` at `at`; returns the offset after END.
+// forEach rather than for-of: no [code, value] entry array per option per reply.
 function encodedOptionsSize(options: DhcpOptions): number {
   let size = 1; // END
-  for (const [code, value] of options) {
+  options.forEach((value, code) => {
     if (code === OPT_PAD || code === OPT_END || code > 255 || code < 0) throw new DhcpEncodeError(`cannot encode option ${code}`);
     size += value.length === 0 ? 2 : value.length + 2 * Math.ceil(value.length / 255);
-  }
+  });
   return size;
 }
 
 function writeOptions(out: Uint8Array, at: number, options: DhcpOptions): number {
-  for (const [code, value] of options) {
-    if (value.length === 0) {
+  options.forEach((value, code) => {
+    if (value.length <= 255) {
+      // The usual case, without a subarray view.
       out[at++] = code;
-      out[at++] = 0;
+      out[at++] = value.length;
+      out.set(value, at);
+      at += value.length;
+      return;
     }
     for (let off = 0; off < value.length; off += 255) {
       const chunk = value.subarray(off, off + 255);
@@ -200,7 +205,7 @@ function writeOptions(out: Uint8Array, at: number, options: DhcpOptions): number
       out.set(chunk, at);
       at += chunk.length;
     }
-  }
+  });
   out[at++] = OPT_END;
   return at;
 }

@@ -9,7 +9,7 @@ import type { RelayMetrics } from "../metrics.ts";
 import type { ClientTable } from "./clients.ts";
 import { ipOption, MSG, messageType, OPT } from "./options.ts";
 import { decodeDhcp, DhcpDecodeError, encodeDhcp, macOf, type DhcpPacket } from "./packet.ts";
-import { buildProxyReply, type ProxyContext, type ReceivedOn, type Source } from "./proxy.ts";
+import { buildProxyReply, type ProxyContext, type ProxyReply, type ReceivedOn, type Source } from "./proxy.ts";
 
 export type DhcpServer = { port: number; close(): Promise<void> };
 
@@ -101,8 +101,43 @@ export async function startDhcpServer(opts: DhcpServerOptions): Promise<DhcpServ
 
   // The site server's REQUEST (broadcast on 67) names the address the client is taking; a 4011 request has ciaddr.
   const rememberAddress = (req: DhcpPacket) => {
+    if (!opts.clients || messageType(req.options) !== MSG.REQUEST) return;
     const mac = macOf(req);
-    if (mac && opts.clients && messageType(req.options) === MSG.REQUEST) opts.clients.noteAddress(ipOption(req.options, OPT.REQUESTED_IP) ?? req.ciaddr, mac);
+    if (mac) opts.clients.noteAddress(ipOption(req.options, OPT.REQUESTED_IP) ?? req.ciaddr, mac);
+  };
+
+  // Few label sets (ignore reasons; platform x client kind), so each series is resolved once, not per packet.
+  const ignoredSeries = new Map<string, { inc(): void }>();
+  const countIgnored = (reason: string) => {
+    let c = ignoredSeries.get(reason);
+    if (!c) ignoredSeries.set(reason, (c = metrics.dhcpIgnored.labels({ port: portLabel, reason })));
+    c.inc();
+  };
+  const offerSeries = new Map<string, { inc(): void }>();
+  const countOffer = (arch: string, client: string) => {
+    const key = `${arch} ${client}`;
+    let c = offerSeries.get(key);
+    if (!c) offerSeries.set(key, (c = metrics.dhcpOffers.labels({ arch, port: portLabel, client })));
+    c.inc();
+  };
+
+  // The event, metric and log line of a reply are written after it is on the wire: dgram sends to an address on the
+  // next tick, once this handler has returned, so whatever the handler does after send() still delays the offer.
+  let replied: Array<{ decision: ProxyReply; to: Source; mac: string }> = [];
+  const record = () => {
+    const batch = replied;
+    replied = [];
+    for (const { decision, to, mac } of batch) {
+      const c = decision.client;
+      countOffer(c.platform, c.ipxe ? "ipxe" : c.httpBoot ? "httpboot" : "firmware");
+      events.emit({
+        phase: opts.role === "dhcp" ? "dhcp-offer" : "dhcp-ack-4011",
+        ...(c.mac ? { mac: c.mac } : {}),
+        detail: { arch: c.arch, platform: c.platform, ipxe: c.ipxe, https: c.https, bootFile: decision.bootFile, to: to.address },
+        at: now(),
+      });
+      log.info(opts.role === "dhcp" ? "proxy offer" : "proxy ack", { mac, platform: c.platform, ipxe: c.ipxe, bootFile: decision.bootFile, to });
+    }
   };
 
   const onMessage = (socket: Socket) => (msg: Buffer, rinfo: { address: string; port: number }) => {
@@ -111,7 +146,7 @@ export async function startDhcpServer(opts: DhcpServerOptions): Promise<DhcpServ
       req = decodeDhcp(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength));
     } catch (err) {
       const reason = err instanceof DhcpDecodeError ? err.reason : "decode_failed";
-      metrics.dhcpIgnored.inc({ port: portLabel, reason });
+      countIgnored(reason);
       if (log.enabled("debug")) log.debug("dropped malformed DHCP packet", { from: rinfo.address, bytes: msg.length, reason, error: err });
       return;
     }
@@ -119,7 +154,7 @@ export async function startDhcpServer(opts: DhcpServerOptions): Promise<DhcpServ
     const from: Source = { address: rinfo.address, port: rinfo.port };
     const decision = buildProxyReply(req, opts.role, from, ctx);
     if (decision.kind === "ignore") {
-      metrics.dhcpIgnored.inc({ port: portLabel, reason: decision.reason });
+      countIgnored(decision.reason);
       // A missing binary is an operator problem worth seeing; everything else is normal LAN chatter.
       const level = decision.reason === "binary_missing" ? "warn" : "debug";
       if (log.enabled(level)) log[level]("not answering", { mac: decision.mac, from: rinfo.address, reason: decision.reason, detail: decision.detail });
@@ -128,7 +163,7 @@ export async function startDhcpServer(opts: DhcpServerOptions): Promise<DhcpServ
     const mac = decision.client.mac ?? "unknown";
     if (decision.client.mac) opts.clients?.noteClient(decision.client.mac, { https: decision.client.https, arch: decision.client.arch });
     if (!allow(mac)) {
-      metrics.dhcpIgnored.inc({ port: portLabel, reason: "rate_limited" });
+      countIgnored("rate_limited");
       return;
     }
     let bytes: Uint8Array;
@@ -146,15 +181,7 @@ export async function startDhcpServer(opts: DhcpServerOptions): Promise<DhcpServ
     out.send(bytes, to.port, to.address, (err) => {
       if (err) log.warn("sending DHCP reply failed", { mac, to, error: err });
     });
-    const c = decision.client;
-    metrics.dhcpOffers.inc({ arch: c.platform, port: portLabel, client: c.ipxe ? "ipxe" : c.httpBoot ? "httpboot" : "firmware" });
-    events.emit({
-      phase: opts.role === "dhcp" ? "dhcp-offer" : "dhcp-ack-4011",
-      ...(c.mac ? { mac: c.mac } : {}),
-      detail: { arch: c.arch, platform: c.platform, ipxe: c.ipxe, https: c.https, bootFile: decision.bootFile, to: to.address },
-      at: now(),
-    });
-    log.info(opts.role === "dhcp" ? "proxy offer" : "proxy ack", { mac, platform: c.platform, ipxe: c.ipxe, bootFile: decision.bootFile, to });
+    if (replied.push({ decision, to, mac }) === 1) setImmediate(record);
   };
 
   for (const s of extra ? [main, extra] : [main]) {

@@ -33,7 +33,8 @@ export async function openBlockSource(fh: FileHandle, size: number): Promise<Blo
       data = await fh.readFile();
       remember(key, data);
     }
-    await fh.close();
+    // Not awaited: the bytes are in memory, and the first packet should not wait a thread-pool round trip.
+    void fh.close().catch(() => {});
     const bytes = data;
     return { size: bytes.length, read: (offset, length) => bytes.subarray(offset, offset + length), close() {} };
   }

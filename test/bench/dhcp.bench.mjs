@@ -1,25 +1,32 @@
 // proxyDHCP reply latency: 1,000 DISCOVERs (a real OVMF capture, a fresh xid and MAC each), one at a time, p50 and
 // p99 from send to reply, the relay (a real `relay/main.ts` process) against dnsmasq in proxy mode, in one run.
 // Both servers need port 67 and real broadcasts, which loopback does not give dnsmasq, so the bench builds two
-// network namespaces joined by a veth pair (needs root): "srv" (10.77.0.1) runs one server at a time, "cli"
-// (10.77.0.2) runs the client (this file with --client). Without root it measures ours on loopback only.
+// identical pairs of network namespaces joined by veth pairs (needs root): "srv" (10.77.0.1) runs a server, "cli"
+// (10.77.0.2) a client (this file with --client). Both servers run throughout and the rounds alternate between them
+// (ABBA order), so machine load drifting during the run hits both alike. Each server logs every offer to a file,
+// as both do by default (the relay at info, dnsmasq without --quiet-dhcp), and the relay runs with the Node flags it
+// ships with (Dockerfile, systemd unit; BENCH_RELAY_NODE_OPTIONS overrides). Without root it measures ours on
+// loopback only.
 // Rows (stdout, JSON): {"what","ours","peer","peerName","unit":"ms","ratio","better":"lower"}; progress on stderr.
 import { spawn, spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
 const COUNT = Number(process.env.BENCH_DISCOVERS ?? 1000);
 const WARMUP = 200; // not counted, for both servers: lets V8 compile the relay's hot path before measuring
+const ROUNDS = 10; // COUNT is split into this many rounds per server, alternating
 const log = (msg) => process.stderr.write(`${msg}\n`);
 const DISCOVER = readFileSync(join(ROOT, "test/fixtures/captures/ovmf-x64-discover.bin"));
 
-// ---- client mode: runs inside the "cli" namespace (or on loopback), prints {"latencies":[...]} -------------------
-async function client(target, port, replyPort, asRequest) {
+// ---- client mode: a long-lived process inside a client namespace (or on loopback). Each stdin line is a round size;
+// it answers with one line {"latencies":[...],"lost":n}. Long-lived so its JIT is warm and rounds can interleave.
+async function client(target, port, replyPort, asRequest, macBase) {
   const sock = createSocket({ type: "udp4", reuseAddr: true });
   await new Promise((r) => sock.bind(replyPort, "0.0.0.0", r));
   sock.setBroadcast(true);
@@ -33,31 +40,40 @@ async function client(target, port, replyPort, asRequest) {
       done(process.hrtime.bigint());
     }
   });
-  const latencies = [];
-  let lost = 0;
-  for (let i = 0; i < COUNT + WARMUP; i++) {
-    const pkt = Buffer.from(DISCOVER);
-    const xid = (0x10000000 + i) >>> 0;
-    pkt.writeUInt32BE(xid, 4);
-    pkt.writeUInt32BE(0x02000000 + i, 30); // chaddr bytes 2..5: one MAC per DISCOVER (the relay rate-limits per MAC)
-    if (asRequest) pkt[242] = 3; // option 53 (first option of the capture): DHCPREQUEST, as sent to 4011
-    const got = new Promise((resolve) => {
-      pending.set(xid, resolve);
-      setTimeout(() => resolve(null), 1000);
-    });
-    const sent = process.hrtime.bigint();
-    sock.send(pkt, port, target);
-    const at = await got;
-    if (i < WARMUP) continue;
-    if (at === null) lost++;
-    else latencies.push(Number(at - sent) / 1e6);
+  let seq = 0;
+  const round = async (count) => {
+    const latencies = [];
+    let lost = 0;
+    for (let i = 0; i < count; i++, seq++) {
+      const pkt = Buffer.from(DISCOVER);
+      const xid = (0x10000000 + seq) >>> 0;
+      pkt.writeUInt32BE(xid, 4);
+      pkt.writeUInt32BE(macBase + seq, 30); // chaddr bytes 2..5: one MAC per DISCOVER (the relay rate-limits per MAC)
+      if (asRequest) pkt[242] = 3; // option 53 (first option of the capture): DHCPREQUEST, as sent to 4011
+      let timer;
+      const got = new Promise((resolve) => {
+        pending.set(xid, resolve);
+        timer = setTimeout(() => resolve(null), 1000);
+      });
+      const sent = process.hrtime.bigint();
+      sock.send(pkt, port, target);
+      const at = await got;
+      clearTimeout(timer);
+      pending.delete(xid);
+      if (at === null) lost++;
+      else latencies.push(Number(at - sent) / 1e6);
+    }
+    return { latencies, lost };
+  };
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (!line.trim()) continue;
+    process.stdout.write(`${JSON.stringify(await round(Number(line)))}\n`);
   }
   sock.close();
-  console.log(JSON.stringify({ latencies, lost }));
 }
 
 if (process.argv[2] === "--client") {
-  await client(process.argv[3], Number(process.argv[4]), Number(process.argv[5]), process.argv[6] === "request");
+  await client(process.argv[3], Number(process.argv[4]), Number(process.argv[5]), process.argv[6] === "request", Number(process.argv[7] ?? 0x02000000));
   process.exit(0);
 }
 
@@ -71,11 +87,14 @@ const percentile = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
-const stateDir = mkdtempSync(join(tmpdir(), "edgeboot-dhcp-bench-"));
+const tmp = mkdtempSync(join(tmpdir(), "edgeboot-dhcp-bench-"));
 const children = [];
 const stopAll = () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGTERM");
 };
+// What the relay ships with (relay/Dockerfile, relay/deploy/edgeboot-relay.service).
+const RELAY_NODE_OPTIONS = process.env.BENCH_RELAY_NODE_OPTIONS ?? "--max-semi-space-size=1";
+const RELAY_LOG_LEVEL = process.env.BENCH_RELAY_LOG_LEVEL ?? "info";
 
 function startRelay(prefix, advertise, listen, ports = { dhcp: 67, http: 18067 }) {
   const child = spawn(
@@ -89,68 +108,76 @@ function startRelay(prefix, advertise, listen, ports = { dhcp: 67, http: 18067 }
       "--proxy-dhcp-port", "4011",
       "--tftp-port", "0",
       "--http-port", String(ports.http),
-      "--state-dir", stateDir,
-      "--log-level", "error",
+      "--state-dir", join(tmp, "relay-state"),
+      "--log-level", RELAY_LOG_LEVEL,
     ]),
-    { env: { ...process.env, EDGEBOOT_RELAY_CREDENTIAL: "bench-only" }, stdio: ["ignore", "ignore", "inherit"] },
+    {
+      env: { ...process.env, NODE_OPTIONS: RELAY_NODE_OPTIONS, EDGEBOOT_RELAY_CREDENTIAL: "bench-only" },
+      stdio: ["ignore", "ignore", openSync(join(tmp, "relay.log"), "a")],
+    },
   );
   children.push(child);
   return child;
 }
 
-function runClient(prefix, target, port, replyPort, mode = "discover") {
-  const r = spawnSync(...prefix(process.execPath, [SELF, "--client", target, String(port), String(replyPort), mode]), { encoding: "utf8", timeout: 120_000 });
-  if (r.status !== 0) throw new Error(`client failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split("\n").pop());
+// A long-lived client; run(n) sends n DISCOVERs one at a time and resolves with their latencies.
+function startClient(prefix, target, port, replyPort, mode, macBase) {
+  const child = spawn(...prefix(process.execPath, [SELF, "--client", target, String(port), String(replyPort), mode, String(macBase)]), { stdio: ["pipe", "pipe", "inherit"] });
+  children.push(child);
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  return {
+    async run(n) {
+      child.stdin.write(`${n}\n`);
+      const { value, done } = await lines.next();
+      if (done) throw new Error(`client exited (${child.exitCode ?? child.signalCode})`);
+      return JSON.parse(value);
+    },
+    close: () => child.stdin.end(),
+  };
 }
 
-const stop = async (child) => {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill("SIGTERM");
-  await new Promise((r) => child.once("exit", r));
-};
 const settle = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const id = `ebbench-${process.pid}`;
-const ns = { srv: `${id}-srv`, cli: `${id}-cli` };
-let made = false;
-function makeNetns() {
-  sh("ip", "netns", "add", ns.srv);
-  sh("ip", "netns", "add", ns.cli);
-  made = true;
-  sh("ip", "link", "add", `${id.slice(-9)}a`, "netns", ns.srv, "type", "veth", "peer", "name", `${id.slice(-9)}b`, "netns", ns.cli);
-  const a = `${id.slice(-9)}a`;
-  const b = `${id.slice(-9)}b`;
-  sh("ip", "-n", ns.srv, "addr", "add", "10.77.0.1/24", "dev", a);
-  sh("ip", "-n", ns.cli, "addr", "add", "10.77.0.2/24", "dev", b);
-  for (const [n, dev] of [[ns.srv, a], [ns.cli, b]]) {
+const short = id.slice(-9);
+const pairs = ["a", "b"].map((k) => ({ srv: `${id}-srv${k}`, cli: `${id}-cli${k}`, srvDev: `${short}${k}s`, cliDev: `${short}${k}c` }));
+const made = [];
+// One server namespace and one client namespace per server, addressed identically: the same path for both.
+function makeNetns(pair) {
+  for (const n of [pair.srv, pair.cli]) {
+    sh("ip", "netns", "add", n);
+    made.push(n);
+  }
+  sh("ip", "link", "add", pair.srvDev, "netns", pair.srv, "type", "veth", "peer", "name", pair.cliDev, "netns", pair.cli);
+  sh("ip", "-n", pair.srv, "addr", "add", "10.77.0.1/24", "dev", pair.srvDev);
+  sh("ip", "-n", pair.cli, "addr", "add", "10.77.0.2/24", "dev", pair.cliDev);
+  for (const [n, dev] of [[pair.srv, pair.srvDev], [pair.cli, pair.cliDev]]) {
     sh("ip", "-n", n, "link", "set", "lo", "up");
     sh("ip", "-n", n, "link", "set", dev, "up");
   }
-  sh("ip", "-n", ns.cli, "route", "add", "default", "dev", b);
-  return a;
+  sh("ip", "-n", pair.cli, "route", "add", "default", "dev", pair.cliDev);
 }
 function removeNetns() {
-  if (!made) return;
-  for (const n of [ns.srv, ns.cli]) spawnSync("ip", ["netns", "delete", n]);
+  for (const n of made.splice(0)) spawnSync("ip", ["netns", "delete", n]);
 }
 process.on("exit", () => {
   stopAll();
   removeNetns();
-  rmSync(stateDir, { recursive: true, force: true });
+  rmSync(tmp, { recursive: true, force: true });
 });
 
 const inNs = (name) => (cmd, args) => ["ip", ["netns", "exec", name, cmd, ...args]];
 const direct = (cmd, args) => [cmd, args];
-const summary = (r) => ({ p50: percentile(r.latencies, 50), p99: percentile(r.latencies, 99), lost: r.lost, n: r.latencies.length });
+const summary = (r) => ({ p50: percentile(r.latencies, 50), p99: percentile(r.latencies, 99), max: Math.max(...r.latencies), lost: r.lost, n: r.latencies.length });
+const merge = (rs) => ({ latencies: rs.flatMap((r) => r.latencies), lost: rs.reduce((a, r) => a + r.lost, 0) });
 
 let rootOk = process.getuid?.() === 0;
-let srvDev = null;
 if (rootOk) {
   try {
-    srvDev = makeNetns();
+    for (const pair of pairs) makeNetns(pair);
   } catch (err) {
     log(`network namespaces unavailable (${err.message.trim()}); measuring ours on loopback only`);
+    removeNetns();
     rootOk = false;
   }
 }
@@ -159,45 +186,59 @@ try {
   if (!rootOk) {
     // Loopback fallback: our relay answers "broadcasts" to 255.255.255.255, which loopback cannot carry back, so
     // this mode asks it on 4011 instead (same decision code, unicast reply).
-    const relay = startRelay(direct, "127.0.0.1", "127.0.0.1", { dhcp: 0, http: 20000 + (process.pid % 20000) });
+    startRelay(direct, "127.0.0.1", "127.0.0.1", { dhcp: 0, http: 20000 + (process.pid % 20000) });
     await settle(1500);
-    const ours = summary(runClient(direct, "127.0.0.1", 4011, 0, "request"));
-    await stop(relay);
+    const c = startClient(direct, "127.0.0.1", 4011, 0, "request", 0x02000000);
+    await c.run(WARMUP);
+    const ours = summary(await c.run(COUNT));
+    c.close();
     for (const p of ["p50", "p99"]) console.log(JSON.stringify({ what: `proxyDHCP reply latency ${p} (loopback, 4011; no dnsmasq without root)`, ours: ours[p], peer: null, peerName: "dnsmasq (not run)", unit: "ms", ratio: null, better: "lower" }));
   } else {
-    const relay = startRelay(inNs(ns.srv), "10.77.0.1", "0.0.0.0");
-    await settle(1500);
-    const ours = summary(runClient(inNs(ns.cli), "255.255.255.255", 67, 68));
-    await stop(relay);
-    log(`ours: p50 ${ours.p50.toFixed(3)} ms, p99 ${ours.p99.toFixed(3)} ms, ${ours.n} replies, ${ours.lost} lost`);
-
+    const [a, b] = pairs;
+    startRelay(inNs(a.srv), "10.77.0.1", "0.0.0.0");
     const version = sh("dnsmasq", "--version").split("\n")[0].replace(/ +Copyright.*/, "");
     const dnsmasq = spawn(
-      ...inNs(ns.srv)("dnsmasq", [
-        "--no-daemon",
+      ...inNs(b.srv)("dnsmasq", [
+        "--keep-in-foreground", // not --no-daemon, which also copies every log line to stderr
         "--conf-file=/dev/null",
         "--port=0",
-        `--interface=${srvDev}`,
+        `--interface=${b.srvDev}`,
         "--bind-interfaces",
         "--dhcp-range=10.77.0.0,proxy",
         "--pxe-service=x86-64_EFI,Network Boot,ipxe.efi",
         "--pxe-service=x86PC,Network Boot,undionly.kpxe",
         "--pid-file=",
-        "--quiet-dhcp",
-        "--log-facility=/dev/null",
+        `--log-facility=${join(tmp, "dnsmasq.log")}`,
         "--dhcp-leasefile=/dev/null",
       ]),
       { stdio: ["ignore", "ignore", "inherit"] },
     );
     children.push(dnsmasq);
-    await settle(1000);
-    const peer = summary(runClient(inNs(ns.cli), "255.255.255.255", 67, 68));
-    await stop(dnsmasq);
-    log(`dnsmasq: p50 ${peer.p50.toFixed(3)} ms, p99 ${peer.p99.toFixed(3)} ms, ${peer.n} replies, ${peer.lost} lost`);
-    for (const p of ["p50", "p99"]) {
-      console.log(JSON.stringify({ what: `proxyDHCP reply latency ${p}, ${COUNT} DISCOVERs (target p99 < 2 ms)`, ours: ours[p], peer: peer[p], peerName: version, unit: "ms", ratio: ours[p] / peer[p], better: "lower" }));
+    await settle(1500);
+    const ours = startClient(inNs(a.cli), "255.255.255.255", 67, 68, "discover", 0x02000000);
+    const peer = startClient(inNs(b.cli), "255.255.255.255", 67, 68, "discover", 0x03000000);
+    await ours.run(WARMUP);
+    await peer.run(WARMUP);
+    const got = { ours: [], peer: [] };
+    const per = Math.ceil(COUNT / ROUNDS);
+    for (let i = 0; i < ROUNDS; i++) {
+      const order = i % 2 === 0 ? ["ours", "peer"] : ["peer", "ours"];
+      for (const who of order) got[who].push(await (who === "ours" ? ours : peer).run(per));
     }
-    if (ours.lost || peer.lost) log(`lost replies: ours ${ours.lost}, dnsmasq ${peer.lost}`);
+    ours.close();
+    peer.close();
+    const o = summary(merge(got.ours));
+    const p = summary(merge(got.peer));
+    const show = (s) => `p50 ${s.p50.toFixed(3)} ms, p99 ${s.p99.toFixed(3)} ms, max ${s.max.toFixed(3)} ms, ${s.n} replies, ${s.lost} lost`;
+    log(`ours: ${show(o)} (NODE_OPTIONS=${RELAY_NODE_OPTIONS}, log level ${RELAY_LOG_LEVEL})`);
+    log(`dnsmasq: ${show(p)}`);
+    log(`p99 per round, ours: ${got.ours.map((r) => percentile(r.latencies, 99).toFixed(2)).join(" ")}; dnsmasq: ${got.peer.map((r) => percentile(r.latencies, 99).toFixed(2)).join(" ")}`);
+    for (const k of ["p50", "p99"]) {
+      console.log(JSON.stringify({ what: `proxyDHCP reply latency ${k}, ${per * ROUNDS} DISCOVERs (target p99 < 2 ms)`, ours: o[k], peer: p[k], peerName: version, unit: "ms", ratio: o[k] / p[k], better: "lower" }));
+    }
+    if (o.lost || p.lost) log(`lost replies: ours ${o.lost}, dnsmasq ${p.lost}`);
+    const count = (file, re) => readFileSync(join(tmp, file), "utf8").split("\n").filter((l) => re.test(l)).length;
+    log(`log lines: relay ${count("relay.log", /proxy offer/)} offers, ${count("relay.log", /"level":"error"/)} errors; dnsmasq ${count("dnsmasq.log", /PXE/)} PXE lines`);
   }
 } finally {
   stopAll();

@@ -4,10 +4,16 @@
 //   stays lock-step, which is the comparison the issue asks for).
 // A fourth row repeats the windowed case with the small Node RFC 7440 client of the tests
 // (test/relay/support/tftpClient.ts), the same client for both servers, since client speed shapes lock-step numbers.
+// Before timing, each row checks what each server negotiated (its OACK: blksize, and windowsize 8 for ours, none for
+// tftpd-hpa), so a row cannot silently compare something else. Rounds alternate which server goes first; the relay
+// runs with the Node flags it ships with (BENCH_RELAY_NODE_OPTIONS overrides) at its default log level.
+// Lock-step figures on loopback depend on where the scheduler puts client and server (cross-CPU wakeups in a VM cost
+// more than the servers' work): tftpd-hpa ran at 23-99 MB/s across runs here. `taskset -c 1 npm run bench -- tftp`
+// puts all three on one CPU, which compares per-packet cost alone and is much steadier.
 // Rows (stdout, JSON): {"what","ours","peer","peerName","unit":"MB/s","ratio","better":"higher"}; progress on stderr.
 import { execFile, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -54,8 +60,12 @@ const oursPort = await freePort();
 const httpPort = await freePort();
 const relay = spawn(
   process.execPath,
-  [join(ROOT, "relay/main.ts"), "--api-url", "http://127.0.0.1:9", "--site", "bench", "--listen", "127.0.0.1", "--dhcp-port", "0", "--proxy-dhcp-port", "0", "--tftp-port", String(oursPort), "--http-port", String(httpPort), "--binaries-dir", dir, "--state-dir", join(dir, "state"), "--log-level", "error"],
-  { env: { ...process.env, EDGEBOOT_RELAY_CREDENTIAL: "bench-only" }, stdio: ["ignore", "ignore", "inherit"] },
+  [join(ROOT, "relay/main.ts"), "--api-url", "http://127.0.0.1:9", "--site", "bench", "--listen", "127.0.0.1", "--dhcp-port", "0", "--proxy-dhcp-port", "0", "--tftp-port", String(oursPort), "--http-port", String(httpPort), "--binaries-dir", dir, "--state-dir", join(dir, "state")],
+  {
+    // What relay/Dockerfile and the systemd unit set.
+    env: { ...process.env, NODE_OPTIONS: process.env.BENCH_RELAY_NODE_OPTIONS ?? "--max-semi-space-size=1", EDGEBOOT_RELAY_CREDENTIAL: "bench-only" },
+    stdio: ["ignore", "ignore", openSync(join(dir, "relay.log"), "a")],
+  },
 );
 children.push(relay);
 await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status > 0, "relay");
@@ -69,12 +79,16 @@ const hpaVersion = (spawnSync("in.tftpd", ["-V"], { encoding: "utf8" }).stdout |
 
 const { tftpGet } = await import("../relay/support/tftpClient.ts");
 
-async function fetchOnce(port, options, client = "atftp") {
+// The options a server acknowledged, as {name: value} (lower-case names); {} when it sent no OACK.
+const oackOf = (pairs) => Object.fromEntries((pairs ?? []).map(([k, v]) => [k.toLowerCase(), v]));
+
+async function fetchOnce(port, options, client = "atftp", expectOack = null) {
   if (client === "node") {
     const started = process.hrtime.bigint();
     const r = await tftpGet({ port, file: "ipxe.efi", options: options.map((o) => o.split(" ")), totalMs: 30_000 });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     if (!r.data.equals(data)) throw new Error(`the Node client got a different file from port ${port}`);
+    if (expectOack) checkOack(port, oackOf(r.oack), expectOack);
     return seconds;
   }
   const out = join(dir, `out-${port}`);
@@ -87,25 +101,54 @@ async function fetchOnce(port, options, client = "atftp") {
 }
 await waitFor(() => fetchOnce(peerPort, []).then(() => true), "tftpd-hpa");
 
+function checkOack(port, got, expected) {
+  const name = port === oursPort ? "relay" : "tftpd-hpa";
+  for (const [k, v] of Object.entries(expected)) {
+    if (v === null ? k in got : got[k] !== v) throw new Error(`${name} negotiated ${JSON.stringify(got)}; the bench expects ${JSON.stringify(expected)} (null: absent)`);
+  }
+}
+
+// atftp's --trace prints the OACK it received ("received OACK <blksize: 1468, windowsize: 8, >") on stderr.
+async function atftpOack(port, options) {
+  const args = [...options.flatMap((o) => ["--option", o]), "--trace", "-g", "-r", "ipxe.efi", "-l", join(dir, `probe-${port}`), "127.0.0.1", String(port)];
+  const { stderr } = await run("atftp", args, { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 });
+  const m = /received OACK <([^>]*)>/.exec(stderr);
+  return m ? Object.fromEntries([...m[1].matchAll(/(\w+): (\d+)/g)].map((x) => [x[1].toLowerCase(), x[2]])) : {};
+}
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+// expect: what each server must acknowledge (null: must not). tftpd-hpa 5.2 has no windowsize, so it stays lock-step.
+const lockStep = (blksize) => ({ blksize, windowsize: null });
 const configs = [
-  { what: "TFTP 1 MiB, blksize 512", ours: ["blksize 512"], peer: ["blksize 512"] },
-  { what: "TFTP 1 MiB, blksize 1468", ours: ["blksize 1468"], peer: ["blksize 1468"] },
-  { what: "TFTP 1 MiB, blksize 1468 + windowsize 8 (peer: lock-step 1468)", ours: ["blksize 1468", "windowsize 8"], peer: ["blksize 1468", "windowsize 8"] },
-  { what: "TFTP 1 MiB, blksize 1468 + windowsize 8, Node client (peer: lock-step 1468)", ours: ["blksize 1468", "windowsize 8"], peer: ["blksize 1468", "windowsize 8"], client: "node" },
+  { what: "TFTP 1 MiB, blksize 512", ours: ["blksize 512"], peer: ["blksize 512"], expect: { ours: lockStep("512"), peer: lockStep("512") } },
+  { what: "TFTP 1 MiB, blksize 1468", ours: ["blksize 1468"], peer: ["blksize 1468"], expect: { ours: lockStep("1468"), peer: lockStep("1468") } },
+  { what: "TFTP 1 MiB, blksize 1468 + windowsize 8 (peer: lock-step 1468)", ours: ["blksize 1468", "windowsize 8"], peer: ["blksize 1468", "windowsize 8"], expect: { ours: { blksize: "1468", windowsize: "8" }, peer: lockStep("1468") } },
+  { what: "TFTP 1 MiB, blksize 1468 + windowsize 8, Node client (peer: lock-step 1468)", ours: ["blksize 1468", "windowsize 8"], peer: ["blksize 1468", "windowsize 8"], expect: { ours: { blksize: "1468", windowsize: "8" }, peer: lockStep("1468") }, client: "node" },
 ];
 try {
   for (const c of configs) {
     const ours = [];
     const peer = [];
-    for (let i = 0; i < 2; i++) {
-      await fetchOnce(oursPort, c.ours, c.client);
-      await fetchOnce(peerPort, c.peer, c.client);
+    if (!c.client) {
+      checkOack(oursPort, await atftpOack(oursPort, c.ours), c.expect.ours);
+      checkOack(peerPort, await atftpOack(peerPort, c.peer), c.expect.peer);
     }
-    // Interleaved so both see the same machine load (2 cores, shared).
+    // The Node client reports its OACK on every fetch, so it is checked on every fetch.
+    const ourFetch = () => fetchOnce(oursPort, c.ours, c.client, c.expect.ours);
+    const peerFetch = () => fetchOnce(peerPort, c.peer, c.client, c.expect.peer);
+    for (let i = 0; i < 2; i++) {
+      await ourFetch();
+      await peerFetch();
+    }
+    // Interleaved so both see the same machine load (2 cores, shared), and in ABBA order so neither always goes first.
     for (let i = 0; i < RUNS; i++) {
-      ours.push(await fetchOnce(oursPort, c.ours, c.client));
-      peer.push(await fetchOnce(peerPort, c.peer, c.client));
+      if (i % 2 === 0) {
+        ours.push(await ourFetch());
+        peer.push(await peerFetch());
+      } else {
+        peer.push(await peerFetch());
+        ours.push(await ourFetch());
+      }
     }
     const mbps = (s) => SIZE / 1e6 / s;
     const row = { what: c.what, ours: mbps(median(ours)), peer: mbps(median(peer)), peerName: hpaVersion.replace(/^tftp-hpa/, "tftpd-hpa"), unit: "MB/s", better: "higher" };

@@ -38,6 +38,18 @@ describe("metrics", () => {
     expect(reg.render()).toBe(['# HELP x_total things', "# TYPE x_total counter", 'x_total{a="q\\"\\n\\\\",b="2"} 3', "x_total 1", "# HELP y level", "# TYPE y gauge", "y 3.5", ""].join("\n"));
   });
 
+  it("counts through a series resolved once for fixed labels, into the same series as inc(labels)", () => {
+    const reg = new MetricsRegistry();
+    const c = reg.counter("x_total", "things");
+    const fixed = c.labels({ port: "67", reason: "rate_limited" });
+    expect(reg.render()).not.toContain("x_total{"); // nothing counted yet, no series
+    fixed.inc();
+    fixed.inc(2);
+    fixed.inc(-1); // counters never go down
+    c.inc({ reason: "rate_limited", port: "67" });
+    expect(reg.render()).toContain('x_total{port="67",reason="rate_limited"} 4');
+  });
+
   it("returns the same series for the same name and refuses a type clash or a bad name", () => {
     const reg = new MetricsRegistry();
     reg.counter("a_total", "a").inc();

@@ -1,4 +1,4 @@
-import { appendFile, mkdtemp, readdir, rm } from "node:fs/promises";
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -13,7 +13,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function openQueue(opts: { maxBytes?: number; segmentMaxBytes?: number } = {}) {
+async function openQueue(opts: { maxBytes?: number; segmentMaxBytes?: number; flushDelayMs?: number; log?: { info(): void; warn(msg: string): void } } = {}) {
   const q = new EventQueue({ dir, ...opts });
   await q.open();
   return q;
@@ -121,6 +121,35 @@ describe("relay event queue", () => {
     const kept = sink.all().map((e) => e.detail!.i as number);
     expect(kept.at(-1)).toBe(199);
     expect(kept.length + q.droppedEvents).toBe(200);
+    await q.close();
+  });
+
+  it("writes events in one group commit per window, without being asked", async () => {
+    const q = await openQueue({ flushDelayMs: 20 });
+    for (let i = 0; i < 3; i++) q.emit({ phase: "dhcp-offer", detail: { i } });
+    expect(await readdir(dir)).toEqual([]); // nothing written per event
+    await new Promise((r) => setTimeout(r, 150));
+    const files = await readdir(dir);
+    expect(files).toHaveLength(1);
+    const lines = (await readFile(join(dir, files[0]!), "utf8")).trim().split("\n");
+    expect(lines.map((l) => JSON.parse(l).detail.i)).toEqual([0, 1, 2]);
+    await q.close();
+  });
+
+  it("keeps events in memory when the disk refuses them, and writes them once it can", async () => {
+    const warnings: string[] = [];
+    const q = await openQueue({ flushDelayMs: 10, log: { info() {}, warn: (msg: string) => void warnings.push(msg) } });
+    await rm(dir, { recursive: true, force: true }); // every write now fails (ENOENT)
+    q.emit({ phase: "first" });
+    await new Promise((r) => setTimeout(r, 60)); // the timer's commit fails: a warning, never an unhandled rejection
+    expect(warnings.some((w) => w.includes("cannot write relay events"))).toBe(true);
+    q.emit({ phase: "second" });
+    await expect(q.flush()).rejects.toThrow();
+    await mkdir(dir, { recursive: true });
+    await q.flush();
+    const sink = collect();
+    await q.deliver(sink.send);
+    expect(sink.all().map((e) => e.phase)).toEqual(["first", "second"]);
     await q.close();
   });
 });
