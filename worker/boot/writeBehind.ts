@@ -6,7 +6,7 @@
 import type { Context } from "hono";
 import { runWrites, type BoundStatement } from "../db/prepared.ts";
 
-export const WINDOW_MS = 25;
+export const WINDOW_MS = 50;
 // D1 runs a batch as one statement list; cap it so a storm cannot build an unbounded transaction.
 const MAX_STATEMENTS = 100;
 

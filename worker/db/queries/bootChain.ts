@@ -1,12 +1,10 @@
-// Reads for the chain hot path: one batch of simple statements keyed by the site slug and the machine's identity —
-// site, authenticating relay, host candidates, a live relay cache, and the catalogue token. The profiles the decision
-// needs come from bootProfiles.ts, reused while the token is unchanged. Statements are built once per isolate.
-import { and, desc, eq, getTableColumns, gt, isNotNull, isNull, or, sql, type Column, type Placeholder, type SQL, type Table } from "drizzle-orm";
-import { QueryBuilder } from "drizzle-orm/sqlite-core";
+// Reads for the chain hot path: one statement keyed by the site slug and the machine's identity — site,
+// authenticating relay, host candidates, a live relay cache, and the catalogue token. The profiles the decision needs
+// come from bootProfiles.ts, reused while the token is unchanged. SQL built once per isolate.
+import { and, desc, eq, getTableColumns, gt, isNotNull, isNull, sql, type Column, type Placeholder, type SQL } from "drizzle-orm";
 import type { Db } from "../client.ts";
-import { prepareSelect, runPrepared } from "../prepared.ts";
-import { catalogueTokenStatement } from "./bootProfiles.ts";
-import { hosts, images, profiles, relays, sites } from "../schema.ts";
+import { decodeJsonRows, jsonObjectOf, prepareRaw, runPrepared, type PreparedSelect } from "../prepared.ts";
+import { catalogueVersion, hosts, images, profiles, relays, sites } from "../schema.ts";
 
 export type SiteRow = typeof sites.$inferSelect;
 export type HostRow = typeof hosts.$inferSelect;
@@ -32,7 +30,7 @@ const relayAuthColumns = {
   revokedAt: relays.revokedAt,
 };
 
-// The read batch's values; a null never matches (`col = NULL` is not true), so absent identities drop out.
+// The read's values; a null never matches (`col = NULL` is not true), so absent identities drop out.
 const p = {
   slug: sql.placeholder("slug"),
   mac: sql.placeholder("mac"),
@@ -43,32 +41,31 @@ const p = {
   cacheSeenSince: sql.placeholder("cacheSeenSince"),
 };
 
-let chainBatch: ReturnType<typeof buildChainBatch> | null = null;
+const siteFields = getTableColumns(sites) as Record<string, Column>;
+const hostFields = getTableColumns(hosts) as Record<string, Column>;
 
-function buildChainBatch() {
-  const qb = new QueryBuilder();
+type ChainReadRow = { site: string | null; relay: string | null; hosts: string; cacheUrl: string | null; token: string | null };
+
+// One statement, one row: each read is a scalar subquery yielding JSON. D1 prepares every statement it runs (and
+// prepares it again once bound), so one statement costs far less than a batch of five.
+let chainRead: PreparedSelect<ChainReadRow> | null = null;
+
+function buildChainRead() {
   const siteId = sql`(select ${sites.id} from ${sites} where ${sites.slug} = ${p.slug})`;
-  const identity = or(eq(hosts.mac, p.mac), eq(hosts.uuid, p.uuid), eq(hosts.serial, p.serial))!;
-  const all = <T extends Table>(table: T) => getTableColumns(table) as Record<string, Column>;
-  return [
-    prepareSelect<SiteRow>(qb.select().from(sites).where(eq(sites.slug, p.slug)).limit(1), all(sites)),
-    // By credential hash (header) or by id (the kid of a relay-signed token); the caller sets at most one.
-    prepareSelect<RelayAuthRow>(
-      qb.select(relayAuthColumns).from(relays).where(or(eq(relays.credentialHash, p.credentialHash), eq(relays.id, p.relayId))).limit(1),
-      relayAuthColumns,
-    ),
-    prepareSelect<HostRow>(qb.select().from(hosts).where(and(eq(hosts.siteId, siteId), identity)).orderBy(hosts.createdAt).limit(10), all(hosts)),
-    prepareSelect<{ cacheUrl: string | null }>(
-      qb.select({ cacheUrl: relays.cacheUrl }).from(relays).where(liveCacheWhere(siteId, p.cacheSeenSince)).orderBy(desc(relays.lastSeenAt)).limit(1),
-      { cacheUrl: relays.cacheUrl },
-    ),
-    catalogueTokenStatement(),
-  ] as const;
+  const candidates = sql`select * from ${hosts} where ${hosts.siteId} = ${siteId} and (${hosts.mac} = ${p.mac} or ${hosts.uuid} = ${p.uuid} or ${hosts.serial} = ${p.serial}) order by ${hosts.createdAt} limit 10`;
+  // The relay: by credential hash (header) or by id (the kid of a relay-signed token); the caller sets at most one.
+  const query = sql`select
+    (select ${jsonObjectOf(siteFields)} from ${sites} where ${sites.slug} = ${p.slug}) as site,
+    (select ${jsonObjectOf(relayAuthColumns)} from ${relays} where ${relays.credentialHash} = ${p.credentialHash} or ${relays.id} = ${p.relayId} limit 1) as relay,
+    (select json_group_array(${jsonObjectOf(hostFields)}) from (${candidates})) as hosts,
+    (select ${relays.cacheUrl} from ${relays} where ${liveCacheWhere(siteId, p.cacheSeenSince)} order by ${relays.lastSeenAt} desc limit 1) as cache_url,
+    (select ${catalogueVersion.token} from ${catalogueVersion} where ${catalogueVersion.id} = 1) as token`;
+  return prepareRaw<ChainReadRow>(query, { site: "site", relay: "relay", hosts: "hosts", cacheUrl: "cache_url", token: "token" });
 }
 
 export async function loadChainContext(db: Db, q: ChainLookup) {
-  chainBatch ??= buildChainBatch();
-  const [siteRows, relayRows, hostRows, cacheRows, tokenRows] = await runPrepared(db.$client, chainBatch, {
+  chainRead ??= buildChainRead();
+  const [rows] = await runPrepared(db.$client, [chainRead] as const, {
     slug: q.siteSlug,
     mac: q.mac,
     uuid: q.uuid,
@@ -77,12 +74,15 @@ export async function loadChainContext(db: Db, q: ChainLookup) {
     relayId: q.relayCredentialHash ? null : q.relayId,
     cacheSeenSince: q.cacheSeenSince,
   });
+  const row = rows[0];
+  // Oldest first, as pickHost expects (json_group_array does not promise the subquery's order).
+  const hostRows = decodeJsonRows<HostRow>(row?.hosts, hostFields).sort((a, b) => a.createdAt - b.createdAt);
   return {
-    site: siteRows[0] ?? null,
-    relay: relayRows[0] ?? null,
+    site: decodeJsonRows<SiteRow>(row?.site, siteFields)[0] ?? null,
+    relay: decodeJsonRows<RelayAuthRow>(row?.relay, relayAuthColumns)[0] ?? null,
     host: pickHost(hostRows, q),
-    cacheUrl: cacheRows[0]?.cacheUrl ?? null,
-    catalogueToken: tokenRows[0]?.token ?? null,
+    cacheUrl: row?.cacheUrl ?? null,
+    catalogueToken: row?.token ?? null,
   };
 }
 

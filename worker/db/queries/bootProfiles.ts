@@ -31,7 +31,7 @@ function build() {
   ] as const;
 }
 
-export const catalogueTokenStatement = () =>
+const catalogueTokenStatement = () =>
   prepareSelect<{ token: string }>(new QueryBuilder().select({ token: catalogueVersion.token }).from(catalogueVersion).where(eq(catalogueVersion.id, 1)), {
     token: catalogueVersion.token,
   });
