@@ -59,7 +59,9 @@ type Rows<T> = { [K in keyof T]: T[K] extends PreparedSelect<infer Row> ? Row[] 
 
 // One D1 round trip for all the statements; every placeholder they name must have a value (null is a value).
 export async function runPrepared<T extends readonly PreparedSelect<unknown>[]>(d1: D1Database, statements: T, values: Record<string, unknown>): Promise<Rows<T>> {
-  const results = await d1.batch<Record<string, unknown>>(statements.map((s) => d1.prepare(s.sql).bind(...fillPlaceholders(s.params, values))));
+  const bound = statements.map((s) => d1.prepare(s.sql).bind(...fillPlaceholders(s.params, values)));
+  // A lone statement skips the batch wrapper (a transaction around it), measurably cheaper per call.
+  const results = bound.length === 1 ? [await bound[0]!.all<Record<string, unknown>>()] : await d1.batch<Record<string, unknown>>(bound);
   return results.map((result, i) => result.results.map((raw) => decodeRow(raw, statements[i]!.fields))) as Rows<T>;
 }
 

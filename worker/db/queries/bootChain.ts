@@ -44,23 +44,46 @@ const p = {
 const siteFields = getTableColumns(sites) as Record<string, Column>;
 const hostFields = getTableColumns(hosts) as Record<string, Column>;
 
-type ChainReadRow = { site: string | null; relay: string | null; hosts: string; cacheUrl: string | null; token: string | null };
+type ChainReadRow = {
+  site: string | null;
+  relay: string | null;
+  byMac: string | null;
+  byUuid: string | null;
+  bySerial: string | null;
+  cacheUrl: string | null;
+  token: string | null;
+};
 
 // One statement, one row: each read is a scalar subquery yielding JSON. D1 prepares every statement it runs (and
-// prepares it again once bound), so one statement costs far less than a batch of five.
+// prepares it again once bound), so one statement costs far less than a batch of five. The host candidates are the
+// MAC match and the oldest UUID and serial matches (what pickHost chooses among), found with min() rather than an
+// ordered subquery: bound parameters under ORDER BY in a subquery cost D1 a fresh query plan on every call.
 let chainRead: PreparedSelect<ChainReadRow> | null = null;
 
 function buildChainRead() {
   const siteId = sql`(select ${sites.id} from ${sites} where ${sites.slug} = ${p.slug})`;
-  const candidates = sql`select * from ${hosts} where ${hosts.siteId} = ${siteId} and (${hosts.mac} = ${p.mac} or ${hosts.uuid} = ${p.uuid} or ${hosts.serial} = ${p.serial}) order by ${hosts.createdAt} limit 10`;
+  const host = jsonObjectOf(hostFields);
+  const oldest = (column: "uuid" | "serial", value: Placeholder) =>
+    sql`(select ${host} from ${hosts} h where h.site_id = ${siteId} and h.${sql.raw(column)} = ${value}
+         and h.created_at = (select min(created_at) from ${hosts} where site_id = h.site_id and ${sql.raw(column)} = h.${sql.raw(column)}) limit 1)`;
   // The relay: by credential hash (header) or by id (the kid of a relay-signed token); the caller sets at most one.
   const query = sql`select
     (select ${jsonObjectOf(siteFields)} from ${sites} where ${sites.slug} = ${p.slug}) as site,
     (select ${jsonObjectOf(relayAuthColumns)} from ${relays} where ${relays.credentialHash} = ${p.credentialHash} or ${relays.id} = ${p.relayId} limit 1) as relay,
-    (select json_group_array(${jsonObjectOf(hostFields)}) from (${candidates})) as hosts,
+    (select ${host} from ${hosts} where ${hosts.siteId} = ${siteId} and ${hosts.mac} = ${p.mac}) as by_mac,
+    ${oldest("uuid", p.uuid)} as by_uuid,
+    ${oldest("serial", p.serial)} as by_serial,
     (select ${relays.cacheUrl} from ${relays} where ${liveCacheWhere(siteId, p.cacheSeenSince)} order by ${relays.lastSeenAt} desc limit 1) as cache_url,
     (select ${catalogueVersion.token} from ${catalogueVersion} where ${catalogueVersion.id} = 1) as token`;
-  return prepareRaw<ChainReadRow>(query, { site: "site", relay: "relay", hosts: "hosts", cacheUrl: "cache_url", token: "token" });
+  return prepareRaw<ChainReadRow>(query, {
+    site: "site",
+    relay: "relay",
+    byMac: "by_mac",
+    byUuid: "by_uuid",
+    bySerial: "by_serial",
+    cacheUrl: "cache_url",
+    token: "token",
+  });
 }
 
 export async function loadChainContext(db: Db, q: ChainLookup) {
@@ -75,12 +98,11 @@ export async function loadChainContext(db: Db, q: ChainLookup) {
     cacheSeenSince: q.cacheSeenSince,
   });
   const row = rows[0];
-  // Oldest first, as pickHost expects (json_group_array does not promise the subquery's order).
-  const hostRows = decodeJsonRows<HostRow>(row?.hosts, hostFields).sort((a, b) => a.createdAt - b.createdAt);
+  const candidates = [row?.byMac, row?.byUuid, row?.bySerial].flatMap((json) => decodeJsonRows<HostRow>(json, hostFields));
   return {
     site: decodeJsonRows<SiteRow>(row?.site, siteFields)[0] ?? null,
     relay: decodeJsonRows<RelayAuthRow>(row?.relay, relayAuthColumns)[0] ?? null,
-    host: pickHost(hostRows, q),
+    host: pickHost(candidates, q),
     cacheUrl: row?.cacheUrl ?? null,
     catalogueToken: row?.token ?? null,
   };
