@@ -122,7 +122,7 @@ async function chain(c: Context<AppEnv>, at: number): Promise<Response> {
     writeBehind(c, "chain", db.$client, [
       insertEventStatement({ siteId: site.id, hostId: known || decision.kind !== "deny" ? hostId : null, mac, source: "worker", phase, bootSession: sid, detail, at }),
       known
-        ? touchHostStatement(hostId, at, identity, booting ? "booting" : undefined)
+        ? hostTouch(known, at, identity, booting ? "booting" : undefined)
         : decision.kind === "deny"
           ? null
           : insertSeenHostStatement({ id: hostId, siteId: site.id, mac, uuid: q.uuid ?? null, serial: q.serial ?? null, arch: null }, at, identity, booting ? "booting" : "discovered"),
@@ -144,6 +144,22 @@ async function chain(c: Context<AppEnv>, at: number): Promise<Response> {
   // A discovered machine retries every few seconds: record it once, then only refresh last-seen.
   const phase = decision.kind === "discover" ? (known ? null : "discovered") : "chain-served";
   if (phase) record(phase, { ...out.detail, sid }, decision.kind === "boot");
-  else writeBehind(c, "chain", db.$client, [touchHostStatement(hostId, at, identity)]);
+  else if (known) writeBehind(c, "chain", db.$client, [hostTouch(known, at, identity)]);
   return text(out.body, 200, { [CHAIN_SIGNATURE_HEADER]: out.signature });
+}
+
+// Last seen is a hint for operators, kept to LAST_SEEN_GRANULARITY_MS like a token's last use: a machine re-chaining
+// in a loop (discover, menus, retries) does not rewrite its row on every request. A new identity or state always is.
+export const LAST_SEEN_GRANULARITY_MS = 60_000;
+
+function hostTouch(known: NonNullable<Loaded["host"]>, at: number, identity: Record<string, string>, state?: "booting") {
+  const fresh = known.lastSeenAt !== null && at - known.lastSeenAt < LAST_SEEN_GRANULARITY_MS;
+  const sameState = state === undefined || known.state === state;
+  return fresh && sameState && sameIdentity(known.lastIdentity, identity) ? null : touchHostStatement(known.id, at, identity, state);
+}
+
+function sameIdentity(stored: Record<string, string> | null, reported: Record<string, string>): boolean {
+  if (!stored) return false;
+  const keys = Object.keys(reported);
+  return keys.length === Object.keys(stored).length && keys.every((k) => stored[k] === reported[k]);
 }

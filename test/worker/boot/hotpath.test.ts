@@ -7,9 +7,9 @@ import { describe, expect, it } from "vitest";
 import { archCandidates, decide, resolvePlan } from "../../../worker/boot/plan.ts";
 import { loadChainContext } from "../../../worker/db/queries/bootChain.ts";
 import { loadBootProfiles } from "../../../worker/db/queries/bootProfiles.ts";
-import { images, profiles } from "../../../worker/db/schema.ts";
+import { hosts, images, profiles } from "../../../worker/db/schema.ts";
 import worker from "../../../worker/index.ts";
-import { BASE, call, db, eventsOf, seedHost, seedImage, seedProfile, seedSite } from "./seed.ts";
+import { BASE, call, db, eventsOf, hostRow, seedHost, seedImage, seedProfile, seedSite } from "./seed.ts";
 
 const lookup = (q: { mac?: string; uuid?: string; serial?: string; arch?: string; slug?: string }) => ({
   siteSlug: q.slug ?? "lab",
@@ -68,6 +68,30 @@ describe("the chain reads resolve what decide() picks", () => {
 });
 
 describe("bookkeeping writes", () => {
+  it("a machine re-chaining within a minute keeps its row unless its identity or state changes; every chain is an event", async () => {
+    const site = await seedSite({ slug: "lab" });
+    await seedImage({ name: "os" });
+    await seedProfile({ name: "p", image: "os" });
+    await seedHost({ id: "h1", siteId: site.id, mac: "52:54:00:00:03:01", profileId: "prf-p" });
+    const path = "/boot/lab/ipxe?mac=52:54:00:00:03:01&arch=x86_64&platform=efi";
+    expect((await call(path)).status).toBe(200);
+    const first = await hostRow("h1");
+    expect(first?.state).toBe("booting");
+    expect(first?.lastSeenAt).toBeGreaterThan(0);
+    expect((await call(path)).status).toBe(200);
+    expect((await hostRow("h1"))?.lastSeenAt).toBe(first?.lastSeenAt);
+    // Another reported identity (the same machine now boots in BIOS mode) is written at once.
+    expect((await call("/boot/lab/ipxe?mac=52:54:00:00:03:01&arch=x86_64&platform=pcbios")).status).toBe(200);
+    const moved = await hostRow("h1");
+    expect(moved?.lastIdentity).toMatchObject({ platform: "pcbios" });
+    expect(moved?.lastSeenAt).toBeGreaterThanOrEqual(first!.lastSeenAt!);
+    // So is a state change: the host reported booted, the next chain makes it booting again.
+    await db().update(hosts).set({ state: "booted" }).where(eq(hosts.id, "h1"));
+    expect((await call("/boot/lab/ipxe?mac=52:54:00:00:03:01&arch=x86_64&platform=pcbios")).status).toBe(200);
+    expect((await hostRow("h1"))?.state).toBe("booting");
+    expect((await eventsOf(site.id)).filter((e) => e.phase === "chain-served")).toHaveLength(4);
+  });
+
   it("concurrent chains all land in the timeline", async () => {
     const site = await seedSite({ slug: "lab" });
     await seedImage({ name: "os" });
