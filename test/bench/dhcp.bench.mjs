@@ -7,6 +7,11 @@
 // as both do by default (the relay at info, dnsmasq without --quiet-dhcp), and the relay runs with the Node flags it
 // ships with (Dockerfile, systemd unit; BENCH_RELAY_NODE_OPTIONS overrides). Without root it measures ours on
 // loopback only.
+// Placement: in a deployment the relay and the booting machine are different computers, so with >= 2 CPUs available
+// the bench pins (taskset, util-linux) both servers (the relay, dnsmasq) to the first CPU it may use and both client
+// processes (and this orchestrator) to the second: the same placement for ours and the peer, printed on stderr and
+// in each row's "what". With 1 CPU it runs unpinned and says so. BENCH_PLACEMENT=shared pins everything to the second
+// CPU; BENCH_PLACEMENT=none leaves it to the scheduler.
 // Rows (stdout, JSON): {"what","ours","peer","peerName","unit":"ms","ratio","better":"lower"}; progress on stderr.
 import { spawn, spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
@@ -15,6 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { checkPlacement, choosePlacement, pinSelf } from "./placement.mjs";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -78,6 +84,13 @@ if (process.argv[2] === "--client") {
 }
 
 // ---- orchestrator ------------------------------------------------------------------------------------------------
+// Placement (see the top comment and placement.mjs).
+const placement = choosePlacement();
+// A prefix (see inNs below) whose command runs on `cpu` (null: as is).
+const pinned = (cpu, prefix) => (cmd, args) => (cpu === null ? prefix(cmd, args) : prefix("taskset", ["-c", String(cpu), cmd, ...args]));
+pinSelf(placement);
+log(`placement: ${placement.text}; servers: relay, dnsmasq; clients: the two DHCP load generators, this orchestrator`);
+
 const sh = (cmd, ...args) => {
   const r = spawnSync(cmd, args, { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${r.stderr}`);
@@ -133,6 +146,7 @@ function startClient(prefix, target, port, replyPort, mode, macBase) {
       return JSON.parse(value);
     },
     close: () => child.stdin.end(),
+    pid: child.pid,
   };
 }
 
@@ -186,19 +200,20 @@ try {
   if (!rootOk) {
     // Loopback fallback: our relay answers "broadcasts" to 255.255.255.255, which loopback cannot carry back, so
     // this mode asks it on 4011 instead (same decision code, unicast reply).
-    startRelay(direct, "127.0.0.1", "127.0.0.1", { dhcp: 0, http: 20000 + (process.pid % 20000) });
+    const relay = startRelay(pinned(placement.server, direct), "127.0.0.1", "127.0.0.1", { dhcp: 0, http: 20000 + (process.pid % 20000) });
     await settle(1500);
-    const c = startClient(direct, "127.0.0.1", 4011, 0, "request", 0x02000000);
+    const c = startClient(pinned(placement.client, direct), "127.0.0.1", 4011, 0, "request", 0x02000000);
     await c.run(WARMUP);
+    checkPlacement([["relay", relay.pid, placement.server], ["client", c.pid, placement.client], ["orchestrator", process.pid, placement.client]], log);
     const ours = summary(await c.run(COUNT));
     c.close();
-    for (const p of ["p50", "p99"]) console.log(JSON.stringify({ what: `proxyDHCP reply latency ${p} (loopback, 4011; no dnsmasq without root)`, ours: ours[p], peer: null, peerName: "dnsmasq (not run)", unit: "ms", ratio: null, better: "lower" }));
+    for (const p of ["p50", "p99"]) console.log(JSON.stringify({ what: `proxyDHCP reply latency ${p} (loopback, 4011; no dnsmasq without root) [${placement.tag}]`, ours: ours[p], peer: null, peerName: "dnsmasq (not run)", unit: "ms", ratio: null, better: "lower" }));
   } else {
     const [a, b] = pairs;
-    startRelay(inNs(a.srv), "10.77.0.1", "0.0.0.0");
+    const relay = startRelay(pinned(placement.server, inNs(a.srv)), "10.77.0.1", "0.0.0.0");
     const version = sh("dnsmasq", "--version").split("\n")[0].replace(/ +Copyright.*/, "");
     const dnsmasq = spawn(
-      ...inNs(b.srv)("dnsmasq", [
+      ...pinned(placement.server, inNs(b.srv))("dnsmasq", [
         "--keep-in-foreground", // not --no-daemon, which also copies every log line to stderr
         "--conf-file=/dev/null",
         "--port=0",
@@ -215,10 +230,17 @@ try {
     );
     children.push(dnsmasq);
     await settle(1500);
-    const ours = startClient(inNs(a.cli), "255.255.255.255", 67, 68, "discover", 0x02000000);
-    const peer = startClient(inNs(b.cli), "255.255.255.255", 67, 68, "discover", 0x03000000);
+    const ours = startClient(pinned(placement.client, inNs(a.cli)), "255.255.255.255", 67, 68, "discover", 0x02000000);
+    const peer = startClient(pinned(placement.client, inNs(b.cli)), "255.255.255.255", 67, 68, "discover", 0x03000000);
     await ours.run(WARMUP);
     await peer.run(WARMUP);
+    checkPlacement([
+      ["relay", relay.pid, placement.server],
+      ["dnsmasq", dnsmasq.pid, placement.server],
+      ["client for ours", ours.pid, placement.client],
+      ["client for dnsmasq", peer.pid, placement.client],
+      ["orchestrator", process.pid, placement.client],
+    ], log);
     const got = { ours: [], peer: [] };
     const per = Math.ceil(COUNT / ROUNDS);
     for (let i = 0; i < ROUNDS; i++) {
@@ -230,11 +252,11 @@ try {
     const o = summary(merge(got.ours));
     const p = summary(merge(got.peer));
     const show = (s) => `p50 ${s.p50.toFixed(3)} ms, p99 ${s.p99.toFixed(3)} ms, max ${s.max.toFixed(3)} ms, ${s.n} replies, ${s.lost} lost`;
-    log(`ours: ${show(o)} (NODE_OPTIONS=${RELAY_NODE_OPTIONS}, log level ${RELAY_LOG_LEVEL})`);
+    log(`ours: ${show(o)} (NODE_OPTIONS=${RELAY_NODE_OPTIONS}, log level ${RELAY_LOG_LEVEL}, ${placement.tag})`);
     log(`dnsmasq: ${show(p)}`);
     log(`p99 per round, ours: ${got.ours.map((r) => percentile(r.latencies, 99).toFixed(2)).join(" ")}; dnsmasq: ${got.peer.map((r) => percentile(r.latencies, 99).toFixed(2)).join(" ")}`);
     for (const k of ["p50", "p99"]) {
-      console.log(JSON.stringify({ what: `proxyDHCP reply latency ${k}, ${per * ROUNDS} DISCOVERs (target p99 < 2 ms)`, ours: o[k], peer: p[k], peerName: version, unit: "ms", ratio: o[k] / p[k], better: "lower" }));
+      console.log(JSON.stringify({ what: `proxyDHCP reply latency ${k}, ${per * ROUNDS} DISCOVERs (target p99 < 2 ms) [${placement.tag}]`, ours: o[k], peer: p[k], peerName: version, unit: "ms", ratio: o[k] / p[k], better: "lower" }));
     }
     if (o.lost || p.lost) log(`lost replies: ours ${o.lost}, dnsmasq ${p.lost}`);
     const count = (file, re) => readFileSync(join(tmp, file), "utf8").split("\n").filter((l) => re.test(l)).length;

@@ -7,9 +7,13 @@
 // Before timing, each row checks what each server negotiated (its OACK: blksize, and windowsize 8 for ours, none for
 // tftpd-hpa), so a row cannot silently compare something else. Rounds alternate which server goes first; the relay
 // runs with the Node flags it ships with (BENCH_RELAY_NODE_OPTIONS overrides) at its default log level.
-// Lock-step figures on loopback depend on where the scheduler puts client and server (cross-CPU wakeups in a VM cost
-// more than the servers' work): tftpd-hpa ran at 23-99 MB/s across runs here. `taskset -c 1 npm run bench -- tftp`
-// puts all three on one CPU, which compares per-packet cost alone and is much steadier.
+// Placement: lock-step figures on loopback swing with where the scheduler puts client and server (tftpd-hpa ran at
+// 23-99 MB/s unpinned on a 2-CPU VM). In a deployment the relay and the booting machine are different computers, so
+// with >= 2 CPUs available the bench pins (taskset, util-linux) every server under test (the relay, tftpd-hpa and
+// its per-transfer children) to the first CPU it may use and every client (atftp, the Node client, which runs in
+// this process, so this process too) to the second: the same placement for ours and the peer, printed on stderr and
+// in each row's "what". With 1 CPU it runs unpinned and says so. BENCH_PLACEMENT=shared pins everything to the
+// second CPU (per-packet cost alone, client and server competing); BENCH_PLACEMENT=none leaves it to the scheduler.
 // Rows (stdout, JSON): {"what","ours","peer","peerName","unit":"MB/s","ratio","better":"higher"}; progress on stderr.
 import { execFile, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -19,12 +23,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { checkPlacement, choosePlacement, pinSelf } from "./placement.mjs";
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const SIZE = 1024 * 1024;
 const log = (msg) => process.stderr.write(`${msg}\n`);
+
+// Placement (see the top comment and placement.mjs).
+const placement = choosePlacement();
+// [cmd, args] run on `cpu` (null: as is).
+const pinned = (cpu, cmd, args) => (cpu === null ? [cmd, args] : ["taskset", ["-c", String(cpu), cmd, ...args]]);
+// This process runs the Node client.
+pinSelf(placement);
+log(`placement: ${placement.text}; servers: relay, tftpd-hpa; clients: atftp, Node client (this process)`);
 
 const freePort = () =>
   new Promise((resolve) => {
@@ -59,8 +72,7 @@ process.on("exit", cleanup);
 const oursPort = await freePort();
 const httpPort = await freePort();
 const relay = spawn(
-  process.execPath,
-  [join(ROOT, "relay/main.ts"), "--api-url", "http://127.0.0.1:9", "--site", "bench", "--listen", "127.0.0.1", "--dhcp-port", "0", "--proxy-dhcp-port", "0", "--tftp-port", String(oursPort), "--http-port", String(httpPort), "--binaries-dir", dir, "--state-dir", join(dir, "state")],
+  ...pinned(placement.server, process.execPath, [join(ROOT, "relay/main.ts"), "--api-url", "http://127.0.0.1:9", "--site", "bench", "--listen", "127.0.0.1", "--dhcp-port", "0", "--proxy-dhcp-port", "0", "--tftp-port", String(oursPort), "--http-port", String(httpPort), "--binaries-dir", dir, "--state-dir", join(dir, "state")]),
   {
     // What relay/Dockerfile and the systemd unit set.
     env: { ...process.env, NODE_OPTIONS: process.env.BENCH_RELAY_NODE_OPTIONS ?? "--max-semi-space-size=1", EDGEBOOT_RELAY_CREDENTIAL: "bench-only" },
@@ -73,7 +85,7 @@ await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).
 // Peer: tftpd-hpa in the foreground on a high port (-s chroots into the dir, which needs root; -L stays foreground).
 const peerPort = await freePort();
 const asRoot = process.getuid?.() === 0;
-const hpa = spawn("in.tftpd", ["-L", "-a", `127.0.0.1:${peerPort}`, ...(asRoot ? ["-s", dir] : [dir])], { stdio: ["ignore", "ignore", "inherit"] });
+const hpa = spawn(...pinned(placement.server, "in.tftpd", ["-L", "-a", `127.0.0.1:${peerPort}`, ...(asRoot ? ["-s", dir] : [dir])]), { stdio: ["ignore", "ignore", "inherit"] });
 children.push(hpa);
 const hpaVersion = (spawnSync("in.tftpd", ["-V"], { encoding: "utf8" }).stdout || spawnSync("in.tftpd", ["-V"], { encoding: "utf8" }).stderr || "").trim().split("\n")[0] || "tftpd-hpa";
 
@@ -94,12 +106,14 @@ async function fetchOnce(port, options, client = "atftp", expectOack = null) {
   const out = join(dir, `out-${port}`);
   const args = [...options.flatMap((o) => ["--option", o]), "-g", "-r", "ipxe.efi", "-l", out, "127.0.0.1", String(port)];
   const started = process.hrtime.bigint();
-  await run("atftp", args, { timeout: 30_000 });
+  await run(...pinned(placement.client, "atftp", args), { timeout: 30_000 });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (!readFileSync(out).equals(data)) throw new Error(`atftp got a different file from port ${port}`);
   return seconds;
 }
 await waitFor(() => fetchOnce(peerPort, []).then(() => true), "tftpd-hpa");
+// Both servers (every thread of the relay) and this process run where the placement says.
+checkPlacement([["relay", relay.pid, placement.server], ["tftpd-hpa", hpa.pid, placement.server], ["client (this process)", process.pid, placement.client]], log);
 
 function checkOack(port, got, expected) {
   const name = port === oursPort ? "relay" : "tftpd-hpa";
@@ -111,7 +125,7 @@ function checkOack(port, got, expected) {
 // atftp's --trace prints the OACK it received ("received OACK <blksize: 1468, windowsize: 8, >") on stderr.
 async function atftpOack(port, options) {
   const args = [...options.flatMap((o) => ["--option", o]), "--trace", "-g", "-r", "ipxe.efi", "-l", join(dir, `probe-${port}`), "127.0.0.1", String(port)];
-  const { stderr } = await run("atftp", args, { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 });
+  const { stderr } = await run(...pinned(placement.client, "atftp", args), { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 });
   const m = /received OACK <([^>]*)>/.exec(stderr);
   return m ? Object.fromEntries([...m[1].matchAll(/(\w+): (\d+)/g)].map((x) => [x[1].toLowerCase(), x[2]])) : {};
 }
@@ -151,9 +165,9 @@ try {
       }
     }
     const mbps = (s) => SIZE / 1e6 / s;
-    const row = { what: c.what, ours: mbps(median(ours)), peer: mbps(median(peer)), peerName: hpaVersion.replace(/^tftp-hpa/, "tftpd-hpa"), unit: "MB/s", better: "higher" };
+    const row = { what: `${c.what} [${placement.tag}]`, ours: mbps(median(ours)), peer: mbps(median(peer)), peerName: hpaVersion.replace(/^tftp-hpa/, "tftpd-hpa"), unit: "MB/s", better: "higher" };
     row.ratio = row.ours / row.peer;
-    log(`${c.what}: ours ${row.ours.toFixed(1)} MB/s, tftpd-hpa ${row.peer.toFixed(1)} MB/s (median of ${RUNS}, ${c.client ?? "atftp"} client)`);
+    log(`${c.what}: ours ${row.ours.toFixed(1)} MB/s, tftpd-hpa ${row.peer.toFixed(1)} MB/s (median of ${RUNS}, ${c.client ?? "atftp"} client, ${placement.tag})`);
     console.log(JSON.stringify(row));
   }
 } finally {
