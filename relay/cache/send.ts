@@ -3,30 +3,20 @@ import type { ServerResponse } from "node:http";
 import type { Fill } from "./fill.ts";
 
 // Two buffers per response, reused: one is read into while the other is still being written. Reusing them (fs
-// streams allocate a fresh buffer per chunk) saves page faults and garbage, which is most of what a hit costs in
-// CPU and memory. Reads shrink as responses multiply, so all responses together touch about READ_BUDGET bytes:
-// up to 16 clients get 512 KiB reads (fewer syscalls), 32 clients 256 KiB, 128 clients 64 KiB.
-const MAX_READ = 512 * 1024;
+// streams allocate a fresh buffer per chunk) saves page faults and garbage. Reads are sized by how many responses
+// are running, so all of them together hold about READ_BUDGET bytes: 1-6 clients read 2 MiB at a time (fewer reads
+// and wake-ups per byte than 512 KiB: what lets one client keep up with nginx's sendfile), 16 clients 768 KiB,
+// 32 clients 384 KiB (with 256 KiB, 32 clients were about 8% slower). A response starts at FIRST_READ and doubles
+// towards its share, so a burst of clients cannot each start big.
+const MAX_READ = 2 * 1024 * 1024;
 const MIN_READ = 64 * 1024;
-const READ_BUDGET = 16 * 1024 * 1024;
-// Freed buffers are kept for the next responses, up to the same budget: a steady set of buffers instead of new
-// ones (and malloc fragmentation) for every burst of clients.
-const pool: Buffer[] = [];
-let pooledBytes = 0;
+const FIRST_READ = 256 * 1024;
+const READ_BUDGET = 24 * 1024 * 1024;
 let active = 0;
 const readSize = () => Math.max(MIN_READ, Math.min(MAX_READ, Math.floor(READ_BUDGET / (2 * Math.max(1, active)) / MIN_READ) * MIN_READ));
-// A buffer sized for the current load (a pooled one if it is big enough, a smaller one is dropped).
-const takeBuffer = () => {
-  const want = readSize();
-  const buf = pool.pop();
-  if (buf) pooledBytes -= buf.length;
-  return buf && buf.length >= want ? buf : Buffer.allocUnsafeSlow(want);
-};
-const giveBack = (buf: Buffer | null) => {
-  if (!buf || pooledBytes + buf.length > READ_BUDGET) return;
-  pool.push(buf);
-  pooledBytes += buf.length;
-};
+// Gives the memory back now: a dropped Buffer is freed only when V8 next collects its old generation, and under
+// load that came 16 MiB or more later. Only for buffers no write refers to any more.
+const free = (buf: Buffer | null | undefined) => void (buf?.buffer as (ArrayBuffer & { transfer(n: number): ArrayBuffer }) | undefined)?.transfer(0);
 
 // Where the bytes come from: a whole file, or a fill whose readable end grows until it is verified.
 type Source = {
@@ -89,10 +79,12 @@ export async function sendFromFill(res: ServerResponse, fill: Fill, start: numbe
 }
 
 // Moves bytes [start, end) from the source to the response, at most two writes in flight: a buffer is refilled only
-// after res.write has handed it to the kernel (its callback). Any failure or a client that
-// goes away destroys the response (a Content-Length response cut short is an error to the client, never padding).
+// after res.write has handed it to the kernel (its callback); no 'drain' wait, the two buffers are the backpressure.
+// The next chunk is asked for before the current one is written: res.write copies into the socket on this thread and
+// the read runs on libuv's pool, so the two overlap (asked for after, each read waited for the copy). Any failure or a
+// client that goes away destroys the response (a Content-Length response cut short is an error to the client, never
+// padding).
 async function pump(res: ServerResponse, start: number, end: number, src: Source): Promise<number> {
-  // Allocated on first use: a reader served from a fill's memory tail never needs them.
   const buffers: Array<Buffer | null> = [null, null];
   const inFlight: Array<Promise<void> | null> = [null, null];
   const writing = [false, false];
@@ -117,40 +109,58 @@ async function pump(res: ServerResponse, start: number, end: number, src: Source
       register(done);
     });
 
-  const readInto = async (buf: Buffer, position: number, length: number) => {
-    const n = await src.read(buf, position, length);
-    if (n <= 0) throw new Error("artifact file shorter than expected");
-    return n === buf.length ? buf : buf.subarray(0, n);
+  // The buffer for `slot` (its last write is done), sized for the current load: allocated on first use (a reader
+  // served from a fill's memory never needs one), doubled while under its share and more is left to send, halved
+  // or more once other responses made it twice its share.
+  const bufferFor = (slot: number, remaining: number) => {
+    const share = readSize();
+    const buf = buffers[slot];
+    if (buf && buf.length < 2 * share && (2 * buf.length > share || remaining <= buf.length)) return buf;
+    const size = !buf ? Math.min(FIRST_READ, share) : buf.length >= 2 * share ? share : Math.min(2 * buf.length, share);
+    free(buf); // (after its length was read: freeing empties it)
+    return (buffers[slot] = Buffer.allocUnsafeSlow(Math.min(size, remaining)));
+  };
+  // The chunk at `position` for buffer `slot`, once that buffer's last write is done (also for views of a fill's
+  // memory: the two-writes limit is the backpressure); null once the client is gone.
+  const chunkAt = async (slot: number, position: number): Promise<Buffer | null> => {
+    if (inFlight[slot]) await inFlight[slot];
+    for (;;) {
+      if (closed) return null;
+      const limit = src.limit();
+      if (position < limit) {
+        const view = src.peek?.(position, limit - position);
+        if (view) return view;
+        const buf = bufferFor(slot, end - position);
+        const n = await src.read(buf, position, Math.min(buf.length, limit - position));
+        if (n <= 0) throw new Error("artifact file shorter than expected");
+        return closed ? null : n === buf.length ? buf : buf.subarray(0, n);
+      }
+      await wait((done) => src.onMore(done));
+    }
   };
   let pos = start;
+  let next: Promise<Buffer | null> | null = null;
   try {
-    for (let i = 0; pos < end; ) {
-      if (closed) return pos - start;
-      const limit = src.limit();
-      if (pos >= limit) {
-        await wait((done) => src.onMore(done));
-        continue;
-      }
-      if (inFlight[i]) await inFlight[i];
-      if (closed) return pos - start;
-      const out = src.peek?.(pos, limit - pos) ?? (await readInto((buffers[i] ??= takeBuffer()), pos, Math.min(buffers[i]!.length, limit - pos)));
+    for (let slot = 0; pos < end; slot ^= 1) {
+      const out = await (next ?? chunkAt(slot, pos));
+      if (!out) return pos - start;
       pos += out.length;
-      // No 'drain' wait: two buffers in flight are the backpressure (waiting for the socket to empty would leave
-      // nothing to overlap the next read with).
-      const slot = i;
-      writing[slot] = true;
-      inFlight[slot] = wait((done) => void res.write(out, () => ((writing[slot] = false), done())));
-      i ^= 1;
+      next = pos < end ? chunkAt(slot ^ 1, pos) : null;
+      const s = slot;
+      writing[s] = true;
+      inFlight[s] = wait((done) => void res.write(out, () => ((writing[s] = false), done())));
     }
     await Promise.all(inFlight);
     if (!closed) res.end();
   } catch (err) {
     res.destroy(err as Error);
   } finally {
+    // A read still running when the loop left (an error, a client gone) must finish before its buffer is freed.
+    if (next) await next.catch(() => null);
     active--;
     res.off("close", onClose);
-    // Only buffers no pending write still refers to go back to the pool (the others are left to the GC).
-    for (const [i, buf] of buffers.entries()) if (!writing[i]) giveBack(buf);
+    // Buffers a pending write still refers to (a client gone mid-write) are left to the GC.
+    for (const [i, buf] of buffers.entries()) if (!writing[i]) free(buf);
   }
   return pos - start;
 }

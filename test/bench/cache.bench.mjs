@@ -1,8 +1,9 @@
 // Relay artifact cache benchmark (`npm run bench -- cache`): hit throughput for one artifact (256 MiB by default),
 // 1 and 32 concurrent clients on loopback, beside nginx serving the same file in the same run; 32 concurrent
 // misses (one upstream fetch expected, first byte vs the upstream's); the relay's resident memory under load.
-// The relay is the real one (relay/main.ts, DHCP/TFTP off); the upstream is a small stand-in for the API's
-// /relay/v1/artifacts route in its own process; clients are curl (hits) and Node http (misses, for timestamps).
+// The relay is the real one, started as it ships (relay/bin.js, which runs its JS build; DHCP/TFTP off); the
+// upstream is a small stand-in for the API's /relay/v1/artifacts route in its own process; clients are curl (hits)
+// and Node http (misses, for timestamps).
 // Rows: JSON lines {"what","ours","peer","peerName","unit","ratio","better"} on stdout; progress on stderr.
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -172,13 +173,21 @@ try {
   const relay = start(
     process.execPath,
     [
-      join(root, "relay/main.ts"),
+      join(root, "relay/bin.js"),
       "--api-url", upstreamUrl, "--site", "bench", "--listen", "127.0.0.1", "--advertise", "127.0.0.1",
       "--http-port", String(relayPort), "--dhcp-port", "0", "--proxy-dhcp-port", "0", "--tftp-port", "0",
       "--state-dir", join(tmp, "state"), "--binaries-dir", join(tmp, "bin"), "--cache-max-bytes", "4G", "--log-level", "error",
     ],
-    // The relay runs with the Node flags it ships with (Dockerfile, systemd unit); BENCH_RELAY_NODE_OPTIONS overrides.
-    { env: { ...process.env, NODE_OPTIONS: process.env.BENCH_RELAY_NODE_OPTIONS ?? "--max-semi-space-size=1", EDGEBOOT_RELAY_CREDENTIAL: "bench-credential-0123456789abcdef" } },
+    // The relay runs with the environment it ships with (Dockerfile, systemd unit): BENCH_RELAY_NODE_OPTIONS overrides
+    // its Node flags, BENCH_RELAY_GLIBC_MALLOC=default drops its malloc setting.
+    {
+      env: {
+        ...process.env,
+        NODE_OPTIONS: process.env.BENCH_RELAY_NODE_OPTIONS ?? "--max-semi-space-size=1",
+        ...(process.env.BENCH_RELAY_GLIBC_MALLOC === "default" ? {} : { MALLOC_MMAP_THRESHOLD_: "131072" }),
+        EDGEBOOT_RELAY_CREDENTIAL: "bench-credential-0123456789abcdef",
+      },
+    },
   );
   const relayUrl = `http://127.0.0.1:${relayPort}/artifacts/${sha}`;
   await waitHttp(`http://127.0.0.1:${relayPort}/healthz`, "relay");

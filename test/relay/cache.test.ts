@@ -77,6 +77,27 @@ describe("relay artifact cache", () => {
     expect(cache.stats).toMatchObject({ misses: 1, hits: 1, fills: 1 });
   });
 
+  it("serves large hits whole and byte-exact, alone, to many clients at once and as ranges", async () => {
+    // Bigger than every read size the hit path picks (it grows each response's reads up to 2 MiB), and not a
+    // multiple of any, so every boundary and the last short read are crossed.
+    const bytes = randomBytes((9 << 20) + 12_345);
+    const sha = upstream.add(bytes);
+    const { cache, url } = await startCache();
+    expect((await get(`${url}/artifacts/${sha}`)).body.equals(bytes)).toBe(true);
+    await until(() => cache.has(sha));
+    const alone = await get(`${url}/artifacts/${sha}`);
+    expect(alone.res.status).toBe(200);
+    expect(alone.body.equals(bytes)).toBe(true);
+    const many = await Promise.all(Array.from({ length: 8 }, () => get(`${url}/artifacts/${sha}`)));
+    for (const r of many) expect(r.body.equals(bytes)).toBe(true);
+    const from = (3 << 20) - 7;
+    const to = (7 << 20) + 3;
+    const ranged = await get(`${url}/artifacts/${sha}`, { range: `bytes=${from}-${to}` });
+    expect(ranged.res.status).toBe(206);
+    expect(ranged.body.equals(bytes.subarray(from, to + 1))).toBe(true);
+    expect(upstream.requests).toEqual([sha]);
+  });
+
   it("serves ranges, 304 and 416 on hits and on misses", async () => {
     const bytes = randomBytes(10_000);
     const sha = upstream.add(bytes);
