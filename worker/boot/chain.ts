@@ -1,4 +1,4 @@
-// GET /boot/:site/ipxe: authenticate, match the machine, decide, render, sign. One D1 round trip (the batch in
+// GET /boot/:site/ipxe: authenticate, match the machine, decide, render, sign. One D1 round trip (the statement in
 // loadChainContext) when the decision's profiles are cached under the current catalogue token, else two; the
 // bookkeeping writes go out after the response, coalesced across requests (writeBehind.ts).
 // The CPU steps (parseChainRequest, admitChain, composeChain) are exported for the in-workerd CPU benchmark.

@@ -1,7 +1,7 @@
 // The profiles a boot decision needs (the profile, the profiles its menu items name) and their images for the
 // candidate archs. The chain path reads the catalogue token (catalogue_version, replaced by triggers on every change
-// to profiles or images) in its first batch and reuses what it resolved under the same token, so a warm chain costs
-// one D1 round trip with only simple statements in it; a miss costs the second.
+// to profiles or images) in its one read statement and reuses what it resolved under the same token, so a warm
+// chain costs one D1 round trip; a miss costs a second. Cached maps are shared: callers only read them.
 import { and, eq, getTableColumns, inArray, or, sql, type Column } from "drizzle-orm";
 import { QueryBuilder } from "drizzle-orm/sqlite-core";
 import type { Db } from "../client.ts";
