@@ -10,7 +10,7 @@ import { jwksRoutes } from "./keys/jwks.ts";
 import { bearerAuth } from "./auth/bearer.ts";
 import { relayApi } from "./relayapi/index.ts";
 import type { AppEnv } from "./context.ts";
-import { createDb } from "./db/client.ts";
+import { dbFor } from "./db/client.ts";
 import { parseEnv } from "./env.ts";
 import { ApiError, errorBody, handleError } from "./errors.ts";
 
@@ -22,7 +22,7 @@ export function createApp() {
     const parsed = parseEnv(c.env);
     if (!parsed.ok) throw new ApiError("internal", `worker misconfigured: ${parsed.message}`);
     c.set("env", parsed.env);
-    c.set("db", createDb(parsed.env.DB));
+    c.set("db", dbFor(parsed.env.DB));
     await next();
   });
 

@@ -38,9 +38,13 @@ type Session = {
   closed: boolean;
 };
 
+// Peers are always IP literals (from rinfo). dgram's default lookup goes through dns.lookup and defers every send
+// to process.nextTick; answering synchronously sends in place, which is measurable per lock-step packet.
+const literalLookup = (address: string, _family: unknown, callback: (err: Error | null, address: string, family: number) => void) => callback(null, address, 4);
+
 function bindEphemeral(address: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = createSocket("udp4");
+    const s = createSocket({ type: "udp4", lookup: literalLookup as never });
     s.once("error", reject);
     s.bind(0, address, () => {
       s.off("error", reject);

@@ -4,7 +4,7 @@
 // statements. A batch is all or nothing and runs its statements in arrival order, so each request's own writes keep
 // their order and never half-land. A failed flush is logged, never surfaced to the machine.
 import type { Context } from "hono";
-import { runWrites, type BoundStatement } from "../db/prepared.ts";
+import { foldAppends, runWrites, type BoundStatement } from "../db/prepared.ts";
 
 export const WINDOW_MS = 50;
 // D1 runs a batch as one statement list; cap it so a storm cannot build an unbounded transaction.
@@ -26,7 +26,7 @@ export function writeBehind(c: Context, what: string, d1: D1Database, statements
   const flush = new Promise((resolve) => setTimeout(resolve, WINDOW_MS))
     .then(() => {
       if (open.get(d1) === batch) open.delete(d1);
-      return runWrites(d1, batch.statements);
+      return runWrites(d1, foldAppends(batch.statements));
     })
     .catch((err) => console.error(`boot bookkeeping failed (${what}, ${batch.statements.length} statements)`, err instanceof Error ? err.message : String(err)));
   try {

@@ -1,7 +1,7 @@
 // Reads for the chain hot path: one statement keyed by the site slug and the machine's identity — site,
 // authenticating relay, host candidates, a live relay cache, and the catalogue token. The profiles the decision needs
 // come from bootProfiles.ts, reused while the token is unchanged. SQL built once per isolate.
-import { and, desc, eq, getTableColumns, gt, isNotNull, isNull, sql, type Column, type Placeholder, type SQL } from "drizzle-orm";
+import { and, desc, eq, gt, isNotNull, isNull, sql, type Placeholder, type SQL } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { decodeJsonRows, jsonObjectOf, prepareRaw, runPrepared, type PreparedSelect } from "../prepared.ts";
 import { catalogueVersion, hosts, images, profiles, relays, sites } from "../schema.ts";
@@ -41,8 +41,39 @@ const p = {
   cacheSeenSince: sql.placeholder("cacheSeenSince"),
 };
 
-const siteFields = getTableColumns(sites) as Record<string, Column>;
-const hostFields = getTableColumns(hosts) as Record<string, Column>;
+// Only what authentication, the decision, the render and the last-seen bookkeeping use: a site's vendor-data, say,
+// can be kilobytes and has no business on every chain.
+const chainSiteColumns = {
+  id: sites.id,
+  slug: sites.slug,
+  name: sites.name,
+  bootAuth: sites.bootAuth,
+  bootKeyHash: sites.bootKeyHash,
+  unknownHostPolicy: sites.unknownHostPolicy,
+  defaultProfileId: sites.defaultProfileId,
+  discoverRetrySeconds: sites.discoverRetrySeconds,
+  hostTokenTtlSeconds: sites.hostTokenTtlSeconds,
+  allowDirect: sites.allowDirect,
+  vars: sites.vars,
+};
+const chainHostColumns = {
+  id: hosts.id,
+  hostname: hosts.hostname,
+  mac: hosts.mac,
+  uuid: hosts.uuid,
+  serial: hosts.serial,
+  arch: hosts.arch,
+  ipv4: hosts.ipv4,
+  labels: hosts.labels,
+  vars: hosts.vars,
+  profileId: hosts.profileId,
+  intent: hosts.intent,
+  state: hosts.state,
+  lastSeenAt: hosts.lastSeenAt,
+  lastIdentity: hosts.lastIdentity,
+};
+export type ChainSite = Pick<SiteRow, keyof typeof chainSiteColumns>;
+export type ChainHost = Pick<HostRow, keyof typeof chainHostColumns>;
 
 type ChainReadRow = {
   site: string | null;
@@ -62,13 +93,13 @@ let chainRead: PreparedSelect<ChainReadRow> | null = null;
 
 function buildChainRead() {
   const siteId = sql`(select ${sites.id} from ${sites} where ${sites.slug} = ${p.slug})`;
-  const host = jsonObjectOf(hostFields);
+  const host = jsonObjectOf(chainHostColumns);
   const oldest = (column: "uuid" | "serial", value: Placeholder) =>
     sql`(select ${host} from ${hosts} h where h.site_id = ${siteId} and h.${sql.raw(column)} = ${value}
          and h.created_at = (select min(created_at) from ${hosts} where site_id = h.site_id and ${sql.raw(column)} = h.${sql.raw(column)}) limit 1)`;
   // The relay: by credential hash (header) or by id (the kid of a relay-signed token); the caller sets at most one.
   const query = sql`select
-    (select ${jsonObjectOf(siteFields)} from ${sites} where ${sites.slug} = ${p.slug}) as site,
+    (select ${jsonObjectOf(chainSiteColumns)} from ${sites} where ${sites.slug} = ${p.slug}) as site,
     (select ${jsonObjectOf(relayAuthColumns)} from ${relays} where ${relays.credentialHash} = ${p.credentialHash} or ${relays.id} = ${p.relayId} limit 1) as relay,
     (select ${host} from ${hosts} where ${hosts.siteId} = ${siteId} and ${hosts.mac} = ${p.mac}) as by_mac,
     ${oldest("uuid", p.uuid)} as by_uuid,
@@ -86,6 +117,8 @@ function buildChainRead() {
   });
 }
 
+export const chainReadStatement = () => (chainRead ??= buildChainRead());
+
 export async function loadChainContext(db: Db, q: ChainLookup) {
   chainRead ??= buildChainRead();
   const [rows] = await runPrepared(db.$client, [chainRead] as const, {
@@ -98,9 +131,9 @@ export async function loadChainContext(db: Db, q: ChainLookup) {
     cacheSeenSince: q.cacheSeenSince,
   });
   const row = rows[0];
-  const candidates = [row?.byMac, row?.byUuid, row?.bySerial].flatMap((json) => decodeJsonRows<HostRow>(json, hostFields));
+  const candidates = [row?.byMac, row?.byUuid, row?.bySerial].flatMap((json) => decodeJsonRows<ChainHost>(json, chainHostColumns));
   return {
-    site: decodeJsonRows<SiteRow>(row?.site, siteFields)[0] ?? null,
+    site: decodeJsonRows<ChainSite>(row?.site, chainSiteColumns)[0] ?? null,
     relay: decodeJsonRows<RelayAuthRow>(row?.relay, relayAuthColumns)[0] ?? null,
     host: pickHost(candidates, q),
     cacheUrl: row?.cacheUrl ?? null,

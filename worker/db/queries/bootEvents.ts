@@ -2,7 +2,7 @@
 import { and, desc, eq, gte, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { Db } from "../client.ts";
-import { preparedWrite } from "../prepared.ts";
+import { preparedAppend, preparedWrite } from "../prepared.ts";
 import { auditLog, events, hosts, relays } from "../schema.ts";
 
 export type EventInput = {
@@ -24,7 +24,8 @@ export const insertEvent = (db: Db, e: EventInput) => db.insert(events).values(e
 const builder = drizzle({} as D1Database);
 const ph = sql.placeholder;
 
-export const insertEventStatement = preparedWrite<EventInput>(() =>
+// Events are an append-only log: a write-behind batch folds them into multi-row inserts.
+export const insertEventStatement = preparedAppend<EventInput>(() =>
   builder.insert(events).values({
     siteId: ph("siteId"),
     hostId: ph("hostId"),
