@@ -43,3 +43,12 @@ export function checkPlacement(procs, log) {
     log(`${name}: pid ${pid}, CPUs ${got.join(" / ")}`);
   }
 }
+
+// Time one CPU has spent (seconds, from /proc/stat): user (user + nice) and kernel (system + irq + softirq).
+const TICKS_PER_SECOND = 100; // USER_HZ, what /proc/stat counts in on Linux
+export function cpuTimes(cpu) {
+  const line = readFileSync("/proc/stat", "utf8").split("\n").find((l) => l.startsWith(`cpu${cpu} `));
+  if (!line) throw new Error(`no cpu${cpu} line in /proc/stat`);
+  const [user, nice, system, , , irq, softirq] = line.trim().split(/\s+/).slice(1).map(Number);
+  return { user: (user + nice) / TICKS_PER_SECOND, kernel: (system + irq + softirq) / TICKS_PER_SECOND };
+}

@@ -14,6 +14,9 @@
 // this process, so this process too) to the second: the same placement for ours and the peer, printed on stderr and
 // in each row's "what". With 1 CPU it runs unpinned and says so. BENCH_PLACEMENT=shared pins everything to the
 // second CPU (per-packet cost alone, client and server competing); BENCH_PLACEMENT=none leaves it to the scheduler.
+// With split placement the server CPU runs nothing but the server under test, so its /proc/stat counters across each
+// timed fetch are that server's cost: rows "server CPU per DATA packet" give user time (the server's own code) and
+// kernel time (the UDP path and wake-ups, alike for both servers) for the lock-step rows, in µs per packet.
 // Rows (stdout, JSON): {"what","ours","peer","peerName","unit":"MB/s","ratio","better":"higher"}; progress on stderr.
 import { execFile, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -23,7 +26,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { checkPlacement, choosePlacement, pinSelf } from "./placement.mjs";
+import { checkPlacement, choosePlacement, cpuTimes, pinSelf } from "./placement.mjs";
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -89,6 +92,14 @@ const hpa = spawn(...pinned(placement.server, "in.tftpd", ["-L", "-a", `127.0.0.
 children.push(hpa);
 const hpaVersion = (spawnSync("in.tftpd", ["-V"], { encoding: "utf8" }).stdout || spawnSync("in.tftpd", ["-V"], { encoding: "utf8" }).stderr || "").trim().split("\n")[0] || "tftpd-hpa";
 
+// BENCH_TFTP_FLOOR=1: also a minimal Node lock-step server (support/nodeLockStepFloor.mjs), placed like the relay, to
+// show how much of the relay's per-packet cost is Node's own.
+const floor = process.env.BENCH_TFTP_FLOOR === "1" ? { port: await freePort() } : null;
+if (floor) {
+  floor.child = spawn(...pinned(placement.server, process.execPath, [join(ROOT, "test/bench/support/nodeLockStepFloor.mjs"), String(floor.port), join(dir, "ipxe.efi")]), { stdio: ["ignore", "ignore", "inherit"] });
+  children.push(floor.child);
+}
+
 const { tftpGet } = await import("../relay/support/tftpClient.ts");
 
 // The options a server acknowledged, as {name: value} (lower-case names); {} when it sent no OACK.
@@ -112,8 +123,9 @@ async function fetchOnce(port, options, client = "atftp", expectOack = null) {
   return seconds;
 }
 await waitFor(() => fetchOnce(peerPort, []).then(() => true), "tftpd-hpa");
+if (floor) await waitFor(() => fetchOnce(floor.port, []).then(() => true), "minimal Node server");
 // Both servers (every thread of the relay) and this process run where the placement says.
-checkPlacement([["relay", relay.pid, placement.server], ["tftpd-hpa", hpa.pid, placement.server], ["client (this process)", process.pid, placement.client]], log);
+checkPlacement([["relay", relay.pid, placement.server], ["tftpd-hpa", hpa.pid, placement.server], ...(floor ? [["minimal Node server", floor.child.pid, placement.server]] : []), ["client (this process)", process.pid, placement.client]], log);
 
 function checkOack(port, got, expected) {
   const name = port === oursPort ? "relay" : "tftpd-hpa";
@@ -141,34 +153,47 @@ const configs = [
 ];
 try {
   for (const c of configs) {
-    const ours = [];
-    const peer = [];
     if (!c.client) {
       checkOack(oursPort, await atftpOack(oursPort, c.ours), c.expect.ours);
       checkOack(peerPort, await atftpOack(peerPort, c.peer), c.expect.peer);
     }
+    const lockStepBlksize = c.expect.peer.windowsize === null && c.expect.ours.windowsize === null ? Number(c.expect.ours.blksize) : null;
     // The Node client reports its OACK on every fetch, so it is checked on every fetch.
-    const ourFetch = () => fetchOnce(oursPort, c.ours, c.client, c.expect.ours);
-    const peerFetch = () => fetchOnce(peerPort, c.peer, c.client, c.expect.peer);
-    for (let i = 0; i < 2; i++) {
-      await ourFetch();
-      await peerFetch();
+    const sides = [
+      { name: "ours", fetch: () => fetchOnce(oursPort, c.ours, c.client, c.expect.ours) },
+      { name: "peer", fetch: () => fetchOnce(peerPort, c.peer, c.client, c.expect.peer) },
+      ...(floor && lockStepBlksize && !c.client ? [{ name: "floor", fetch: () => fetchOnce(floor.port, c.ours, c.client) }] : []),
+    ].map((side) => ({ ...side, seconds: [], user: 0, kernel: 0 }));
+    // Server CPU spent during the timed fetches (split placement only: see the top comment).
+    const counting = placement.server !== null && placement.server !== placement.client;
+    const timed = async (side) => {
+      const before = counting ? cpuTimes(placement.server) : null;
+      side.seconds.push(await side.fetch());
+      if (!before) return;
+      const after = cpuTimes(placement.server);
+      side.user += after.user - before.user;
+      side.kernel += after.kernel - before.kernel;
+    };
+    for (let i = 0; i < 2; i++) for (const side of sides) await side.fetch();
+    // Interleaved so all see the same machine load (2 cores, shared), each run in turn starting with another side.
+    for (let i = 0; i < RUNS; i++) for (let k = 0; k < sides.length; k++) await timed(sides[(i + k) % sides.length]);
+    const [ours, peer, nodeFloor] = sides;
+    const mbps = (side) => SIZE / 1e6 / median(side.seconds);
+    const peerName = hpaVersion.replace(/^tftp-hpa/, "tftpd-hpa");
+    const emit = (row) => console.log(JSON.stringify({ ...row, ratio: row.peer > 0 ? row.ours / row.peer : null }));
+    emit({ what: `${c.what} [${placement.tag}]`, ours: mbps(ours), peer: mbps(peer), peerName, unit: "MB/s", better: "higher" });
+    log(`${c.what}: ours ${mbps(ours).toFixed(1)} MB/s, tftpd-hpa ${mbps(peer).toFixed(1)} MB/s (median of ${RUNS}, ${c.client ?? "atftp"} client, ${placement.tag})`);
+    if (nodeFloor) emit({ what: `${c.what}, minimal Node server (the runtime's floor) [${placement.tag}]`, ours: mbps(nodeFloor), peer: mbps(peer), peerName, unit: "MB/s", better: "higher" });
+    // Per DATA packet of a lock-step transfer (the windowed rows send 8 per ACK, so per-packet cost means less there).
+    if (!counting || !lockStepBlksize) continue;
+    const packets = RUNS * (Math.floor(SIZE / lockStepBlksize) + 1);
+    const us = (side, kind) => (side[kind] * 1e6) / packets;
+    for (const kind of ["user", "kernel"]) {
+      const what = `server CPU per DATA packet, ${kind} time, lock-step blksize ${lockStepBlksize} [CPU ${placement.server}, /proc/stat]`;
+      emit({ what, ours: us(ours, kind), peer: us(peer, kind), peerName, unit: "µs", better: "lower" });
+      if (nodeFloor) emit({ what: `${what}, minimal Node server`, ours: us(nodeFloor, kind), peer: us(peer, kind), peerName, unit: "µs", better: "lower" });
+      log(`${c.what}: server ${kind} CPU per DATA packet: ours ${us(ours, kind).toFixed(1)} µs, tftpd-hpa ${us(peer, kind).toFixed(1)} µs${nodeFloor ? `, minimal Node server ${us(nodeFloor, kind).toFixed(1)} µs` : ""}`);
     }
-    // Interleaved so both see the same machine load (2 cores, shared), and in ABBA order so neither always goes first.
-    for (let i = 0; i < RUNS; i++) {
-      if (i % 2 === 0) {
-        ours.push(await ourFetch());
-        peer.push(await peerFetch());
-      } else {
-        peer.push(await peerFetch());
-        ours.push(await ourFetch());
-      }
-    }
-    const mbps = (s) => SIZE / 1e6 / s;
-    const row = { what: `${c.what} [${placement.tag}]`, ours: mbps(median(ours)), peer: mbps(median(peer)), peerName: hpaVersion.replace(/^tftp-hpa/, "tftpd-hpa"), unit: "MB/s", better: "higher" };
-    row.ratio = row.ours / row.peer;
-    log(`${c.what}: ours ${row.ours.toFixed(1)} MB/s, tftpd-hpa ${row.peer.toFixed(1)} MB/s (median of ${RUNS}, ${c.client ?? "atftp"} client, ${placement.tag})`);
-    console.log(JSON.stringify(row));
   }
 } finally {
   cleanup();
