@@ -13,16 +13,16 @@ import { findArtifact, toView } from "../artifacts/rows.ts";
 import { Sha256 } from "../artifacts/store.ts";
 import { MAX_SINGLE_PUT_BYTES, putArtifact } from "../artifacts/upload.ts";
 
-const ShaParam = z.object({ sha256: Sha256 });
-const UploadParam = ShaParam.extend({ uploadId: z.string().min(1).max(1024) });
-const PartParam = UploadParam.extend({ partNumber: z.coerce.number().int().min(1).max(MULTIPART_LIMITS.maxParts) });
-const ListQuery = z.object({
+export const ShaParam = z.object({ sha256: Sha256 });
+export const UploadParam = ShaParam.extend({ uploadId: z.string().min(1).max(1024) });
+export const PartParam = UploadParam.extend({ partNumber: z.coerce.number().int().min(1).max(MULTIPART_LIMITS.maxParts) });
+export const ListQuery = z.object({
   state: z.enum(["ready", "pending"]).default("ready"),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   cursor: Sha256.optional(),
 });
-const GcQuery = z.object({ dryRun: z.enum(["0", "1", "true", "false"]).optional() });
-const CompleteBody = z.object({
+export const GcQuery = z.object({ dryRun: z.enum(["0", "1", "true", "false"]).optional() });
+export const CompleteBody = z.object({
   parts: z
     .array(z.object({ partNumber: z.number().int().min(1).max(MULTIPART_LIMITS.maxParts), etag: z.string().min(1).max(256) }))
     .min(1)

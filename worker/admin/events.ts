@@ -9,7 +9,8 @@ import { findSite, findSiteHost } from "../db/queries/bootAdmin.ts";
 import { listEvents } from "../db/queries/bootEvents.ts";
 import { decodeCursor, PageQuery, toPage } from "../lib/pagination.ts";
 
-const EventsQuery = PageQuery.extend({
+export const EventsParam = z.object({ site: z.string().min(1).max(63) });
+export const EventsQuery = PageQuery.extend({
   // Hostname, MAC or host id.
   host: z.string().min(1).max(253).optional(),
   phase: z.string().regex(/^[a-z0-9-]{1,32}$/, "phase is 1-32 of a-z, 0-9 and '-'").optional(),
@@ -27,7 +28,7 @@ const EventsQuery = PageQuery.extend({
     .optional(),
 });
 
-export const eventsAdmin = new Hono<AppEnv>().get("/sites/:site/events", zv("param", z.object({ site: z.string().min(1).max(63) })), zv("query", EventsQuery), async (c) => {
+export const eventsAdmin = new Hono<AppEnv>().get("/sites/:site/events", zv("param", EventsParam), zv("query", EventsQuery), async (c) => {
   const { site: slug } = c.req.valid("param");
   const q = c.req.valid("query");
   requireSiteAccess(c, slug, "read");

@@ -5,6 +5,8 @@ import { hostsAdmin } from "./hosts.ts";
 import { hostsImportAdmin } from "./hostsImport.ts";
 import { imagesAdmin } from "./images.ts";
 import { adminRouter } from "./openapi.ts";
+import { documentArtifactRoutes, documentManifestRoute } from "./openapiArtifacts.ts";
+import { documentSiteToolRoutes } from "./openapiSiteTools.ts";
 import { profilesAdmin } from "./profiles.ts";
 import { relaysAdmin } from "./relays.ts";
 import { secretsAdmin } from "./secrets.ts";
@@ -36,6 +38,11 @@ adminApi
   .route("/", tokensAdmin)
   .route("/", secretsAdmin)
   .route("/", auditAdmin);
+
+// The plain-Hono /v1 sub-apps (mounted in app.ts) are described in the same document.
+documentArtifactRoutes(adminApi.openAPIRegistry);
+documentManifestRoute(adminApi.openAPIRegistry);
+documentSiteToolRoutes(adminApi.openAPIRegistry);
 
 adminApi.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
   type: "http",

@@ -11,8 +11,8 @@ import { ApiError } from "../errors.ts";
 import { resolveImage } from "./images.ts";
 import { apiBase, relayArtifactUrl } from "../relayapi/sync.ts";
 
-const ManifestParam = z.object({ image: z.string().min(1).max(128) });
-const ManifestQuery = z.object({ arch: z.string().regex(/^[a-z0-9_]{1,32}$/, "arch is like x86_64, arm64, i386").optional() });
+export const ManifestParam = z.object({ image: z.string().min(1).max(128) });
+export const ManifestQuery = z.object({ arch: z.string().regex(/^[a-z0-9_]{1,32}$/, "arch is like x86_64, arm64, i386").optional() });
 
 // GET /v1/images/:image/manifest?arch=: the image's artifacts signed as a compact JWS (EdDSA, kid of the API key
 // in /.well-known/jwks.json). `Accept: application/jose` returns the bare JWS; otherwise {manifest, jws}.

@@ -20,10 +20,10 @@ import { RELAY_HEALTHY_MS } from "../relayapi/health.ts";
 
 export const DRY_RUN_TOKEN = "<host-token>";
 
-const Params = z.object({ site: z.string().min(1).max(63), host: z.string().min(1).max(253) });
-const RenderParams = Params.extend({ what: z.enum(["ipxe", ...NOCLOUD_FILES]) });
+export const Params = z.object({ site: z.string().min(1).max(63), host: z.string().min(1).max(253) });
+export const RenderParams = Params.extend({ what: z.enum(["ipxe", ...NOCLOUD_FILES]) });
 // The architecture/platform iPXE would report; defaults to the host's recorded arch, else x86_64.
-const DryRunQuery = z.object({
+export const DryRunQuery = z.object({
   arch: z.string().regex(/^[a-z0-9_]{1,32}$/).optional(),
   platform: z.string().regex(/^[a-z0-9_-]{1,32}$/).optional(),
 });

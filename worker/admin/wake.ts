@@ -11,7 +11,7 @@ import { normalizeMac } from "../lib/mac.ts";
 import { isRelayHealthy } from "../relayapi/health.ts";
 import { COMMAND_TTL_MS } from "../relayapi/state.ts";
 
-const WakeParam = z.object({ site: z.string().min(1).max(64), host: z.string().min(1).max(253) });
+export const WakeParam = z.object({ site: z.string().min(1).max(64), host: z.string().min(1).max(253) });
 
 // POST /v1/sites/:site/hosts/:host/wake: queue a wake-on-LAN for the site's relay, which sends the magic packet
 // on its LAN at its next sync and acknowledges it. 202: queued, not yet sent.
