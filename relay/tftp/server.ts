@@ -29,6 +29,7 @@ type Session = {
   peer: { address: string; port: number };
   signature: string;
   socket: Socket;
+  foreign: Socket;
   transfer: ReadTransfer | null;
   source: BlockSource | null;
   timer: NodeJS.Timeout | null;
@@ -42,15 +43,39 @@ type Session = {
 // to process.nextTick; answering synchronously sends in place, which is measurable per lock-step packet.
 const literalLookup = (address: string, _family: unknown, callback: (err: Error | null, address: string, family: number) => void) => callback(null, address, 4);
 
-function bindEphemeral(address: string): Promise<Socket> {
+function bindSocket(address: string, port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = createSocket({ type: "udp4", lookup: literalLookup as never });
+    // reuseAddr: the transfer's catcher socket shares the port (see openTransferSockets).
+    const s = createSocket({ type: "udp4", lookup: literalLookup as never, reuseAddr: true });
     s.once("error", reject);
-    s.bind(0, address, () => {
+    s.bind(port, address, () => {
       s.off("error", reject);
       resolve(s);
     });
   });
+}
+
+// A transfer's TID is one port with two sockets. `data` is connected to the client: the kernel delivers the client's
+// packets to it (an exact match wins over a wildcard one) and sends without a route lookup per packet, and dgram sends
+// without an address. `foreign` gets every packet from anyone else, so those still get RFC 1350's ERROR 5 instead
+// of an ICMP port unreachable. With SO_REUSEADDR the kernel may hand one port to two transfers; each connected socket
+// still gets only its own client's packets, and a foreign packet gets the same ERROR 5 whichever catcher answers.
+async function openTransferSockets(address: string, peer: { address: string; port: number }): Promise<{ data: Socket; foreign: Socket }> {
+  const data = await bindSocket(address, 0);
+  try {
+    const foreign = await bindSocket(address, data.address().port);
+    await new Promise<void>((resolve, reject) => {
+      data.once("error", reject);
+      data.connect(peer.port, peer.address, () => {
+        data.off("error", reject);
+        resolve();
+      });
+    });
+    return { data, foreign };
+  } catch (err) {
+    data.close();
+    throw err;
+  }
 }
 
 export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServer> {
@@ -80,22 +105,25 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     }
   };
 
-  const sendError = (socket: Socket, to: { address: string; port: number }, code: number, message: string) => {
+  // `to` null: the transfer's connected socket, which sends only to its client.
+  const sendError = (socket: Socket, to: { address: string; port: number } | null, code: number, message: string) => {
     metrics.tftpErrors.inc({ code: String(code) });
-    socket.send(encodeTftp({ op: "ERROR", code, message }), to.port, to.address, () => {});
+    const packet = encodeTftp({ op: "ERROR", code, message });
+    if (to) socket.send(packet, to.port, to.address, () => {});
+    else socket.send(packet, () => {});
   };
 
   // No per-send callback (it costs a completion round through the loop per packet, measurable in lock-step); a
   // failed send surfaces as a socket "error" event and the transfer's timer resends.
   const emitOutputs = (s: Session, outputs: TransferOutput[]) => {
     for (const o of outputs) {
-      if (o.kind === "packet") s.socket.send(o.bytes, s.peer.port, s.peer.address);
+      if (o.kind === "packet") s.socket.send(o.bytes);
       else {
         const header = Buffer.allocUnsafe(4);
         header[0] = 0;
         header[1] = OP.DATA;
         header.writeUInt16BE(o.wireBlock, 2);
-        s.socket.send([header, s.source!.read(o.offset, o.length)], s.peer.port, s.peer.address);
+        s.socket.send([header, s.source!.read(o.offset, o.length)]);
       }
     }
   };
@@ -130,7 +158,10 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     else perIp.set(s.peer.address, n);
     s.source?.close();
     // Close after queued sends are flushed (a final ERROR, for instance).
-    setImmediate(() => s.socket.close());
+    setImmediate(() => {
+      s.socket.close();
+      s.foreign.close();
+    });
   };
 
   const afterStep = (s: Session) => {
@@ -156,14 +187,14 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     closeSession(s);
   };
 
+  // RFC 1350 §4: a packet from a foreign TID gets ERROR 5 and the transfer goes on.
+  const onForeignMessage = (s: Session) => (_msg: Buffer, rinfo: RemoteInfo) => {
+    if (!s.closed) sendError(s.foreign, rinfo, ERR.UNKNOWN_TID, "Unknown transfer ID");
+  };
+
+  // Only the client's packets reach the connected socket.
   const onTransferMessage = (s: Session) => (msg: Buffer, rinfo: RemoteInfo) => {
-    if (s.closed) return;
-    if (rinfo.address !== s.peer.address || rinfo.port !== s.peer.port) {
-      // RFC 1350 §4: a packet from a foreign TID gets ERROR 5 and the transfer goes on.
-      sendError(s.socket, rinfo, ERR.UNKNOWN_TID, "Unknown transfer ID");
-      return;
-    }
-    if (!s.transfer) return;
+    if (s.closed || !s.transfer) return;
     // Nearly every packet of a transfer is a 4-byte ACK: read it in place, not through the generic decoder.
     const packet = msg.length === 4 && msg[0] === 0 && msg[1] === OP.ACK ? { op: "ACK" as const, block: (msg[2]! << 8) | msg[3]! } : decodeOrDrop(msg, rinfo);
     if (!packet) return;
@@ -172,18 +203,20 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   };
 
   const startSession = async (req: TftpRequest, rinfo: RemoteInfo, key: string, signature: string) => {
-    let socket: Socket;
+    let sockets: { data: Socket; foreign: Socket };
     try {
-      socket = await bindEphemeral(opts.address);
+      sockets = await openTransferSockets(opts.address, rinfo);
     } catch (err) {
       log.error("cannot open a TFTP transfer socket", { error: err });
       return;
     }
+    const socket = sockets.data;
     const s: Session = {
       key,
       peer: { address: rinfo.address, port: rinfo.port },
       signature,
       socket,
+      foreign: sockets.foreign,
       transfer: null,
       source: null,
       timer: null,
@@ -195,12 +228,16 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     sessions.set(key, s);
     perIp.set(s.peer.address, (perIp.get(s.peer.address) ?? 0) + 1);
     socket.on("message", onTransferMessage(s));
-    // A failed send (ENOBUFS, a vanished route) is retried by the transfer's own timer, which gives up in the end.
-    socket.on("error", (err) => log.debug("tftp transfer socket error", { client: rinfo.address, error: err }));
+    s.foreign.on("message", onForeignMessage(s));
+    // A failed send (ENOBUFS, a vanished route, the client's port closed) is retried by the transfer's own timer,
+    // which gives up in the end.
+    const onError = (err: Error) => log.debug("tftp transfer socket error", { client: rinfo.address, error: err });
+    socket.on("error", onError);
+    s.foreign.on("error", onError);
     const refuse = (code: number, message: string, result: string) => {
       metrics.tftpTransfers.inc({ result });
       log.info("tftp request refused", { client: rinfo.address, file: s.filename, code, message });
-      sendError(socket, s.peer, code, message);
+      sendError(socket, null, code, message);
       closeSession(s);
     };
     // Only binary transfers: iPXE, EDK2 and every PXE ROM use octet; netascii would rewrite the file's bytes.

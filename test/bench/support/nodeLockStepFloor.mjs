@@ -7,7 +7,6 @@ import { readFileSync } from "node:fs";
 
 const [port, path] = process.argv.slice(2);
 const file = readFileSync(path);
-const literal = (address, _family, callback) => callback(null, address, 4);
 const main = createSocket("udp4");
 
 main.on("message", (rrq, peer) => {
@@ -15,19 +14,22 @@ main.on("message", (rrq, peer) => {
   const at = fields.findIndex((f, i) => i >= 2 && i % 2 === 0 && f.toLowerCase() === "blksize");
   const blksize = at > 0 ? Math.min(Number(fields[at + 1]), 1468) : 512;
   const last = Math.floor(file.length / blksize) + 1;
-  const transfer = createSocket({ type: "udp4", lookup: literal });
+  const transfer = createSocket("udp4");
   const send = (block) => {
     const header = Buffer.from([0, 3, (block >> 8) & 255, block & 255]);
-    transfer.send([header, file.subarray((block - 1) * blksize, Math.min(file.length, block * blksize))], peer.port, peer.address);
+    transfer.send([header, file.subarray((block - 1) * blksize, Math.min(file.length, block * blksize))]);
   };
   transfer.on("message", (ack) => {
     const block = (ack[2] << 8) | ack[3];
     if (block === last) return transfer.close();
     send(block + 1);
   });
-  transfer.bind(0, "127.0.0.1", () => {
-    if (at > 0) transfer.send(Buffer.from(`\0\x06blksize\0${blksize}\0`, "latin1"), peer.port, peer.address);
-    else send(1);
-  });
+  // Connected, like the relay's transfer sockets: sends skip the address and the kernel's route lookup.
+  transfer.bind(0, "127.0.0.1", () =>
+    transfer.connect(peer.port, peer.address, () => {
+      if (at > 0) transfer.send(Buffer.from(`\0\x06blksize\0${blksize}\0`, "latin1"));
+      else send(1);
+    }),
+  );
 });
 main.bind(Number(port), "127.0.0.1");
