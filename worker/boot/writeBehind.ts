@@ -1,10 +1,11 @@
 // Boot bookkeeping (events, last seen) is written after the response and coalesced: the statements of every boot
 // request an isolate serves within WINDOW_MS go to D1 as one batch, one write transaction for a boot storm instead of
 // one per request. The request that opens a window carries the flush in its waitUntil; the others only add their
-// statements. A batch is all or nothing and runs its statements in arrival order, so each request's own writes keep
-// their order and never half-land. A failed flush is logged, never surfaced to the machine.
+// statements. A batch is all or nothing, so a request's writes never half-land. Before it goes out, its events fold
+// into multi-row inserts and a relay's repeated last-seen writes shrink to the newest (prepared.ts); every other
+// statement runs in arrival order. A failed flush is logged, never surfaced to the machine.
 import type { Context } from "hono";
-import { foldAppends, runWrites, type BoundStatement } from "../db/prepared.ts";
+import { dropSuperseded, foldAppends, runWrites, type BoundStatement } from "../db/prepared.ts";
 
 export const WINDOW_MS = 50;
 // D1 runs a batch as one statement list; cap it so a storm cannot build an unbounded transaction.
@@ -26,7 +27,7 @@ export function writeBehind(c: Context, what: string, d1: D1Database, statements
   const flush = new Promise((resolve) => setTimeout(resolve, WINDOW_MS))
     .then(() => {
       if (open.get(d1) === batch) open.delete(d1);
-      return runWrites(d1, foldAppends(batch.statements));
+      return runWrites(d1, foldAppends(dropSuperseded(batch.statements)));
     })
     .catch((err) => console.error(`boot bookkeeping failed (${what}, ${batch.statements.length} statements)`, err instanceof Error ? err.message : String(err)));
   try {

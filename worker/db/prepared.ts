@@ -67,7 +67,8 @@ export async function runPrepared<T extends readonly PreparedSelect<unknown>[]>(
 
 // A write ready for a D1 batch: SQL text and its values. An `append` statement is a one-row INSERT … VALUES (…) into a
 // log that nothing else in its batch reads or changes (events), so a batch may fold it with others of the same SQL.
-export type BoundStatement = { readonly sql: string; readonly params: unknown[]; readonly append?: true };
+// A `latest` key marks a write that a later one with the same key makes pointless (a last-seen time).
+export type BoundStatement = { readonly sql: string; readonly params: unknown[]; readonly append?: true; readonly latest?: string };
 
 type BuiltSql = { sql: string; params: unknown[] };
 
@@ -121,6 +122,13 @@ export function foldAppends(statements: readonly BoundStatement[]): BoundStateme
     const tuple = s.sql.slice(s.sql.lastIndexOf(" values ") + " values ".length);
     return { sql: s.sql + `, ${tuple}`.repeat(s.rows - 1), params: s.params };
   });
+}
+
+// Drops every `latest` write that a later one with the same key overwrites anyway; the rest keep their order.
+export function dropSuperseded(statements: readonly BoundStatement[]): BoundStatement[] {
+  const last = new Map<string, number>();
+  statements.forEach((s, i) => s.latest !== undefined && last.set(s.latest, i));
+  return statements.filter((s, i) => s.latest === undefined || last.get(s.latest) === i);
 }
 
 // One D1 round trip, all or nothing.

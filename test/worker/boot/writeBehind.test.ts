@@ -1,13 +1,14 @@
 // Write-behind batches: event inserts fold into multi-row statements (a D1 batch pays per statement) without losing,
-// reordering or mixing up a row, and every other statement keeps its place.
+// reordering or mixing up a row; a relay's repeated last-seen writes shrink to the newest; every other statement
+// keeps its place.
 import { env } from "cloudflare:workers";
 import { asc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { describe, expect, it } from "vitest";
-import { D1_MAX_BOUND_PARAMS, foldAppends, preparedAppend, runWrites } from "../../../worker/db/prepared.ts";
-import { insertEventStatement, touchHostStatement, type EventInput } from "../../../worker/db/queries/bootEvents.ts";
-import { events, hosts } from "../../../worker/db/schema.ts";
-import { db, seedHost, seedSite } from "./seed.ts";
+import { D1_MAX_BOUND_PARAMS, dropSuperseded, foldAppends, preparedAppend, runWrites } from "../../../worker/db/prepared.ts";
+import { insertEventStatement, touchHostStatement, touchRelayStatement, type EventInput } from "../../../worker/db/queries/bootEvents.ts";
+import { events, hosts, relays } from "../../../worker/db/schema.ts";
+import { db, seedHost, seedRelay, seedSite } from "./seed.ts";
 
 const event = (siteId: string, i: number): EventInput => ({
   siteId,
@@ -57,5 +58,26 @@ describe("foldAppends", () => {
     const builder = drizzle({} as D1Database);
     const upsert = preparedAppend(() => builder.insert(events).values({ siteId: "s", source: "worker", phase: "p" }).onConflictDoNothing());
     expect(() => upsert({})).toThrow(/not a single-row insert/);
+  });
+});
+
+describe("dropSuperseded", () => {
+  it("keeps only the newest last-seen write per relay, in its place, and leaves other writes alone", async () => {
+    const site = await seedSite({ slug: "lab" });
+    await seedHost({ id: "h1", siteId: site.id, mac: "52:54:00:00:03:01" });
+    const relayA = await seedRelay({ siteId: site.id, id: "relay-a" });
+    const relayB = await seedRelay({ siteId: site.id, id: "relay-b" });
+    const touchA1 = touchRelayStatement({ id: relayA.id, at: 1_000 });
+    const touchB = touchRelayStatement({ id: relayB.id, at: 2_000 });
+    const hostTouch1 = touchHostStatement("h1", 3_000);
+    const hostTouch2 = touchHostStatement("h1", 2_500);
+    const touchA2 = touchRelayStatement({ id: relayA.id, at: 4_000 });
+    const kept = dropSuperseded([touchA1, touchB, hostTouch1, hostTouch2, touchA2]);
+    expect(kept).toEqual([touchB, hostTouch1, hostTouch2, touchA2]);
+    await runWrites(env.DB, kept);
+    const seen = Object.fromEntries((await db().select({ id: relays.id, lastSeenAt: relays.lastSeenAt }).from(relays)).map((r) => [r.id, r.lastSeenAt]));
+    expect(seen).toEqual({ [relayA.id]: 4_000, [relayB.id]: 2_000 });
+    // Host touches carry identity and state as well as the time: both run, in order.
+    expect((await db().select({ lastSeenAt: hosts.lastSeenAt }).from(hosts).where(eq(hosts.id, "h1")))[0]!.lastSeenAt).toBe(2_500);
   });
 });

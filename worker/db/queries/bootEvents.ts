@@ -76,7 +76,9 @@ export const insertSeenHostStatement = (
   state: "discovered" | "booting",
 ) => insertSeenHostWrite({ ...row, at, identity, state });
 
-export const touchRelayStatement = preparedWrite<{ id: string; at: number }>(() => builder.update(relays).set({ lastSeenAt: sql`${ph("at")}` }).where(eq(relays.id, ph("id"))));
+const touchRelayWrite = preparedWrite<{ id: string; at: number }>(() => builder.update(relays).set({ lastSeenAt: sql`${ph("at")}` }).where(eq(relays.id, ph("id"))));
+// Every chain through a relay sees it again: a write-behind batch keeps only the newest of these per relay.
+export const touchRelayStatement = (values: { id: string; at: number }) => ({ ...touchRelayWrite(values), latest: `relay-seen:${values.id}` });
 
 // Phases a host reports that are also host states.
 const STATE_PHASES: Record<string, "booted" | "installing" | "installed" | "failed"> = {
