@@ -87,7 +87,7 @@ type ChainReadRow = {
 
 // One statement, one row: each read is a scalar subquery yielding JSON. D1 prepares every statement it runs (and
 // prepares it again once bound), so one statement costs far less than a batch of five. The host candidates are the
-// MAC match and the oldest UUID and serial matches (what pickHost chooses among), found with min() rather than an
+// MAC match and, without one, the oldest UUID and serial matches (what pickHost chooses among), found with min() rather than an
 // ordered subquery: bound parameters under ORDER BY in a subquery cost D1 a fresh query plan on every call.
 let chainRead: PreparedSelect<ChainReadRow> | null = null;
 
@@ -97,13 +97,15 @@ function buildChainRead() {
   const oldest = (column: "uuid" | "serial", value: Placeholder) =>
     sql`(select ${host} from ${hosts} h where h.site_id = ${siteId} and h.${sql.raw(column)} = ${value}
          and h.created_at = (select min(created_at) from ${hosts} where site_id = h.site_id and ${sql.raw(column)} = h.${sql.raw(column)}) limit 1)`;
+  // UUID and serial candidates matter only when no host has the MAC (pickHost's order); CASE skips their reads.
+  const byMac = sql`(select ${host} from ${hosts} where ${hosts.siteId} = ${siteId} and ${hosts.mac} = ${p.mac})`;
   // The relay: by credential hash (header) or by id (the kid of a relay-signed token); the caller sets at most one.
   const query = sql`select
     (select ${jsonObjectOf(chainSiteColumns)} from ${sites} where ${sites.slug} = ${p.slug}) as site,
     (select ${jsonObjectOf(relayAuthColumns)} from ${relays} where ${relays.credentialHash} = ${p.credentialHash} or ${relays.id} = ${p.relayId} limit 1) as relay,
-    (select ${host} from ${hosts} where ${hosts.siteId} = ${siteId} and ${hosts.mac} = ${p.mac}) as by_mac,
-    ${oldest("uuid", p.uuid)} as by_uuid,
-    ${oldest("serial", p.serial)} as by_serial,
+    ${byMac} as by_mac,
+    case when ${byMac} is null then ${oldest("uuid", p.uuid)} end as by_uuid,
+    case when ${byMac} is null then ${oldest("serial", p.serial)} end as by_serial,
     (select ${relays.cacheUrl} from ${relays} where ${liveCacheWhere(siteId, p.cacheSeenSince)} order by ${relays.lastSeenAt} desc limit 1) as cache_url,
     (select ${catalogueVersion.token} from ${catalogueVersion} where ${catalogueVersion.id} = 1) as token`;
   return prepareRaw<ChainReadRow>(query, {
