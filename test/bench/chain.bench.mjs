@@ -15,7 +15,8 @@ import { exportJWK, generateKeyPair } from "jose";
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const wrangler = join(root, "node_modules/.bin/wrangler");
 const log = (...a) => console.error("[chain.bench]", ...a);
-const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
+const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const MAC = "52:54:00:be:0c:01";
 
@@ -108,19 +109,36 @@ try {
     );
   const routes = [["healthz", "/healthz"], ["oneQuery", "/__bench/one-query"], ["chain", chainPath]];
   for (const [, path] of routes) await run(path, 2); // warm-up, not counted
-  // Interleaved (A B C A B C) so drift on a shared machine hits both routes alike.
+  // Interleaved rounds, each starting with another route (ABC, BCA, CAB, …), so drift on a shared machine and the
+  // after-effects of the previous route (GC, caches) hit all routes alike. Each round pairs the routes measured
+  // seconds apart; the ratio rows give the median of the per-round ratios (a burst of outside load spoils one round,
+  // not the figure) and say the pooled ratio and the range.
   const runs = { chain: [], healthz: [], oneQuery: [] };
-  for (let round = 1; round <= 2; round++) {
-    for (const [name, path] of routes) {
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let k = 0; k < routes.length; k++) {
+      const [name, path] = routes[(round + k) % routes.length];
       const res = await run(path);
       if (res.non2xx > 0 || res.errors > 0) throw new Error(`${name}: ${res.non2xx} non-2xx, ${res.errors} errors`);
       runs[name].push(res);
-      log(`round ${round} ${name}: ${res.requests.average.toFixed(0)} req/s, p50 ${res.latency.p50} ms, p99 ${res.latency.p99} ms`);
+      log(`round ${round + 1} ${name}: ${res.requests.average.toFixed(0)} req/s, p50 ${res.latency.p50} ms, p99 ${res.latency.p99} ms`);
     }
   }
   const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const median = (xs) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    const mid = sorted.length / 2;
+    return Number.isInteger(mid) ? (sorted[mid - 1] + sorted[mid]) / 2 : sorted[Math.floor(mid)];
+  };
   const rps = (name) => mean(runs[name].map((r) => r.requests.average));
   const p50 = (name) => mean(runs[name].map((r) => r.latency.p50));
+  const perRound = (a, b) => runs[a].map((r, i) => r.requests.average / runs[b][i].requests.average);
+  const ratioOf = (a, b) => {
+    const rounds = perRound(a, b);
+    return { ratio: median(rounds), note: `median of ${rounds.length} rounds; rounds ${Math.min(...rounds).toFixed(2)}–${Math.max(...rounds).toFixed(2)}, pooled ${(rps(a) / rps(b)).toFixed(2)}` };
+  };
+  const vsHealthz = ratioOf("chain", "healthz");
+  const vsOneQuery = ratioOf("chain", "oneQuery");
+  log(`chain / healthz: ${vsHealthz.ratio.toFixed(3)} (${vsHealthz.note}); chain / oneQuery: ${vsOneQuery.ratio.toFixed(3)} (${vsOneQuery.note})`);
 
   const cpuRes = await fetch(`${base}/__bench/chain-cpu?site=bench&mac=${MAC}&arch=x86_64&platform=efi&n=2000`);
   if (!cpuRes.ok) throw new Error(`cpu bench: ${cpuRes.status} ${await cpuRes.text()}`);
@@ -128,8 +146,8 @@ try {
   log(`cpu per render: median ${cpu.medianMs.toFixed(3)} ms, p90 ${cpu.p90Ms.toFixed(3)} ms, p99 ${cpu.p99Ms.toFixed(3)} ms, mean ${cpu.meanMs.toFixed(3)} ms over ${cpu.n} renders in batches of ${cpu.batch} (timers advanced: ${cpu.timersAdvanced}); load average ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
 
   const row = (r) => console.log(JSON.stringify(r));
-  row({ what: "chain route throughput (wrangler dev, loopback)", ours: rps("chain"), peer: rps("healthz"), peerName: "/healthz (static text, same Worker)", unit: "req/s", ratio: rps("chain") / rps("healthz"), better: "higher" });
-  row({ what: "chain route throughput vs a one-D1-query route", ours: rps("chain"), peer: rps("oneQuery"), peerName: "text route doing one D1 SELECT (same Worker)", unit: "req/s", ratio: rps("chain") / rps("oneQuery"), better: "higher" });
+  row({ what: `chain route throughput (wrangler dev, loopback; ratio: ${vsHealthz.note})`, ours: rps("chain"), peer: rps("healthz"), peerName: "/healthz (static text, same Worker)", unit: "req/s", ratio: vsHealthz.ratio, better: "higher" });
+  row({ what: `chain route throughput vs a one-D1-query route (ratio: ${vsOneQuery.note})`, ours: rps("chain"), peer: rps("oneQuery"), peerName: "text route doing one D1 SELECT (same Worker)", unit: "req/s", ratio: vsOneQuery.ratio, better: "higher" });
   row({ what: "chain route p50 latency", ours: p50("chain"), peer: p50("healthz"), peerName: "/healthz", unit: "ms", ratio: p50("chain") / p50("healthz"), better: "lower" });
   row({ what: "CPU per chain render, median of 20-render batches (in workerd)", ours: cpu.medianMs, peer: 1, peerName: "budget (issue 3)", unit: "ms", ratio: cpu.medianMs / 1, better: "lower" });
   row({ what: "CPU per chain render, p90 of 20-render batches (in workerd)", ours: cpu.p90Ms, peer: 1, peerName: "budget (issue 3)", unit: "ms", ratio: cpu.p90Ms / 1, better: "lower" });
