@@ -74,7 +74,7 @@ export const renderAdmin = new Hono<AppEnv>()
           plan: run.plan,
           base: run.base,
           cache: run.cache,
-          rechain: rechainUrl({ mac: host.mac, uuid: host.uuid, serial: host.serial, arch: q.arch ?? host.arch, platform: q.platform }),
+          rechain: () => rechainUrl({ mac: host.mac, uuid: host.uuid, serial: host.serial, arch: q.arch ?? host.arch, platform: q.platform }),
           mintToken: async () => DRY_RUN_TOKEN,
         });
         return text(body);

@@ -93,7 +93,7 @@ export async function composeChain(
     plan,
     base: apiBase(env.PUBLIC_URL, requestUrl),
     cache: cacheBase(cacheUrl),
-    rechain: rechainUrl({ mac, uuid: q.uuid, serial: q.serial, arch: q.arch, platform: q.platform, t: q.t, k: q.k }),
+    rechain: () => rechainUrl({ mac, uuid: q.uuid, serial: q.serial, arch: q.arch, platform: q.platform, t: q.t, k: q.k }),
     mintToken: ({ profile, image }) =>
       signHostToken(keys.signer, { hostId, siteId: site.id, mac, sid, profileId: profile.id, imageId: image.id }, {
         issuer: tokenIssuer(env.PUBLIC_URL),

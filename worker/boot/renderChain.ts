@@ -26,7 +26,8 @@ export type ChainRenderInput = {
   base: string;
   // The site relay's cache, when one is live: kernels and initrds then come at LAN speed.
   cache: string | null;
-  rechain: string;
+  // The discover script's re-chain URL; only that script needs it, so it is built on demand.
+  rechain: () => string;
   mintToken: (boot: ResolvedBoot) => Promise<string>;
 };
 
@@ -67,7 +68,7 @@ export async function renderChain(input: ChainRenderInput): Promise<{ body: stri
     case "discover": {
       const retry = site.discoverRetrySeconds;
       const message = `this machine (${describeHost(host)}) is not assigned to a profile yet; waiting for an operator, retrying in ${retry} s`;
-      return { body: renderDiscoverScript(`${head} unassigned`, message, retry, input.rechain), detail: { decision: "discover", why: decision.why } };
+      return { body: renderDiscoverScript(`${head} unassigned`, message, retry, input.rechain()), detail: { decision: "discover", why: decision.why } };
     }
     case "local":
     case "deny":
