@@ -17,7 +17,8 @@
 // With split placement the server CPU runs nothing but the server under test, so its /proc/stat counters across each
 // timed fetch are that server's cost: rows "server CPU per DATA packet" give user time (the server's own code) and
 // kernel time (the UDP path and wake-ups, alike for both servers) for the lock-step rows, in µs per packet.
-// Rows (stdout, JSON): {"what","ours","peer","peerName","unit":"MB/s","ratio","better":"higher"}; progress on stderr.
+// Rows (stdout, JSON): {"what","ours","peer","peerName","unit":"MB/s","ratio","better":"higher"}, and for the CPU rows
+// "unit":"µs", "better":"lower"; progress on stderr.
 import { execFile, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";

@@ -87,8 +87,9 @@ type ChainReadRow = {
 
 // One statement, one row: each read is a scalar subquery yielding JSON. D1 prepares every statement it runs (and
 // prepares it again once bound), so one statement costs far less than a batch of five. The host candidates are the
-// MAC match and, without one, the oldest UUID and serial matches (what pickHost chooses among), found with min() rather than an
-// ordered subquery: bound parameters under ORDER BY in a subquery cost D1 a fresh query plan on every call.
+// MAC match and, without one, the oldest UUID and serial matches (what pickHost chooses among), found with min()
+// rather than an ordered subquery: bound parameters under ORDER BY in a subquery cost D1 a fresh query plan on every
+// call.
 let chainRead: PreparedSelect<ChainReadRow> | null = null;
 
 function buildChainRead() {
@@ -118,8 +119,6 @@ function buildChainRead() {
     token: "token",
   });
 }
-
-export const chainReadStatement = () => (chainRead ??= buildChainRead());
 
 export async function loadChainContext(db: Db, q: ChainLookup) {
   chainRead ??= buildChainRead();
