@@ -48,6 +48,18 @@ export default defineConfig({
         },
       },
       {
+        // Tests whose peers are Debian tools or packages (atftp, tftp-hpa, dnsmasq, cloud-init extracted with dpkg -x):
+        // `npm run test:interop`, run by .ci/run after it installs them.
+        test: {
+          name: "interop",
+          root,
+          environment: "node",
+          include: ["test/interop/**/*.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 10 * 60_000,
+        },
+      },
+      {
         test: {
           name: "e2e",
           root,
