@@ -5,19 +5,28 @@ import { FillError } from "./fill.ts";
 import type { ArtifactCache } from "./store.ts";
 import { sendFile, sendFromFill } from "./send.ts";
 
+// The optional trailing segment of /artifacts/<sha256>/<name> (same rule as the Worker's host artifact route).
+export const ARTIFACT_FILE_NAME = /^[A-Za-z0-9._-]{1,128}$/;
+
 export type CacheEvent = { phase: "cache-hit" | "cache-miss"; sha256: string; bytes: number; status: number; ms: number; client: string | null };
 
-// `/artifacts/<sha256>` on the relay's LAN HTTP port: hits from disk, misses streamed while they fill.
+// `/artifacts/<sha256>[/<name>]` on the relay's LAN HTTP port: hits from disk, misses streamed while they fill.
 export function artifactRoute(cache: ArtifactCache, opts: { onServed?: (e: CacheEvent) => void } = {}): RouteHandler {
   return {
     prefix: "/artifacts/",
     async handle(req, res) {
       const started = performance.now();
       if (req.method !== "GET" && req.method !== "HEAD") return void sendError(res, 405, "method_not_allowed", "GET or HEAD only", { allow: "GET, HEAD" });
-      const sha256 = (req.url ?? "").split("?")[0]!.slice("/artifacts/".length).toLowerCase();
+      const [sha256, name, ...rest] = (req.url ?? "").split("?")[0]!.slice("/artifacts/".length).toLowerCase().split("/");
+      // One optional file-name segment, ignored for lookup: boot tools that need a file name in the URL
+      // (live-boot's fetch= takes only .squashfs/.iso/.tgz/.tar) get the same bytes as without it.
+      if (rest.length > 0) return void sendError(res, 404, "not_found", "artifact URLs are /artifacts/<sha256> or /artifacts/<sha256>/<name>");
+      if (name !== undefined && !ARTIFACT_FILE_NAME.test(name)) {
+        return void sendError(res, 400, "invalid_input", "the artifact file name is 1-128 of A-Z a-z 0-9 . _ -");
+      }
       let lookup;
       try {
-        lookup = await cache.lookup(sha256);
+        lookup = await cache.lookup(sha256 ?? "");
       } catch (err) {
         return void sendFillError(res, err);
       }
@@ -34,7 +43,7 @@ export function artifactRoute(cache: ArtifactCache, opts: { onServed?: (e: Cache
         if (lookup.kind === "hit") await lookup.fh.close().catch(() => {});
       };
 
-      const etag = `"${sha256}"`;
+      const etag = `"${sha256 ?? ""}"`;
       res.setHeader("etag", etag);
       res.setHeader("cache-control", "public, max-age=31536000, immutable");
       res.setHeader("accept-ranges", "bytes");
@@ -64,7 +73,7 @@ export function artifactRoute(cache: ArtifactCache, opts: { onServed?: (e: Cache
       cache.countServed(bytes);
       opts.onServed?.({
         phase: lookup.kind === "hit" ? "cache-hit" : "cache-miss",
-        sha256,
+        sha256: sha256 ?? "",
         bytes,
         status: res.statusCode,
         ms: Math.round(performance.now() - started),

@@ -77,6 +77,39 @@ describe("relay artifact cache", () => {
     expect(cache.stats).toMatchObject({ misses: 1, hits: 1, fills: 1 });
   });
 
+  it("takes one optional file-name segment after the hash, ignored for lookup; bad names are refused", async () => {
+    const bytes = randomBytes(70_000);
+    const sha = upstream.add(bytes);
+    const served: string[] = [];
+    const { cache, url } = await startCache();
+    // A miss through the named URL fills the cache under the bare hash, like any miss.
+    const miss = await get(`${url}/artifacts/${sha}/root.squashfs`);
+    expect([miss.res.status, miss.res.headers.get("etag")]).toEqual([200, `"${sha}"`]);
+    expect(miss.body.equals(bytes)).toBe(true);
+    await until(() => cache.has(sha));
+    expect(await files()).toEqual([sha]);
+    for (const name of ["root.squashfs", "filesystem.squashfs", "x".repeat(128), "A_b-1.2.tgz"]) {
+      const hit = await get(`${url}/artifacts/${sha}/${name}`);
+      expect(hit.res.status, name).toBe(200);
+      expect(hit.body.equals(bytes)).toBe(true);
+      served.push(name);
+    }
+    const ranged = await get(`${url}/artifacts/${sha}/root.squashfs`, { range: "bytes=5-9" });
+    expect([ranged.res.status, ranged.body.equals(bytes.subarray(5, 10))]).toEqual([206, true]);
+    const head = await fetch(`${url}/artifacts/${sha}/root.squashfs`, { method: "HEAD" });
+    expect([head.status, head.headers.get("content-length")]).toEqual([200, "70000"]);
+
+    for (const bad of ["", "x".repeat(129), "root%20fs.squashfs", "..%2Froot", "r%2Fs", "root.squashfs%00"]) {
+      const res = await get(`${url}/artifacts/${sha}/${bad}`);
+      expect(res.res.status, JSON.stringify(bad)).toBe(400);
+      expect(JSON.parse(res.body.toString()).error.code).toBe("invalid_input");
+    }
+    expect((await get(`${url}/artifacts/${sha}/a/root.squashfs`)).res.status).toBe(404);
+    expect((await get(`${url}/artifacts/not-a-hash/root.squashfs`)).res.status).toBe(404);
+    expect(upstream.requests).toEqual([sha]);
+    expect(served).toHaveLength(4);
+  });
+
   it("serves large hits whole and byte-exact, alone, to many clients at once and as ranges", async () => {
     // Bigger than every read size the hit path picks (it grows each response's reads up to 2 MiB), and not a
     // multiple of any, so every boundary and the last short read are crossed.
