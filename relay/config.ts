@@ -3,6 +3,7 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { parseNetwork } from "./dhcp/agents.ts";
 import { LOG_LEVELS } from "./log.ts";
 
 export const UEFI_BINARIES = ["ipxe.efi", "snp.efi", "snponly.efi"] as const;
@@ -77,6 +78,13 @@ const SPECS = {
   tftpMaxBlksize: { flag: "tftp-max-blksize", env: "EDGEBOOT_TFTP_MAX_BLKSIZE", arg: "BYTES", help: "largest TFTP block granted: LAN MTU - 32 (default 1468)" },
   tftpMaxWindow: { flag: "tftp-max-windowsize", env: "EDGEBOOT_TFTP_MAX_WINDOWSIZE", arg: "N", help: "largest RFC 7440 window granted (default 64)" },
   tftpMaxTransfers: { flag: "tftp-max-transfers", env: "EDGEBOOT_TFTP_MAX_TRANSFERS", arg: "N", help: "concurrent TFTP transfers (default 128)" },
+  relayAgentNetworks: {
+    flag: "relay-agent-network",
+    env: "EDGEBOOT_RELAY_AGENT_NETWORKS",
+    arg: "CIDR",
+    multiple: true,
+    help: "answer relayed DHCP (giaddr set) only from relay agents in this network, e.g. 10.20.0.0/16 (repeatable; variable: comma-separated; default none: relayed requests are dropped)",
+  },
   wolBroadcast: { flag: "wol-broadcast", env: "EDGEBOOT_WOL_BROADCAST", arg: "IPV4", help: "where wake-on-LAN packets go: the LAN's broadcast address (default 255.255.255.255)" },
   wolPort: { flag: "wol-port", env: "EDGEBOOT_WOL_PORT", arg: "PORT", help: "UDP port for wake-on-LAN packets (default 9)" },
 } satisfies Record<string, Spec>;
@@ -162,6 +170,18 @@ const Schema = z.object({
   tftpMaxBlksize: intIn(512, 65464, "bytes").default(1468),
   tftpMaxWindow: intIn(1, 65535, "blocks").default(64),
   tftpMaxTransfers: intIn(1, 10_000, "transfers").default(128),
+  relayAgentNetworks: z
+    .array(
+      z.string().transform((s, ctx) => {
+        const net = parseNetwork(s);
+        if (typeof net === "string") {
+          ctx.addIssue({ code: "custom", message: net });
+          return z.NEVER;
+        }
+        return net;
+      }),
+    )
+    .default([]),
   wolBroadcast: ipv4.default("255.255.255.255"),
   wolPort: intIn(1, 65535, "a port 1-65535").default(9),
 });

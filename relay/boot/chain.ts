@@ -12,7 +12,11 @@ export type ChainResult =
   | { ok: true; body: string; ms: number }
   | { ok: false; reason: ChainFailure; message: string; status?: number; ms: number };
 
-export type ChainFetcher = (params: BootParams) => Promise<ChainResult>;
+// The address the relay saw the request come from, sent on every chain fetch: the API binds the boot session (and
+// what its host token may read) to it.
+export const CLIENT_ADDRESS_HEADER = "Edgeboot-Client-Address";
+
+export type ChainFetcher = (params: BootParams, client: { address: string }) => Promise<ChainResult>;
 
 export function createChainFetcher(deps: {
   apiUrl: string;
@@ -26,14 +30,14 @@ export function createChainFetcher(deps: {
   const doFetch = deps.fetch ?? fetch;
   const now = deps.now ?? Date.now;
   const base = `${deps.apiUrl}/boot/${encodeURIComponent(deps.site)}/ipxe`;
-  return async (params) => {
+  return async (params, client) => {
     const started = now();
     const fail = (reason: ChainFailure, message: string, status?: number): ChainResult => ({ ok: false, reason, message, ...(status ? { status } : {}), ms: now() - started });
     let res: Response;
     const signal = AbortSignal.timeout(deps.timeoutMs);
     try {
       res = await doFetch(`${base}?${bootQuery(params)}`, {
-        headers: { authorization: `Bearer ${deps.credential}`, accept: "text/plain" },
+        headers: { authorization: `Bearer ${deps.credential}`, accept: "text/plain", [CLIENT_ADDRESS_HEADER]: client.address },
         redirect: "error",
         signal,
       });

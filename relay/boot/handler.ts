@@ -13,7 +13,7 @@ import type { Logger } from "../log.ts";
 import type { RelayMetrics } from "../metrics.ts";
 import type { RelayState } from "../state.ts";
 import { createChainFetcher, type ChainFetcher } from "./chain.ts";
-import { bootQuery, directScript, failureScript, type BootParams } from "./scripts.ts";
+import { bootQuery, directScript, failureScript, refusedScript, scriptText, type BootParams } from "./scripts.ts";
 
 const blank = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
 const opt = <T extends z.ZodType>(s: T) => z.preprocess(blank, s.optional());
@@ -29,13 +29,33 @@ const BootQuery = z.object({
   via: opt(z.literal("relay")),
 });
 
+export type BootQuery = z.output<typeof BootQuery>;
+
+// The query of /boot.ipxe, parsed (pure; fuzzed). An error names the fields.
+export function parseBootQuery(params: URLSearchParams): { ok: true; query: BootQuery; mac: string | null } | { ok: false; message: string } {
+  const parsed = BootQuery.safeParse(Object.fromEntries(params));
+  if (!parsed.success) return { ok: false, message: parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join("; ") };
+  const mac = parsed.data.mac ? normalizeMac(parsed.data.mac) : null;
+  if (parsed.data.mac && !mac) return { ok: false, message: "mac: not a MAC address" };
+  return { ok: true, query: parsed.data, mac };
+}
+
 // aa:bb:cc:dd:ee:ff from the separators iPXE and people use (colons, hyphens, none).
 export function normalizeMac(input: string): string | null {
   const hex = input.trim().toLowerCase().replace(/[:-]/g, "");
   return /^[0-9a-f]{12}$/.test(hex) ? hex.match(/../g)!.join(":") : null;
 }
 
-const clientIp = (req: IncomingMessage) => (req.socket.remoteAddress ?? "").replace(/^::ffff:/, "");
+export const clientIp = (req: IncomingMessage) => (req.socket.remoteAddress ?? "").replace(/^::ffff:/, "");
+
+// Why a client gets no chain, in words for the iPXE console and the event.
+const REFUSALS = {
+  "unknown-client": "this relay has not seen DHCP from this address; a chain goes only to the address a MAC took by DHCP",
+  "mac-mismatch": "the MAC in the request is not the one this address used in DHCP",
+  "mac-contested": "two addresses claimed this MAC in DHCP; no chain until the older claim expires",
+  "ip-contested": "two MACs claimed this address in DHCP; no chain until the older claim expires",
+} as const;
+export type RefusalReason = keyof typeof REFUSALS;
 
 export type BootHandlerDeps = {
   config: Pick<RelayConfig, "apiUrl" | "site" | "credential" | "apiTimeoutMs" | "directTokenTtlSeconds">;
@@ -65,23 +85,40 @@ export function createBootIpxeHandler(deps: BootHandlerDeps) {
 
   return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const relayBase = deps.relayBase();
-    const parsed = BootQuery.safeParse(Object.fromEntries(url.searchParams));
+    const parsed = parseBootQuery(url.searchParams);
     const ip = clientIp(req);
-    // The MAC the relay saw in DHCP for this IP wins over the query (both normally agree).
-    const seenMac = deps.clients?.macForIp(ip) ?? null;
-    const queryMac = parsed.success && parsed.data.mac ? normalizeMac(parsed.data.mac) : null;
-    const mac = seenMac ?? queryMac;
-    if (!parsed.success || !mac) {
-      const message = !parsed.success ? parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join("; ") : "mac is missing or not a MAC address";
+    if (!parsed.ok) {
       metrics.chainFetches.inc({ result: "bad_request" });
-      log.warn("bad /boot.ipxe request", { client: ip, message });
+      log.warn("bad /boot.ipxe request", { client: ip, message: parsed.message });
       // A malformed request will not get better by retrying: say so and hand back to the firmware.
-      return sendScript(res, ["#!ipxe", `echo edgeboot: bad boot request: ${message.replace(/[^A-Za-z0-9 .,:;()/_'-]/g, "?").slice(0, 200)}`, "sleep 30", "exit 1", ""].join("\n"), 400);
+      return sendScript(res, ["#!ipxe", `echo edgeboot: bad boot request: ${scriptText(parsed.message)}`, "sleep 30", "exit 1", ""].join("\n"), 400);
     }
-    if (queryMac && seenMac && queryMac !== seenMac) log.warn("query MAC differs from the MAC seen in DHCP; using the DHCP one", { client: ip, queryMac, seenMac });
-    const q = parsed.data;
-    const params: BootParams = { mac, uuid: q.uuid, serial: q.serial, arch: q.arch, platform: q.platform };
+    const q = parsed.query;
+    const queryMac = parsed.mac;
     const attempt = q.attempt ?? 1;
+    // Only the MAC this address used in DHCP, learned from the client's own packets (dhcp/clients.ts); the query
+    // may only agree with it. Anything else gets a script saying why, and an alert, never another host's chain.
+    const binding = deps.clients?.lookup(ip) ?? { kind: "unknown" as const };
+    let refusal: RefusalReason | null = null;
+    if (binding.kind === "unknown") refusal = "unknown-client";
+    else if (binding.kind === "contested") refusal = binding.reason === "ip-held" ? "ip-contested" : "mac-contested";
+    else if (queryMac && queryMac !== binding.mac) refusal = "mac-mismatch";
+    if (refusal || binding.kind !== "bound") {
+      const reason = refusal ?? "unknown-client";
+      const seenMac = binding.kind === "unknown" ? null : binding.mac;
+      metrics.chainFetches.inc({ result: reason.replace(/-/g, "_") });
+      events.emit({
+        phase: "chain-refused",
+        ...(seenMac ? { mac: seenMac } : {}),
+        detail: { client: ip, reason, ...(queryMac ? { queryMac } : {}), ...(binding.kind === "contested" ? { others: binding.others.slice(0, 4) } : {}), attempt },
+        at: now(),
+      });
+      log.warn("chain refused", { client: ip, reason, queryMac, seenMac });
+      const retryParams = { uuid: q.uuid, serial: q.serial, arch: q.arch, platform: q.platform, ...(queryMac ? { mac: queryMac } : {}) };
+      return sendScript(res, refusedScript({ relayBase, params: retryParams, attempt, reason, message: REFUSALS[reason] }));
+    }
+    const mac = binding.mac;
+    const params: BootParams = { mac, uuid: q.uuid, serial: q.serial, arch: q.arch, platform: q.platform };
 
     // Direct mode needs: the site allows it, this MAC's iPXE advertised HTTPS (175.20), a known relay id, and no
     // earlier direct failure (via=relay is the fallback URL of the direct script).
@@ -102,7 +139,7 @@ export function createBootIpxeHandler(deps: BootHandlerDeps) {
       return sendScript(res, directScript({ directUrl, fallbackUrl }));
     }
 
-    const result = await fetchChain(params);
+    const result = await fetchChain(params, { address: ip });
     if (result.ok) {
       metrics.chainFetches.inc({ result: "ok" });
       events.emit({ phase: "chain-served", mac, detail: { client: ip, ms: result.ms, bytes: Buffer.byteLength(result.body), attempt }, at: now() });

@@ -2,11 +2,12 @@
 // built with URLSearchParams (which percent-encodes '$', '{', spaces and quotes, so iPXE reads no syntax in it) or
 // text reduced to a safe character set.
 export type BootParams = { mac: string; uuid?: string; serial?: string; arch?: string; platform?: string };
+export type QueryParams = Omit<BootParams, "mac"> & { mac?: string };
 
 const SAFE_TEXT = /[^A-Za-z0-9 .,:;()/_+=@#%-]/g;
 export const scriptText = (s: string) => s.replace(SAFE_TEXT, "?").slice(0, 200);
 
-export function bootQuery(p: BootParams, extra: Record<string, string> = {}): string {
+export function bootQuery(p: QueryParams, extra: Record<string, string> = {}): string {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries({ mac: p.mac, uuid: p.uuid, serial: p.serial, arch: p.arch, platform: p.platform, ...extra })) if (v) q.set(k, v);
   return q.toString();
@@ -48,6 +49,26 @@ export function directScript(input: { directUrl: string; fallbackUrl: string }):
     ":relay",
     "echo edgeboot: direct HTTPS chain failed, fetching it through the relay",
     `chain --replace --autofree ${input.fallbackUrl}`,
+    "",
+  ].join("\n");
+}
+
+// The relay would not hand this client a chain (it has not seen this address in DHCP, the query names another MAC,
+// or two machines claim the MAC or the address). Said on the console, then DHCP is renewed, which is also what
+// teaches the relay the binding again (after its restart or the binding's expiry), and the request retried with
+// backoff. Served with 200: iPXE runs only a successful download, and this text must reach the console.
+export function refusedScript(input: { relayBase: string; params: QueryParams; attempt: number; reason: string; message: string }): string {
+  const delay = retryDelaySeconds(input.attempt);
+  const url = `${input.relayBase}/boot.ipxe?${bootQuery(input.params, { attempt: String(input.attempt + 1) })}`;
+  return [
+    "#!ipxe",
+    `# edgeboot relay: chain refused (${scriptText(input.reason)})`,
+    `echo edgeboot: the relay refused this boot: ${scriptText(input.message)}`,
+    `echo edgeboot: attempt ${input.attempt}, renewing DHCP and retrying in ${delay} s`,
+    ":retry",
+    `sleep ${delay}`,
+    "dhcp || goto retry",
+    `chain --replace --autofree ${url} || goto retry`,
     "",
   ].join("\n");
 }

@@ -6,9 +6,10 @@ import type { RelayConfig } from "../config.ts";
 import type { EventSink } from "../events.ts";
 import type { Logger } from "../log.ts";
 import type { RelayMetrics } from "../metrics.ts";
+import { inNetworks } from "./agents.ts";
+import { claimFrom } from "./claim.ts";
 import type { ClientTable } from "./clients.ts";
-import { ipOption, MSG, messageType, OPT } from "./options.ts";
-import { decodeDhcp, DhcpDecodeError, encodeDhcp, macOf, type DhcpPacket } from "./packet.ts";
+import { decodeDhcp, DhcpDecodeError, encodeDhcp, type DhcpPacket } from "./packet.ts";
 import { buildProxyReply, type ProxyContext, type ProxyReply, type ReceivedOn, type Source } from "./proxy.ts";
 
 export type DhcpServer = { port: number; close(): Promise<void> };
@@ -16,7 +17,7 @@ export type DhcpServer = { port: number; close(): Promise<void> };
 export type DhcpServerOptions = {
   role: ReceivedOn;
   port: number;
-  config: Pick<RelayConfig, "listenAddress" | "biosBinary" | "uefiBinary" | "arm64Binary" | "offerMode" | "offerModeOverrides">;
+  config: Pick<RelayConfig, "listenAddress" | "biosBinary" | "uefiBinary" | "arm64Binary" | "offerMode" | "offerModeOverrides"> & Partial<Pick<RelayConfig, "relayAgentNetworks">>;
   advertise: string;
   httpBase: string;
   binaries: Pick<BinaryCatalog, "has">;
@@ -99,11 +100,37 @@ export async function startDhcpServer(opts: DhcpServerOptions): Promise<DhcpServ
     }
   }
 
-  // The site server's REQUEST (broadcast on 67) names the address the client is taking; a 4011 request has ciaddr.
-  const rememberAddress = (req: DhcpPacket) => {
-    if (!opts.clients || messageType(req.options) !== MSG.REQUEST) return;
-    const mac = macOf(req);
-    if (mac) opts.clients.noteAddress(ipOption(req.options, OPT.REQUESTED_IP) ?? req.ciaddr, mac);
+  // IP↔MAC bindings for /boot.ipxe, from the client's own REQUESTs (claim.ts); a conflict is an alert, never a re-bind.
+  const rememberAddress = (req: DhcpPacket, from: Source) => {
+    if (!opts.clients) return;
+    const claim = claimFrom(req, opts.role, from);
+    if (!claim) return;
+    const outcome = opts.clients.claim(claim);
+    if (outcome.kind === "moved" || (outcome.kind === "conflict" && outcome.report)) {
+      const detail =
+        outcome.kind === "moved"
+          ? { ip: outcome.ip, from: outcome.from, decision: "moved", source: claim.source, sender: from.address }
+          : { ip: outcome.ip, reason: outcome.reason, heldBy: outcome.other, decision: "contested", source: claim.source, sender: from.address };
+      events.emit({ phase: "mac-rebind", mac: claim.mac, detail, at: now() });
+      if (outcome.kind === "moved") log.info("MAC moved from its firmware address to its iPXE address", { mac: claim.mac, ...detail });
+      else log.warn("conflicting DHCP claim: neither side gets a chain until the older claim expires", { mac: claim.mac, ...detail });
+    }
+  };
+
+  // Relayed requests only from agents on configured networks; otherwise giaddr would aim replies anywhere.
+  const agentNetworks = opts.config.relayAgentNetworks ?? [];
+  const agentLogged = new Map<string, number>();
+  const agentAllowed = (giaddr: string, sender: string): boolean => {
+    if (giaddr === "0.0.0.0" || inNetworks(giaddr, agentNetworks)) return true;
+    countIgnored("relay_agent_not_allowed");
+    const t = now();
+    if ((agentLogged.get(giaddr) ?? -Infinity) + 60_000 <= t) {
+      agentLogged.delete(giaddr);
+      agentLogged.set(giaddr, t);
+      if (agentLogged.size > 256) agentLogged.delete(agentLogged.keys().next().value!);
+      log.warn("dropped a relayed DHCP request: its relay agent is not on a configured network (--relay-agent-network)", { giaddr, from: sender });
+    }
+    return false;
   };
 
   // Few label sets (ignore reasons; platform x client kind), so each series is resolved once, not per packet.
@@ -150,8 +177,9 @@ export async function startDhcpServer(opts: DhcpServerOptions): Promise<DhcpServ
       if (log.enabled("debug")) log.debug("dropped malformed DHCP packet", { from: rinfo.address, bytes: msg.length, reason, error: err });
       return;
     }
-    rememberAddress(req);
+    if (!agentAllowed(req.giaddr, rinfo.address)) return;
     const from: Source = { address: rinfo.address, port: rinfo.port };
+    rememberAddress(req, from);
     const decision = buildProxyReply(req, opts.role, from, ctx);
     if (decision.kind === "ignore") {
       countIgnored(decision.reason);

@@ -12,7 +12,7 @@ import { ClientTable } from "../../relay/dhcp/clients.ts";
 import { createRelayHttpServer } from "../../relay/http/server.ts";
 import type { RelayKeys } from "../../relay/keys.ts";
 import { RelayState } from "../../relay/state.ts";
-import { listen } from "./support/http.ts";
+import { getFrom, listen } from "./support/http.ts";
 import { parts } from "./support/relayParts.ts";
 
 const MAC = "52:54:00:12:34:56";
@@ -57,16 +57,22 @@ async function relay(opts: { fetchChain: ChainFetcher; state?: RelayState; clien
 
 const chainBody = "#!ipxe\nkernel http://relay/artifacts/abc\nboot\n";
 
+// What the relay learns when this client's iPXE DHCPs: MAC holds the test client's address (loopback).
+function seen(mac = MAC, ip = "127.0.0.1", clients = new ClientTable()): ClientTable {
+  clients.claim({ ip, mac, ipxe: true, source: "dhcp-request" });
+  return clients;
+}
+
 describe("GET /boot.ipxe, relay mode", () => {
-  it("returns the verified chain fetched with the MAC from the query", async () => {
+  it("returns the verified chain for the MAC this address used in DHCP, sending the client address to the API", async () => {
     const asked: unknown[] = [];
-    const r = await relay({ fetchChain: async (params) => (asked.push(params), { ok: true, body: chainBody, ms: 3 }) });
+    const r = await relay({ clients: seen(), fetchChain: async (params, client) => (asked.push(params, client), { ok: true, body: chainBody, ms: 3 }) });
     try {
       const res = await fetch(`${r.base}/boot.ipxe?mac=52-54-00-12-34-56&uuid=&serial=ABC%20123&arch=x86_64&platform=efi`);
       expect(res.status).toBe(200);
       expect(res.headers.get("content-type")).toBe("text/plain; charset=utf-8");
       expect(await res.text()).toBe(chainBody);
-      expect(asked).toEqual([{ mac: MAC, uuid: undefined, serial: "ABC 123", arch: "x86_64", platform: "efi" }]);
+      expect(asked).toEqual([{ mac: MAC, uuid: undefined, serial: "ABC 123", arch: "x86_64", platform: "efi" }, { address: "127.0.0.1" }]);
       expect(r.events).toMatchObject([{ phase: "chain-served", mac: MAC }]);
       expect(r.registry.render()).toContain('edgeboot_chain_fetches_total{result="ok"} 1');
     } finally {
@@ -74,22 +80,71 @@ describe("GET /boot.ipxe, relay mode", () => {
     }
   });
 
-  it("prefers the MAC the relay saw in DHCP for the client's IP", async () => {
-    const clients = new ClientTable();
-    clients.noteAddress("127.0.0.1", "aa:bb:cc:dd:ee:ff");
+  it("never serves a chain to an address the relay has not seen in DHCP, whatever MAC the query names", async () => {
     const asked: string[] = [];
+    // The victim booted from another address; the requester (loopback) never sent DHCP.
+    const clients = seen(MAC, "10.0.0.50");
     const r = await relay({ clients, fetchChain: async (p) => (asked.push(p.mac), { ok: true, body: chainBody, ms: 1 }) });
     try {
-      await (await fetch(`${r.base}/boot.ipxe?mac=${MAC}`)).text();
+      const res = await fetch(`${r.base}/boot.ipxe?mac=${MAC}&arch=x86_64`);
+      expect(res.status).toBe(200); // iPXE runs only a successful download: the reason must reach its console
+      const body = await res.text();
+      expect(body).toBe(
+        [
+          "#!ipxe",
+          "# edgeboot relay: chain refused (unknown-client)",
+          "echo edgeboot: the relay refused this boot: this relay has not seen DHCP from this address; a chain goes only to the address a MAC took by DHCP",
+          "echo edgeboot: attempt 1, renewing DHCP and retrying in 5 s",
+          ":retry",
+          "sleep 5",
+          "dhcp || goto retry",
+          `chain --replace --autofree ${r.base}/boot.ipxe?mac=52%3A54%3A00%3A12%3A34%3A56&arch=x86_64&attempt=2 || goto retry`,
+          "",
+        ].join("\n"),
+      );
+      expect(asked).toEqual([]);
+      expect(r.events).toEqual([{ phase: "chain-refused", detail: { client: "127.0.0.1", reason: "unknown-client", queryMac: MAC, attempt: 1 }, at: 1_800_000_000_000 }]);
+      expect(r.registry.render()).toContain('edgeboot_chain_fetches_total{result="unknown_client"} 1');
+    } finally {
+      await r.close();
+    }
+  });
+
+  it("refuses a query MAC that differs from the one this address used in DHCP", async () => {
+    const asked: string[] = [];
+    const r = await relay({ clients: seen("aa:bb:cc:dd:ee:ff"), fetchChain: async (p) => (asked.push(p.mac), { ok: true, body: chainBody, ms: 1 }) });
+    try {
+      const body = await (await fetch(`${r.base}/boot.ipxe?mac=${MAC}`)).text();
+      expect(body).toContain("# edgeboot relay: chain refused (mac-mismatch)");
+      expect(asked).toEqual([]);
+      expect(r.events).toMatchObject([{ phase: "chain-refused", mac: "aa:bb:cc:dd:ee:ff", detail: { reason: "mac-mismatch", queryMac: MAC } }]);
+      // Without a MAC in the query, the one from DHCP is used.
+      expect(await (await fetch(`${r.base}/boot.ipxe?arch=x86_64`)).text()).toBe(chainBody);
       expect(asked).toEqual(["aa:bb:cc:dd:ee:ff"]);
-      expect(r.lines.some((l) => l.includes("query MAC differs"))).toBe(true);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it("serves neither side of a contested MAC or address", async () => {
+    const asked: string[] = [];
+    const clients = seen(MAC, "127.0.0.1");
+    clients.claim({ ip: "10.0.0.66", mac: MAC, ipxe: true, source: "pxe-request" }); // a forged claim from elsewhere
+    const r = await relay({ clients, fetchChain: async (p) => (asked.push(p.mac), { ok: true, body: chainBody, ms: 1 }) });
+    try {
+      expect(await (await fetch(`${r.base}/boot.ipxe?mac=${MAC}`)).text()).toContain("chain refused (mac-contested)");
+      const other = seen("52:54:00:00:00:99", "127.0.0.2");
+      other.claim({ ip: "127.0.0.2", mac: "52:54:00:00:00:98", ipxe: true, source: "dhcp-request" });
+      expect(other.lookup("127.0.0.2")).toMatchObject({ kind: "contested", reason: "ip-held" });
+      expect(asked).toEqual([]);
+      expect(r.events).toMatchObject([{ phase: "chain-refused", mac: MAC, detail: { reason: "mac-contested", others: ["10.0.0.66"] } }]);
     } finally {
       await r.close();
     }
   });
 
   it("answers a refused chain with the failure script, reports it, and backs off on each attempt", async () => {
-    const r = await relay({ fetchChain: async () => ({ ok: false, reason: "bad_signature", message: "chain signature does not verify", ms: 2 }) });
+    const r = await relay({ clients: seen(), fetchChain: async () => ({ ok: false, reason: "bad_signature", message: "chain signature does not verify", ms: 2 }) });
     try {
       const first = await (await fetch(`${r.base}/boot.ipxe?mac=${MAC}&arch=x86_64`)).text();
       expect(first).toBe(
@@ -127,9 +182,9 @@ describe("GET /boot.ipxe, relay mode", () => {
   });
 
   it("answers a bad request with a 400 script that does not loop", async () => {
-    const r = await relay({ fetchChain: async () => ({ ok: true, body: chainBody, ms: 1 }) });
+    const r = await relay({ clients: seen(), fetchChain: async () => ({ ok: true, body: chainBody, ms: 1 }) });
     try {
-      for (const q of ["", "?mac=nope", `?mac=${MAC}&uuid=not-a-uuid`, `?mac=${MAC}&arch=BAD%20ARCH`]) {
+      for (const q of ["?mac=nope", `?mac=${MAC}&uuid=not-a-uuid`, `?mac=${MAC}&arch=BAD%20ARCH`]) {
         const res = await fetch(`${r.base}/boot.ipxe${q}`);
         expect(res.status, q).toBe(400);
         const body = await res.text();
@@ -144,7 +199,7 @@ describe("GET /boot.ipxe, relay mode", () => {
 
 describe("GET /boot.ipxe, direct mode", () => {
   it("sends an HTTPS-capable iPXE to the API with a relay-signed token, falling back to the relay", async () => {
-    const clients = new ClientTable();
+    const clients = seen();
     clients.noteClient(MAC, { https: true, arch: 7 });
     const state = new RelayState({ relayId: "relay-1", allowDirect: true });
     const r = await relay({ clients, state, fetchChain: async () => ({ ok: true, body: chainBody, ms: 1 }) });
@@ -164,7 +219,8 @@ describe("GET /boot.ipxe, direct mode", () => {
   });
 
   it("uses relay mode when the site does not allow direct, the client lacks HTTPS, or direct already failed", async () => {
-    const clients = new ClientTable();
+    const clients = seen();
+    seen("52:54:00:00:00:02", "127.0.0.2", clients);
     clients.noteClient(MAC, { https: true, arch: 7 });
     clients.noteClient("52:54:00:00:00:02", { https: false, arch: 7 });
     const fetched: string[] = [];
@@ -173,7 +229,7 @@ describe("GET /boot.ipxe, direct mode", () => {
     const on = await relay({ clients, state: new RelayState({ relayId: "relay-1", allowDirect: true }), fetchChain });
     try {
       expect(await (await fetch(`${off.base}/boot.ipxe?mac=${MAC}`)).text()).toBe(chainBody);
-      expect(await (await fetch(`${on.base}/boot.ipxe?mac=52:54:00:00:00:02`)).text()).toBe(chainBody);
+      expect((await getFrom(`${on.base}/boot.ipxe?mac=52:54:00:00:00:02`, "127.0.0.2")).body).toBe(chainBody);
       expect(await (await fetch(`${on.base}/boot.ipxe?mac=${MAC}&via=relay`)).text()).toBe(chainBody);
       expect(fetched).toHaveLength(3);
     } finally {

@@ -3,7 +3,9 @@ import { ClientTable } from "../../relay/dhcp/clients.ts";
 import { messageType, OPT, vendorClass } from "../../relay/dhcp/options.ts";
 import { decodeDhcp } from "../../relay/dhcp/packet.ts";
 import { startDhcpServer, type DhcpServer, type DhcpServerOptions } from "../../relay/dhcp/server.ts";
+import { parseNetwork, type Network } from "../../relay/dhcp/agents.ts";
 import { capture } from "./support/captures.ts";
+import { rewrite } from "./support/dhcpClaim.ts";
 import { parts } from "./support/relayParts.ts";
 import { UdpPeer } from "./support/udp.ts";
 
@@ -100,9 +102,29 @@ describe("proxyDHCP server on real UDP sockets", () => {
   it("stays silent for the client's REQUEST to the site server but learns its address for /boot.ipxe", async () => {
     const client = await peer();
     const { server, clients } = await setup("dhcp", client);
+    // Sent from 127.0.0.1 for 10.213.0.110: a configured host speaking for another address teaches nothing.
     await client.send(capture("ovmf-x64-request.bin"), server.port);
     expect(await client.next(300)).toBeNull();
-    expect(clients.macForIp("10.213.0.110")).toBe("52:54:00:eb:00:01");
+    expect(clients.lookup("10.213.0.110")).toEqual({ kind: "unknown" });
+    await client.send(rewrite("ovmf-x64-request.bin", { requestedIp: "127.0.0.1" }), server.port);
+    expect(await client.next(300)).toBeNull();
+    expect(clients.macForIp("127.0.0.1")).toBe("52:54:00:eb:00:01");
+  });
+
+  it("reports a 4011 REQUEST that claims a MAC already held by another live address, and re-binds nothing", async () => {
+    const { server, clients, events, lines } = await setup("proxy");
+    const victim = "52:54:00:eb:00:01";
+    clients.claim({ ip: "127.0.0.9", mac: victim, ipxe: true, source: "dhcp-request" });
+    const attacker = await UdpPeer.bind(0, "127.0.0.66");
+    cleanup.push(() => attacker.close());
+    await attacker.send(rewrite("ipxe-efi-request-4011.bin", { mac: victim, ciaddr: "127.0.0.66", serverId: "127.0.0.1" }), server.port);
+    expect(await attacker.next(2000)).not.toBeNull(); // the boot-file ACK is harmless: it names no host
+    expect(clients.lookup("127.0.0.66")).toMatchObject({ kind: "contested", reason: "mac-held" });
+    expect(clients.lookup("127.0.0.9")).toMatchObject({ kind: "contested" });
+    expect(events.filter((e) => e.phase === "mac-rebind")).toMatchObject([
+      { mac: victim, detail: { ip: "127.0.0.66", reason: "mac-held", heldBy: "127.0.0.9", decision: "contested", source: "pxe-request", sender: "127.0.0.66" } },
+    ]);
+    expect(lines.some((l) => l.includes("conflicting DHCP claim"))).toBe(true);
   });
 
   it("rate-limits a flood from one MAC", async () => {
@@ -117,13 +139,13 @@ describe("proxyDHCP server on real UDP sockets", () => {
     expect(registry.render()).toMatch(/edgeboot_dhcp_ignored_total\{port="67",reason="rate_limited"\} \d+/);
   });
 
-  it("sends a relayed DISCOVER back to the agent address and port", async () => {
+  it("sends a relayed DISCOVER back to the agent address and port, only for agents on configured networks", async () => {
     const agent = await peer();
     const p = parts();
     const server = await startDhcpServer({
       role: "dhcp",
       port: 0,
-      config,
+      config: { ...config, relayAgentNetworks: [parseNetwork("127.0.0.0/30") as Network] },
       advertise: "127.0.0.1",
       httpBase: "http://127.0.0.1:8067",
       binaries,
@@ -140,6 +162,29 @@ describe("proxyDHCP server on real UDP sockets", () => {
     expect(got).not.toBeNull();
     expect(decodeDhcp(new Uint8Array(got!.msg)).giaddr).toBe("127.0.0.1");
     expect(decodeDhcp(new Uint8Array(got!.msg)).options.has(OPT.VENDOR_CLASS)).toBe(true);
+    // giaddr outside 127.0.0.0/30: dropped with a log line, no reply to anyone (the agent port would see it).
+    const far = capture("ovmf-x64-discover.bin").slice();
+    far.set([127, 0, 0, 77], 24);
+    await agent.send(far, server.port);
+    expect(await agent.next(400)).toBeNull();
+    expect(p.registry.render()).toContain('edgeboot_dhcp_ignored_total{port="67",reason="relay_agent_not_allowed"} 1');
+    expect(p.lines.filter((l) => l.includes("dropped a relayed DHCP request")).length).toBe(1);
+    await agent.send(far, server.port); // the log line is once a minute per agent address; the count goes on
+    expect(await agent.next(300)).toBeNull();
+    expect(p.registry.render()).toContain('reason="relay_agent_not_allowed"} 2');
+    expect(p.lines.filter((l) => l.includes("dropped a relayed DHCP request")).length).toBe(1);
+  });
+
+  it("drops every relayed request when no relay-agent network is configured", async () => {
+    const agent = await peer();
+    const p = parts();
+    const server = await startDhcpServer({ role: "dhcp", port: 0, config, advertise: "127.0.0.1", httpBase: "http://x", binaries, log: p.log, metrics: p.metrics, events: p.sink, agentPort: agent.port });
+    cleanup.push(() => server.close());
+    const req = capture("ovmf-x64-discover.bin").slice();
+    req.set([127, 0, 0, 1], 24);
+    await agent.send(req, server.port);
+    expect(await agent.next(400)).toBeNull();
+    expect(p.lines.some((l) => l.includes("dropped a relayed DHCP request") && l.includes("127.0.0.1"))).toBe(true);
   });
 
   it("refuses to start on a port already taken by a non-reusable socket", async () => {

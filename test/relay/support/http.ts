@@ -1,5 +1,5 @@
 // A relay HTTP server on a loopback port for tests, and a tiny GET helper.
-import type { Server } from "node:http";
+import { request, type Server } from "node:http";
 import { listenHttp } from "../../../relay/http/server.ts";
 
 export async function listen(server: Server): Promise<{ base: string; close(): Promise<void> }> {
@@ -12,4 +12,18 @@ export async function listen(server: Server): Promise<{ base: string; close(): P
         server.closeAllConnections();
       }),
   };
+}
+
+// A request from a chosen loopback source address (127.0.0.0/8 is all local on Linux): "another machine on the LAN".
+export function getFrom(url: string, localAddress: string, init: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: init.method ?? "GET", localAddress, headers: init.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(init.body);
+  });
 }
