@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { createRemoteJWKSet } from "jose";
 import { BinaryCatalog } from "./binaries.ts";
 import { createBootIpxeHandler } from "./boot/handler.ts";
+import { hostProxyRoute } from "./boot/hostProxy.ts";
 import { parseConfig, pickAdvertiseAddress, type RelayConfig } from "./config.ts";
 import { ClientTable } from "./dhcp/clients.ts";
 import { startDhcpServer, type DhcpServer } from "./dhcp/server.ts";
@@ -55,6 +56,8 @@ export async function startRelay(config: RelayConfig, log: Logger): Promise<Rela
   stoppers.push(() => artifacts.stop());
   // ---- end cache + sync ---------------------------------------------------------------------------------------
 
+  // Host-token paths for the `bound` secret-delivery policy: only via this relay, for the address it saw.
+  extraRoutes.push(hostProxyRoute({ apiUrl: config.apiUrl, credential: config.credential, timeoutMs: config.apiTimeoutMs, log: log.child({ part: "host-proxy" }) }));
   const clients = new ClientTable();
   let httpBase = `http://${advertise}:${config.httpPort}`;
   const jwks = createRemoteJWKSet(new URL("/.well-known/jwks.json", config.apiUrl), { timeoutDuration: config.apiTimeoutMs });
