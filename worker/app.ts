@@ -9,6 +9,7 @@ import { bootRoutes } from "./boot/routes.ts";
 import { jwksRoutes } from "./keys/jwks.ts";
 import { bearerAuth } from "./auth/bearer.ts";
 import { relayApi } from "./relayapi/index.ts";
+import { uiRoutes } from "./ui/index.ts";
 import type { AppEnv } from "./context.ts";
 import { dbFor } from "./db/client.ts";
 import { parseEnv } from "./env.ts";
@@ -40,6 +41,9 @@ export function createApp() {
   app.route("/boot", bootRoutes());
   app.route("/", jwksRoutes);
   app.route("/relay/v1", relayApi);
+  // The status page for operators; it reads and acts through the routes above.
+  app.route("/ui", uiRoutes(app));
+  app.get("/", (c) => c.redirect("/ui", 302));
 
   app.notFound((c) => c.json(errorBody(new ApiError("not_found", "no such route")), 404));
   app.onError(handleError);

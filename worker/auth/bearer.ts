@@ -32,7 +32,8 @@ export const bearerAuth = (options: BearerOptions = {}) => {
   });
 };
 
-async function authenticate(c: Context<AppEnv>, token: string, at: number): Promise<Principal> {
+// Also used by the status page (worker/ui), which carries the same token in a session cookie.
+export async function authenticate(c: Context<AppEnv>, token: string, at: number): Promise<Principal> {
   const hash = await sha256Hex(token);
   // Compare digests, not the secrets, so the comparison time says nothing about the root token's bytes.
   if (timingSafeEqualHex(hash, await sha256Hex(c.get("env").ADMIN_TOKEN))) return { name: "root", tokenId: null, scopes: ["admin"] };
