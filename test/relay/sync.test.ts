@@ -1,4 +1,4 @@
-// Artifacts end to end with real parts: a Worker under `wrangler dev` (local D1 and R2), a relay process
+// Artifacts end to end with real parts (the upload command is tested in test/cli/): a Worker under `wrangler dev` (local D1 and R2), a relay process
 // (`node relay/main.ts`, DHCP/TFTP off), a TCP proxy between them that can play "API unreachable", and a UDP
 // listener standing in for the LAN broadcast address of wake-on-LAN.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -10,8 +10,6 @@ import { fileURLToPath } from "node:url";
 import { compactVerify, createRemoteJWKSet } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { magicPacket } from "../../relay/sync/wol.ts";
-import { artifactApi, UploadApiError } from "../../relay/upload/api.ts";
-import { uploadFile } from "../../relay/upload/uploader.ts";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcpProxy.ts";
 import { freePort, startWranglerDev, type WranglerDev } from "../helpers/wrangler.ts";
 import { UdpPeer } from "./support/udp.ts";
@@ -198,66 +196,4 @@ describe("artifacts from upload to the relay's cache", () => {
     });
     await until("the wake event", 20_000, async () => (await admin("GET", "/v1/sites/lab/events?phase=wake-sent")).body.events.length >= 1);
   }, 60_000);
-});
-
-describe("upload command against the real API", () => {
-  const MiB = 1024 * 1024;
-
-  it("uploads a small file with one PUT, skips it the second time, and puts it into an image", async () => {
-    const file = join(work, "vmlinuz");
-    const bytes = randomBytes(200 * 1024);
-    writeFileSync(file, bytes);
-    const cli = (args: string[]) =>
-      new Promise<{ code: number; out: string; err: string }>((resolve) => {
-        const c = spawn(process.execPath, [fileURLToPath(new URL("../../relay/upload/cli.ts", import.meta.url)), file, ...args], {
-          env: { ...process.env, EDGEBOOT_API_URL: api.url, EDGEBOOT_TOKEN: api.adminToken, XDG_CACHE_HOME: join(work, "xdg") },
-        });
-        let out = "";
-        let err = "";
-        c.stdout.on("data", (d) => (out += d));
-        c.stderr.on("data", (d) => (err += d));
-        c.on("exit", (code) => resolve({ code: code ?? -1, out, err }));
-      });
-    const first = await cli(["--image", "cli-img", "--arch", "arm64", "--role", "kernel"]);
-    expect(first.code, first.err).toBe(0);
-    expect(first.out.trim()).toBe(sha(bytes));
-    expect(first.err).toContain("uploaded:");
-    const second = await cli([]);
-    expect(second.code).toBe(0);
-    expect(second.err).toContain("already uploaded");
-    const image = (await admin("GET", "/v1/images/cli-img?arch=arm64")).body;
-    expect(image.artifacts.kernel).toBe(sha(bytes));
-    const bad = await cli(["--token", "short"]);
-    expect(bad.code).toBe(2);
-  }, 60_000);
-
-  it("uploads a large file in parallel parts and resumes after an interruption", async () => {
-    const file = join(work, "rootfs.squashfs");
-    const bytes = randomBytes(11 * MiB + 123);
-    writeFileSync(file, bytes);
-    const stateDir = join(work, "upload-state");
-    const real = artifactApi({ apiUrl: api.url, token: api.adminToken });
-    const sentParts: number[] = [];
-    // First run: the connection "drops" after part 1 is accepted (a refusal, so it is not retried in-process).
-    let allowed = 1;
-    const flaky = {
-      ...real,
-      putPart: async (...args: Parameters<typeof real.putPart>) => {
-        if (allowed-- <= 0) throw new UploadApiError(400, null, "simulated interruption");
-        sentParts.push(args[2]);
-        return real.putPart(...args);
-      },
-    };
-    const opts = { file, partSize: 5 * MiB, concurrency: 1, stateDir, log: () => {} };
-    await expect(uploadFile(flaky, opts)).rejects.toThrow(/simulated interruption/);
-    expect(readdirSync(stateDir)).toEqual([`${sha(bytes)}.json`]);
-    expect((await admin("GET", `/v1/artifacts/${sha(bytes)}`)).status).toBe(404);
-
-    const resumed = await uploadFile({ ...real, putPart: async (...args: Parameters<typeof real.putPart>) => (sentParts.push(args[2]), real.putPart(...args)) }, { ...opts, concurrency: 2 });
-    expect(resumed).toEqual({ sha256: sha(bytes), size: bytes.length, result: "resumed" });
-    expect(sentParts.sort()).toEqual([1, 2, 3]);
-    expect(readdirSync(stateDir)).toEqual([]);
-    const meta = await admin("GET", `/v1/artifacts/${sha(bytes)}`);
-    expect(meta.body.artifact).toMatchObject({ size: bytes.length, state: "ready" });
-  }, 120_000);
 });

@@ -1,0 +1,263 @@
+// `edgeboot sites|hosts|profiles|images|tokens|relays|secrets list|get|create|delete`: one table of columns and paths
+// per resource; create takes a few flags for the common fields plus --data for anything the API accepts.
+import { readFileSync } from "node:fs";
+import { Command, Option } from "commander";
+import { parse as parseYaml } from "yaml";
+import { enc } from "../api.ts";
+import type { Env } from "../config.ts";
+import { usage } from "../errors.ts";
+import { printList, printOne, type Column } from "../output.ts";
+import { session, siteOf, type Session } from "../session.ts";
+import { readSecretValue } from "./secretValue.ts";
+
+type Row = Record<string, any>;
+const short = (sha: unknown) => (typeof sha === "string" ? sha.slice(0, 12) : sha);
+const ago = (iso: unknown) => (typeof iso === "string" ? iso.replace(/\.\d+Z$/, "Z") : iso);
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+const keyValues = (list: string[] | undefined, flag: string) =>
+  list === undefined
+    ? undefined
+    : Object.fromEntries(
+        list.map((kv) => {
+          const at = kv.indexOf("=");
+          if (at < 1) throw usage(`${flag} takes key=value; got "${kv}"`);
+          return [kv.slice(0, at), kv.slice(at + 1)];
+        }),
+      );
+
+// --data '{"json":…}' or --data @file.(json|yaml): the request body, merged under the flags.
+function dataOf(value: string | undefined): Row {
+  if (value === undefined) return {};
+  const text = value.startsWith("@") ? readFileSync(value.slice(1), "utf8") : value;
+  const parsed = parseYaml(text) as unknown;
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw usage("--data must be a JSON or YAML object (or @file)");
+  return parsed as Row;
+}
+// --user-data @file reads a file; any other value is the text itself.
+const textArg = (v: string | undefined) => (v === undefined ? undefined : v.startsWith("@") ? readFileSync(v.slice(1), "utf8") : v);
+const defined = (o: Row) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+
+type Spec = {
+  name: string;
+  what: string;
+  key: string; // the argument get/delete take
+  columns: Column<Row>[];
+  list: (s: Session, o: Row) => string;
+  one: (s: Session, key: string, o: Row) => string;
+  create?: { args: string; options: (c: Command) => Command; path: (s: Session, o: Row) => string; body: (args: string[], o: Row) => Row; method?: string };
+  deleteOptions?: (c: Command) => Command;
+  deleteQuery?: (o: Row) => string;
+};
+
+const site = (s: Session) => `/v1/sites/${enc(siteOf(s))}`;
+const archQ = (o: Row) => (o.arch ? `?arch=${enc(o.arch)}` : "");
+const secretScopeQ = (s: Session, o: Row) => {
+  const q = new URLSearchParams();
+  if (o.global) return "";
+  if (s.target.site) q.set("site", s.target.site);
+  if (o.host) {
+    if (!s.target.site) throw usage("--host needs --site");
+    q.set("host", o.host);
+  }
+  const str = q.toString();
+  return str ? `?${str}` : "";
+};
+
+const SPECS: Spec[] = [
+  {
+    name: "sites",
+    what: "site",
+    key: "slug",
+    columns: [["SLUG", (r) => r.slug], ["NAME", (r) => r.name], ["BOOT AUTH", (r) => r.bootAuth], ["UNKNOWN HOSTS", (r) => r.unknownHostPolicy], ["DEFAULT PROFILE", (r) => r.defaultProfile], ["REV", (r) => r.revision]],
+    list: () => "/v1/sites",
+    one: (_s, k) => `/v1/sites/${enc(k)}`,
+    create: {
+      args: "<slug>",
+      options: (c) =>
+        c
+          .requiredOption("--name <name>", "display name")
+          .addOption(new Option("--boot-auth <mode>", "who may fetch chains (default relay: only the site's relays)").choices(["relay", "key", "open"]))
+          .addOption(new Option("--unknown-host-policy <policy>").choices(["discover", "default", "deny"]))
+          .option("--default-profile <profile>"),
+      path: () => "/v1/sites",
+      body: ([slug], o) => defined({ slug, name: o.name, bootAuth: o.bootAuth, unknownHostPolicy: o.unknownHostPolicy, defaultProfile: o.defaultProfile }),
+    },
+    deleteOptions: (c) => c.option("--force", "also delete the site's hosts and relays"),
+    deleteQuery: (o) => (o.force ? "?force=true" : ""),
+  },
+  {
+    name: "hosts",
+    what: "host",
+    key: "host",
+    columns: [["HOSTNAME", (r) => r.hostname], ["MAC", (r) => r.mac], ["PROFILE", (r) => r.profile], ["STATE", (r) => r.state], ["IPV4", (r) => r.ipv4], ["LABELS", (r) => r.labels], ["LAST SEEN", (r) => ago(r.lastSeenAt)]],
+    list: (s, o) => `${site(s)}/hosts${o.state ? `?state=${enc(o.state)}` : ""}`,
+    one: (s, k) => `${site(s)}/hosts/${enc(k)}`,
+    create: {
+      args: "[hostname]",
+      options: (c) =>
+        c
+          .option("--mac <mac>")
+          .option("--profile <profile>")
+          .option("--uuid <uuid>")
+          .option("--serial <serial>")
+          .option("--arch <arch>")
+          .option("--ipv4 <address>")
+          .option("--label <key=value>", "repeatable", collect),
+      path: (s) => `${site(s)}/hosts`,
+      body: ([hostname], o) => defined({ hostname, mac: o.mac, profile: o.profile, uuid: o.uuid, serial: o.serial, arch: o.arch, ipv4: o.ipv4, labels: keyValues(o.label, "--label") }),
+    },
+  },
+  {
+    name: "profiles",
+    what: "profile",
+    key: "name",
+    columns: [["NAME", (r) => r.name], ["IMAGE", (r) => r.image], ["CMDLINE", (r) => (r.cmdline?.length > 50 ? `${r.cmdline.slice(0, 49)}…` : r.cmdline)], ["MENU", (r) => (r.menu ? `${r.menu.items.length} items` : null)], ["REV", (r) => r.revision]],
+    list: () => "/v1/profiles",
+    one: (_s, k) => `/v1/profiles/${enc(k)}`,
+    create: {
+      args: "<name>",
+      options: (c) =>
+        c
+          .option("--image <image>")
+          .option("--cmdline <cmdline>")
+          .option("--description <text>")
+          .option("--user-data <text|@file>", "cloud-init user-data template")
+          .option("--vendor-data <text|@file>")
+          .option("--network-config <text|@file>"),
+      path: () => "/v1/profiles",
+      body: ([name], o) =>
+        defined({ name, image: o.image, cmdline: o.cmdline, description: o.description, userData: textArg(o.userData), vendorData: textArg(o.vendorData), networkConfig: textArg(o.networkConfig) }),
+    },
+  },
+  {
+    name: "images",
+    what: "image",
+    key: "name",
+    columns: [["NAME", (r) => r.name], ["ARCH", (r) => r.arch], ["VERSION", (r) => r.version], ["KERNEL", (r) => short(r.artifacts?.kernel)], ["INITRD", (r) => (r.artifacts?.initrd ?? []).map(short)], ["REV", (r) => r.revision]],
+    list: () => "/v1/images",
+    one: (_s, k, o) => `/v1/images/${enc(k)}${archQ(o)}`,
+    create: {
+      args: "<name>",
+      options: (c) =>
+        c
+          .requiredOption("--arch <arch>", "x86_64, arm64, …")
+          .option("--version <version>")
+          .requiredOption("--kernel <sha256>", "an uploaded artifact (edgeboot upload prints the hash)")
+          .option("--initrd <sha256>", "repeatable, in boot order", collect),
+      path: () => "/v1/images",
+      body: ([name], o) => defined({ name, arch: o.arch, version: o.version, artifacts: { kernel: o.kernel, initrd: o.initrd ?? [] } }),
+    },
+  },
+  {
+    name: "tokens",
+    what: "token",
+    key: "id",
+    columns: [["ID", (r) => r.id], ["NAME", (r) => r.name], ["SCOPES", (r) => r.scopes], ["EXPIRES", (r) => ago(r.expiresAt)], ["REVOKED", (r) => ago(r.revokedAt)], ["LAST USED", (r) => ago(r.lastUsedAt)]],
+    list: () => "/v1/tokens",
+    one: (_s, k) => `/v1/tokens/${enc(k)}`,
+    create: {
+      args: "<name>",
+      options: (c) => c.requiredOption("--scope <scope>", "admin, read or site:<slug>; repeatable", collect).option("--expires <date-time>", "ISO 8601; absent = never"),
+      path: () => "/v1/tokens",
+      body: ([name], o) => defined({ name, scopes: o.scope, expiresAt: o.expires }),
+    },
+  },
+  {
+    name: "relays",
+    what: "relay",
+    key: "name",
+    columns: [["NAME", (r) => r.name], ["LAN ADDRESS", (r) => r.lanAddress], ["CACHE", (r) => r.cacheUrl], ["VERSION", (r) => r.softwareVersion], ["LAST SEEN", (r) => ago(r.lastSeenAt)], ["REVOKED", (r) => ago(r.revokedAt)]],
+    list: (s) => `${site(s)}/relays`,
+    one: (s, k) => `${site(s)}/relays/${enc(k)}`,
+    create: { args: "<name>", options: (c) => c, path: (s) => `${site(s)}/relays`, body: ([name]) => ({ name }) },
+  },
+  {
+    name: "secrets",
+    what: "secret",
+    key: "name",
+    columns: [["NAME", (r) => r.name], ["SITE", (r) => r.site], ["HOST", (r) => r.host], ["UPDATED", (r) => ago(r.updatedAt)]],
+    list: (s, o) => `/v1/secrets${secretScopeQ(s, o)}`,
+    one: (s, k, o) => `/v1/secrets/${enc(k)}${secretScopeQ(s, o)}`,
+  },
+];
+
+function shownOnce(body: Row): string | undefined {
+  return typeof body.secret === "string" ? body.secret : undefined;
+}
+
+export function resourceCommands(program: Command, env: Env): void {
+  for (const spec of SPECS) {
+    const group = program.command(spec.name).description(`list, show, create and delete ${spec.name}`);
+    const scoped = (c: Command) => (spec.name === "secrets" ? c.option("--host <host>", "a host's secrets (with --site)").option("--global", "global secrets, even if the context names a site") : c);
+    const arch = (c: Command) => (spec.name === "images" ? c.option("--arch <arch>", "which architecture's row") : c);
+
+    scoped(group.command("list").alias("ls").description(`list ${spec.name}`))
+      .option("--state <state>", spec.name === "hosts" ? "only hosts in this state" : "(hosts only)")
+      .action(async (o: Row, cmd: Command) => {
+        const s = await session(cmd, env);
+        printList(await s.api.list(spec.list(s, o)), spec.columns, s.format);
+      });
+
+    arch(scoped(group.command("get").argument(`<${spec.key}>`).description(`show one ${spec.what}`))).action(async (key: string, o: Row, cmd: Command) => {
+      const s = await session(cmd, env);
+      if (spec.name === "secrets") {
+        // No route returns a value: "get" shows where the secret is set.
+        const found = (await s.api.list(spec.list(s, o))).filter((r) => r.name === key);
+        if (found.length === 0) throw usage(`no secret named "${key}" in that scope`);
+        return printOne(found.length === 1 ? found[0] : found, s.format);
+      }
+      const r = await s.api.get(spec.one(s, key, o));
+      printOne(r.body, s.format);
+    });
+
+    if (spec.create) {
+      const create = spec.create;
+      create
+        .options(group.command("create").argument(create.args).description(`create a ${spec.what}`))
+        .option("--data <json|@file>", "more fields, as the API takes them (JSON or YAML)")
+        .action(async (...args: unknown[]) => {
+          const cmd = args.at(-1) as Command;
+          const o = args.at(-2) as Row;
+          const positional = args.slice(0, -2) as string[];
+          const s = await session(cmd, env);
+          const body = { ...dataOf(o.data), ...create.body(positional, o) };
+          const r = await s.api.request<Row>("POST", create.path(s, o), { body });
+          const secret = shownOnce(r.body);
+          if (secret !== undefined && s.format === "table") {
+            process.stderr.write(`created ${spec.what} ${positional[0] ?? ""}; its secret is shown once, store it now:\n`);
+            process.stdout.write(`${secret}\n`);
+          } else printOne(r.body, s.format === "table" ? "yaml" : s.format);
+          if (spec.name === "sites" && (r.body.bootAuth ?? "relay") === "relay") {
+            process.stderr.write(`note: bootAuth is "relay": /boot/${positional[0]}/ipxe answers 401 until a relay of this site fetches it (edgeboot relays create), or set bootAuth key/open\n`);
+          }
+        });
+    }
+
+    if (spec.name === "secrets") {
+      group
+        .command("set")
+        .alias("create")
+        .argument("<name>")
+        .description("set a secret (write-only: the API never returns it); the value comes from --from-env, --from-file or stdin, never a flag")
+        .option("--from-env <VAR>", "read the value from this environment variable")
+        .option("--from-file <path>", "read the value from this file (one trailing newline is dropped)")
+        .option("--host <host>", "a host's secret (with --site)")
+        .option("--global", "a global secret, even if the context names a site")
+        .action(async (name: string, o: Row, cmd: Command) => {
+          const s = await session(cmd, env);
+          const value = await readSecretValue(o, env);
+          const r = await s.api.request<Row>("PUT", spec.one(s, name, o), { body: { value } });
+          process.stderr.write(`${r.status === 201 ? "created" : "replaced"} secret ${name}${r.body.site ? ` (site ${r.body.site}${r.body.host ? `, host ${r.body.host}` : ""})` : " (global)"}\n`);
+        });
+    }
+
+    const del = group.command("delete").alias("rm").argument(`<${spec.key}>`).description(spec.name === "tokens" || spec.name === "relays" ? `revoke a ${spec.what}` : `delete a ${spec.what}`);
+    arch(scoped(spec.deleteOptions ? spec.deleteOptions(del) : del)).action(async (key: string, o: Row, cmd: Command) => {
+      const s = await session(cmd, env);
+      const path = spec.one(s, key, o);
+      await s.api.request("DELETE", spec.deleteQuery ? `${path}${path.includes("?") ? "&" : "?"}${spec.deleteQuery(o).slice(1)}`.replace(/[?&]$/, "") : path);
+      process.stderr.write(`${spec.name === "tokens" || spec.name === "relays" ? "revoked" : "deleted"} ${spec.what} ${key}\n`);
+    });
+  }
+}

@@ -1,0 +1,179 @@
+// From a site file and the API's current state to an ordered list of changes: uploads, images, profiles, the site,
+// hosts, secrets (creates and updates in dependency order), then prunes. Every update and delete carries the ETag of
+// the state it was computed from, so apply refuses to overwrite a change made in between.
+import { stat } from "node:fs/promises";
+import { isAbsolute, resolve as resolvePath, dirname } from "node:path";
+import { enc, type Api } from "../api.ts";
+import { CliError } from "../errors.ts";
+import { Progress } from "../upload/progress.ts";
+import { hashFile } from "../upload/uploader.ts";
+import { changedFields, defined, type FieldChange } from "./compare.ts";
+import type { Loaded } from "./load.ts";
+import { isSha, type SiteFileHost } from "./schema.ts";
+
+type Row = Record<string, any>;
+export type Kind = "artifact" | "image" | "profile" | "site" | "host" | "secret";
+export type SecretRef = { fromEnv?: string; fromFile?: string; line: number };
+
+export type Change =
+  | { op: "upload"; kind: "artifact"; key: string; file: string; sha256: string; size: number }
+  | { op: "create"; kind: Kind; key: string; method: "POST"; path: string; body: Row; fields: FieldChange[] }
+  | { op: "update"; kind: Kind; key: string; method: "PATCH"; path: string; body: Row; fields: FieldChange[]; etag: string | null; before: Row | null }
+  | { op: "delete"; kind: Kind; key: string; method: "DELETE"; path: string; etag: string | null; before: Row }
+  | { op: "secret"; kind: "secret"; key: string; method: "PUT"; path: string; ref: SecretRef; exists: boolean };
+
+export type Plan = { file: string; site: string; changes: Change[] };
+
+const etag = (r: Row) => `"${r.id}.${r.revision}"`;
+const hostKey = (h: { hostname?: string | null; mac?: string | null }) => h.hostname ?? h.mac!;
+
+export type PlanOptions = { prune?: boolean; rotateSecrets?: boolean };
+
+export async function makePlan(api: Api, loaded: Loaded, opts: PlanOptions = {}): Promise<Plan> {
+  const { file } = loaded;
+  const slug = file.site.slug;
+  const sitePath = `/v1/sites/${enc(slug)}`;
+  const baseDir = dirname(resolvePath(loaded.path));
+  const changes: Change[] = [];
+
+  const currentSite = await api.get(sitePath).then(
+    (r) => r.body as Row,
+    (err) => {
+      if (err instanceof CliError && err.status === 404) return null;
+      throw err;
+    },
+  );
+  const [images, profiles, hosts, secrets] = await Promise.all([
+    api.list("/v1/images"),
+    api.list("/v1/profiles"),
+    currentSite ? api.list(`${sitePath}/hosts`) : Promise.resolve([] as Row[]),
+    currentSite ? api.list(`/v1/secrets?site=${enc(slug)}`) : Promise.resolve([] as Row[]),
+  ]);
+
+  // Artifacts: local paths are hashed (and uploaded when the API lacks them); hashes must already be uploaded.
+  const hashes = new Map<string, string>();
+  const resolveArtifact = async (value: string, where: (string | number)[]): Promise<string> => {
+    if (isSha(value)) return value;
+    const path = isAbsolute(value) ? value : resolvePath(baseDir, value);
+    const known = hashes.get(path);
+    if (known) return known;
+    let size: number;
+    try {
+      size = (await stat(path)).size;
+    } catch {
+      throw new CliError("invalid_site_file", `${loaded.path}:${loaded.lineOf(where)}: ${where.join(".")}: no such file ${value} (an artifact is a sha256 or a path relative to the site file)`, null, 0, 2);
+    }
+    const sha256 = await hashFile(path, new Progress(`hashing ${value}`, size));
+    hashes.set(path, sha256);
+    const present = await api.request("HEAD", `/v1/artifacts/${sha256}`).then(
+      () => true,
+      (err) => {
+        if (err instanceof CliError && err.status === 404) return false;
+        throw err;
+      },
+    );
+    if (!present) changes.push({ op: "upload", kind: "artifact", key: value, file: path, sha256, size });
+    return sha256;
+  };
+
+  for (const [i, img] of file.images.entries()) {
+    const a = img.artifacts;
+    const artifacts = defined({
+      kernel: await resolveArtifact(a.kernel, ["images", i, "artifacts", "kernel"]),
+      initrd: await Promise.all((a.initrd ?? []).map((v, j) => resolveArtifact(v, ["images", i, "artifacts", "initrd", j]))),
+      rootfs: a.rootfs === undefined ? undefined : await resolveArtifact(a.rootfs, ["images", i, "artifacts", "rootfs"]),
+      modloop: a.modloop === undefined ? undefined : await resolveArtifact(a.modloop, ["images", i, "artifacts", "modloop"]),
+    });
+    const key = `${img.name} (${img.arch})`;
+    const desired = defined({ version: img.version, artifacts });
+    const current = images.find((r) => r.name === img.name && r.arch === img.arch);
+    if (!current) {
+      changes.push({ op: "create", kind: "image", key, method: "POST", path: "/v1/images", body: { name: img.name, arch: img.arch, ...desired }, fields: changedFields(desired, {}) });
+    } else {
+      const fields = changedFields(desired, current);
+      if (fields.length) changes.push({ op: "update", kind: "image", key, method: "PATCH", path: `/v1/images/${enc(img.name)}?arch=${enc(img.arch)}`, body: pick(desired, fields), fields, etag: etag(current), before: current });
+    }
+  }
+
+  // Profiles: a menu may name profiles this file creates, so new profiles are created without their menu first.
+  const menus: Change[] = [];
+  for (const p of file.profiles) {
+    const { name, ...rest } = p;
+    const desired = defined(rest as Row);
+    const current = profiles.find((r) => r.name === name);
+    const path = `/v1/profiles/${enc(name)}`;
+    if (!current) {
+      const { menu, ...first } = desired;
+      changes.push({ op: "create", kind: "profile", key: name, method: "POST", path: "/v1/profiles", body: { name, ...first }, fields: changedFields(desired, {}) });
+      if (menu) menus.push({ op: "update", kind: "profile", key: name, method: "PATCH", path, body: { menu }, fields: [], etag: null, before: null });
+    } else {
+      const fields = changedFields(desired, current);
+      if (fields.length) changes.push({ op: "update", kind: "profile", key: name, method: "PATCH", path, body: pick(desired, fields), fields, etag: etag(current), before: current });
+    }
+  }
+  changes.push(...menus);
+
+  const { slug: _, ...siteSettings } = file.site;
+  const desiredSite = defined(siteSettings as Row);
+  if (!currentSite) {
+    changes.push({ op: "create", kind: "site", key: slug, method: "POST", path: "/v1/sites", body: { slug, ...desiredSite }, fields: changedFields(desiredSite, {}) });
+  } else {
+    const fields = changedFields(desiredSite, currentSite);
+    if (fields.length) changes.push({ op: "update", kind: "site", key: slug, method: "PATCH", path: sitePath, body: pick(desiredSite, fields), fields, etag: etag(currentSite), before: currentSite });
+  }
+
+  // Hosts are matched by hostname when the file gives one, else by MAC.
+  const matched = new Set<string>();
+  const findHost = (h: SiteFileHost) => (h.hostname ? hosts.find((r) => r.hostname === h.hostname) : hosts.find((r) => r.mac === h.mac));
+  for (const h of file.hosts) {
+    const desired = defined(h as Row);
+    const current = findHost(h);
+    if (!current) {
+      changes.push({ op: "create", kind: "host", key: hostKey(h), method: "POST", path: `${sitePath}/hosts`, body: desired, fields: changedFields(desired, {}) });
+      continue;
+    }
+    matched.add(current.id);
+    const fields = changedFields(desired, current);
+    if (fields.length) {
+      changes.push({ op: "update", kind: "host", key: hostKey(h), method: "PATCH", path: `${sitePath}/hosts/${enc(hostKey(current))}`, body: pick(desired, fields), fields, etag: etag(current), before: current });
+    }
+  }
+
+  // Secrets: values are never readable, so an existing secret is rewritten only with --rotate-secrets.
+  const fileHostRef = (ref: string) => {
+    const h = file.hosts.find((x) => x.hostname === ref.toLowerCase() || x.mac === ref.toLowerCase().replace(/-/g, ":"));
+    return h ? hostKey(h) : ref;
+  };
+  const wanted = new Set<string>();
+  for (const [i, s] of file.secrets.entries()) {
+    const host = s.host === undefined ? null : fileHostRef(s.host);
+    const exists = secrets.some((r) => r.name === s.name && (r.host ?? null) === host);
+    wanted.add(`${host ?? ""}/${s.name}`);
+    if (exists && !opts.rotateSecrets) continue;
+    const q = new URLSearchParams({ site: slug, ...(host ? { host } : {}) });
+    changes.push({
+      op: "secret",
+      kind: "secret",
+      key: host ? `${s.name} (host ${host})` : s.name,
+      method: "PUT",
+      path: `/v1/secrets/${enc(s.name)}?${q}`,
+      ref: defined({ fromEnv: s.fromEnv, fromFile: s.fromFile === undefined ? undefined : resolvePath(baseDir, s.fromFile), line: loaded.lineOf(["secrets", i]) }) as SecretRef,
+      exists,
+    });
+  }
+
+  if (opts.prune) {
+    for (const r of secrets) {
+      if (wanted.has(`${r.host ?? ""}/${r.name}`)) continue;
+      const q = new URLSearchParams({ site: slug, ...(r.host ? { host: r.host } : {}) });
+      changes.push({ op: "delete", kind: "secret", key: r.host ? `${r.name} (host ${r.host})` : r.name, method: "DELETE", path: `/v1/secrets/${enc(r.name)}?${q}`, etag: null, before: r });
+    }
+    for (const r of hosts) {
+      if (matched.has(r.id)) continue;
+      changes.push({ op: "delete", kind: "host", key: hostKey(r), method: "DELETE", path: `${sitePath}/hosts/${enc(hostKey(r))}`, etag: etag(r), before: r });
+    }
+  }
+  return { file: loaded.path, site: slug, changes };
+}
+
+const pick = (o: Row, fields: FieldChange[]) => Object.fromEntries(fields.map((f) => [f.field, o[f.field]]));

@@ -1,0 +1,121 @@
+// The site file: one YAML document describing a site, the profiles and images it boots, its hosts and secret
+// references. Field schemas come from the admin API (worker/admin/schemas.ts, hostFields.ts), so the file accepts
+// and normalises exactly what the API does (MACs, UUIDs, hostname case).
+import { z } from "zod";
+import { Arch, CatalogueName, Hostname, Labels, Mac, SecretName, Serial, Slug, Uuid, Vars } from "../../admin/schemas.ts";
+import { Intent, Network } from "../../admin/hostFields.ts";
+
+export const API_VERSION = "edgeboot/v1";
+
+// An artifact is an uploaded SHA-256, or a local file (relative to the site file) that apply hashes and uploads.
+const Artifact = z.string().min(1).describe("sha256 of an uploaded artifact, or a path to a local file (relative to this file) to upload");
+const isSha = (v: string) => /^[0-9a-f]{64}$/.test(v);
+
+const Image = z.strictObject({
+  name: CatalogueName,
+  arch: Arch.default("x86_64"),
+  version: z.string().max(128).optional(),
+  artifacts: z
+    .strictObject({ kernel: Artifact, initrd: z.array(Artifact).max(16).optional(), rootfs: Artifact.optional(), modloop: Artifact.optional() })
+    .describe("artifacts by role; other roles (e.g. firmware) may be added through the API"),
+});
+
+const MenuItem = z.strictObject({ key: z.string().regex(/^[a-z0-9]$/).optional(), label: z.string().min(1).max(80), target: z.union([CatalogueName, z.literal("local")]) });
+const Profile = z.strictObject({
+  name: CatalogueName,
+  description: z.string().max(1024).nullable().optional(),
+  image: CatalogueName.nullable().optional(),
+  cmdline: z.string().max(4096).optional(),
+  menu: z
+    .strictObject({ title: z.string().max(80).optional(), timeoutMs: z.number().int().min(0).optional(), defaultItem: z.string().optional(), items: z.array(MenuItem).min(1).max(32) })
+    .nullable()
+    .optional(),
+  userData: z.string().nullable().optional(),
+  vendorData: z.string().nullable().optional(),
+  networkConfig: z.string().nullable().optional(),
+  vars: Vars.optional(),
+});
+
+const Host = z
+  .strictObject({
+    hostname: Hostname.optional(),
+    mac: Mac.optional(),
+    uuid: Uuid.nullable().optional(),
+    serial: Serial.nullable().optional(),
+    arch: Arch.nullable().optional(),
+    ipv4: z.ipv4().nullable().optional(),
+    labels: Labels.optional(),
+    vars: Vars.optional(),
+    profile: CatalogueName.nullable().optional(),
+    intent: Intent.nullable().optional(),
+    network: Network.nullable().optional(),
+  })
+  .refine((h) => Boolean(h.hostname || h.mac), { message: "a host needs a hostname or a mac", path: ["hostname"] });
+
+// A reference, never a value: the value comes from the environment or a file when apply writes the secret.
+const Secret = z
+  .strictObject({
+    name: SecretName,
+    host: z.string().min(1).optional().describe("hostname or MAC of one of this file's hosts; absent = a site secret"),
+    fromEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name").optional(),
+    fromFile: z.string().min(1).optional().describe("path relative to this file; one trailing newline is dropped"),
+  })
+  .refine((s) => (s.fromEnv === undefined) !== (s.fromFile === undefined), { message: "a secret takes exactly one of fromEnv or fromFile (values never go in the site file)", path: ["fromEnv"] });
+
+const Site = z.strictObject({
+  slug: Slug,
+  name: z.string().min(1).max(128),
+  bootAuth: z.enum(["relay", "key", "open"]).optional(),
+  unknownHostPolicy: z.enum(["discover", "default", "deny"]).optional(),
+  defaultProfile: CatalogueName.nullable().optional(),
+  discoverRetrySeconds: z.number().int().min(5).max(3600).optional(),
+  hostTokenTtlSeconds: z.number().int().min(60).max(7 * 86400).optional(),
+  allowDirect: z.boolean().optional(),
+  vars: Vars.optional(),
+  vendorData: z.string().nullable().optional(),
+});
+
+export const SiteFile = z
+  .strictObject({
+    apiVersion: z.literal(API_VERSION),
+    site: Site,
+    images: z.array(Image).default([]),
+    profiles: z.array(Profile).default([]),
+    hosts: z.array(Host).default([]),
+    secrets: z.array(Secret).default([]),
+  })
+  .superRefine((f, ctx) => {
+    const dup = <T>(list: T[], key: (t: T) => string | undefined, path: string, field: string) => {
+      const seen = new Set<string>();
+      list.forEach((item, i) => {
+        const k = key(item);
+        if (k === undefined) return;
+        if (seen.has(k)) ctx.addIssue({ code: "custom", message: `${k} appears twice`, path: [path, i, field] });
+        seen.add(k);
+      });
+    };
+    dup(f.images, (i) => `${i.name} (${i.arch})`, "images", "name");
+    dup(f.profiles, (p) => p.name, "profiles", "name");
+    dup(f.hosts, (h) => h.hostname, "hosts", "hostname");
+    dup(f.hosts, (h) => h.mac, "hosts", "mac");
+    dup(f.secrets, (s) => `${s.host ?? ""}/${s.name}`, "secrets", "name");
+    f.secrets.forEach((s, i) => {
+      const ref = s.host?.toLowerCase();
+      if (ref !== undefined && !f.hosts.some((h) => h.hostname === ref || h.mac === ref.replace(/-/g, ":"))) {
+        ctx.addIssue({ code: "custom", message: `host "${s.host}" is not one of this file's hosts`, path: ["secrets", i, "host"] });
+      }
+    });
+  });
+
+export type SiteFile = z.output<typeof SiteFile>;
+export type SiteFileImage = SiteFile["images"][number];
+export type SiteFileProfile = SiteFile["profiles"][number];
+export type SiteFileHost = SiteFile["hosts"][number];
+export type SiteFileSecret = SiteFile["secrets"][number];
+export { isSha };
+
+// Published for editors (yaml-language-server: `# yaml-language-server: $schema=…/site.schema.json`).
+export function siteFileJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(SiteFile, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  return { ...schema, title: "edgeboot site file" };
+}
