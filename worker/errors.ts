@@ -18,8 +18,16 @@ export type ErrorCode =
   | "range_not_satisfiable"
   | "hash_mismatch"
   | "render_failed"
+  | "not_bootable"
+  | "session_superseded"
+  | "session_expired"
+  | "boot_done"
+  | "secret_window_closed"
+  | "secret_refetch"
+  | "delivery_bound"
   | "internal"
-  | "bad_gateway";
+  | "bad_gateway"
+  | "unavailable";
 
 const codeToStatus: Record<ErrorCode, ContentfulStatusCode> = {
   bad_request: 400,
@@ -35,8 +43,19 @@ const codeToStatus: Record<ErrorCode, ContentfulStatusCode> = {
   range_not_satisfiable: 416,
   hash_mismatch: 400,
   render_failed: 500,
+  // The host's data names something that cannot boot (a profile without image, no build for the arch).
+  not_bootable: 409,
+  // Host tokens and boot sessions (worker/boot/README.md, "Threat model"): a token that was good and no longer is.
+  session_superseded: 410,
+  session_expired: 410,
+  boot_done: 410,
+  secret_window_closed: 410,
+  secret_refetch: 410,
+  delivery_bound: 403,
   internal: 500,
   bad_gateway: 502,
+  // A transient backend failure (D1): retry.
+  unavailable: 503,
 };
 
 export class ApiError extends Error {

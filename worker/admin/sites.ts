@@ -22,8 +22,13 @@ const SiteSettings = {
   discoverRetrySeconds: z.number().int().min(5).max(3600),
   hostTokenTtlSeconds: z.number().int().min(60).max(7 * 86400),
   allowDirect: z.boolean(),
+  // Secret-bearing files (user-data, vendor-data, per-host files) per boot session: once (default), bound (only via
+  // the issuing relay, for the address it saw) or open (labs). worker/boot/README.md, "Threat model".
+  secretDelivery: z.enum(["once", "bound", "open"]),
   vars: Vars,
   vendorData: Document().nullable(),
+  // Days of events kept (hourly job, worker/retention.ts); each host's last boot timeline is kept regardless.
+  eventRetentionDays: z.number().int().min(1).max(3650),
 };
 
 const SiteCreate = z.strictObject({ slug: Slug, ...SiteSettings }).partial().required({ slug: true, name: true }).openapi("SiteCreate");
@@ -42,8 +47,10 @@ const SiteView = z
     discoverRetrySeconds: z.number(),
     hostTokenTtlSeconds: z.number(),
     allowDirect: z.boolean(),
+    secretDelivery: z.enum(["once", "bound", "open"]),
     vars: z.record(z.string(), z.unknown()),
     vendorData: z.string().nullable(),
+    eventRetentionDays: z.number(),
     revision: z.number(),
     createdAt: Timestamp,
     updatedAt: Timestamp,
@@ -66,8 +73,10 @@ function toView(row: SiteRow, defaultProfile: string | null): z.infer<typeof Sit
     discoverRetrySeconds: row.discoverRetrySeconds,
     hostTokenTtlSeconds: row.hostTokenTtlSeconds,
     allowDirect: row.allowDirect,
+    secretDelivery: row.secretDelivery,
     vars: row.vars,
     vendorData: row.vendorData,
+    eventRetentionDays: row.eventRetentionDays,
     revision: row.revision,
     createdAt: iso(row.createdAt)!,
     updatedAt: iso(row.updatedAt)!,

@@ -24,7 +24,20 @@ export async function putArtifact(
   const { sha256 } = input;
   const existing = await findArtifact(db, sha256);
   if (existing?.state === "ready") {
-    await input.body.cancel();
+    // Already stored: the answer is 200 only for the same bytes. Another length is refused before the body is read;
+    // the same length is hashed as it streams by (nothing is buffered or stored).
+    if (input.size !== existing.size) {
+      await input.body.cancel();
+      throw new ApiError("hash_mismatch", "the body's length differs from the stored artifact with this SHA-256; nothing was changed", {
+        expected: sha256,
+        size: input.size,
+        storedSize: existing.size,
+      });
+    }
+    const actual = await streamSha256(input.body);
+    if (actual !== sha256) {
+      throw new ApiError("hash_mismatch", "the uploaded bytes do not match the SHA-256 in the URL; nothing was changed", { expected: sha256, actual });
+    }
     return { created: false, artifact: toView(existing) };
   }
   if (existing) {
@@ -57,4 +70,11 @@ export async function putArtifact(
   const now = await findArtifact(db, sha256);
   if (now?.state === "ready") return { created: false, artifact: toView(now) };
   throw uploadInProgress(sha256, now?.uploadId ?? null);
+}
+
+// SHA-256 of a stream, chunk by chunk (Workers' DigestStream), in hex.
+async function streamSha256(body: ReadableStream<Uint8Array>): Promise<string> {
+  const digest = new crypto.DigestStream("SHA-256");
+  await body.pipeTo(digest);
+  return [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -1,55 +1,40 @@
 // Per-host boot tokens: EdDSA JWTs that sit in the URL path (/boot/h/<token>/...), because cloud-init appends file
-// names to the NoCloud seed URL. One boot session (sid) pins the profile and image the chain was rendered with, so
-// NoCloud data and artifacts match what the machine actually booted. Verification accepts EdDSA only: `alg: none`,
-// HS256 keyed with the public key and every other algorithm are refused by jose before any key is used.
+// names to the NoCloud seed URL. A token carries only its boot session id (`sid`), the boot entry it was minted for
+// (`e`, menus only) and its expiry: site, host, MAC, profile, image, delivery policy and state live in the session
+// row (boot_sessions), so a token is ~210 characters instead of ~625 and the kernel line keeps its room.
+// Verification is strict: EdDSA only (`alg: none`, HS256 keyed with the public key and every other algorithm are
+// refused by jose before any key is used), a known `kid`, `typ` edgeboot-host+jwt (what separates it from the
+// relay's boot tokens, which use another typ and are verified with another key), `sid` and `exp` required and
+// unexpired. Issuer and audience claims are left out on purpose: the `typ` plus a session row that only this
+// deployment's database holds bind a token to its issuer more tightly than a URL string would, at no length.
 import { errors, jwtVerify, SignJWT, type JWTHeaderParameters } from "jose";
 import { ApiError } from "../errors.ts";
 import type { SigningKeys } from "../keys/signingKeys.ts";
 
 export const HOST_TOKEN_TYPE = "edgeboot-host+jwt";
-export const HOST_TOKEN_AUDIENCE = "edgeboot:host";
-// Path segment shape of a compact JWS; anything else is refused before parsing.
-export const HOST_TOKEN_PATTERN = /^[A-Za-z0-9_-]{10,1000}\.[A-Za-z0-9_-]{10,2000}\.[A-Za-z0-9_-]{20,200}$/;
+// Path segment shape of a compact JWS with a small payload and an Ed25519 signature (86 characters).
+export const HOST_TOKEN_PATTERN = /^[A-Za-z0-9_-]{20,200}\.[A-Za-z0-9_-]{20,200}\.[A-Za-z0-9_-]{86}$/;
+// Boot session ids: 16 random bytes, base64url.
+export const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+// A menu offers at most this many boot entries per chain.
+export const MAX_ENTRIES = 64;
 
-export type HostTokenClaims = {
-  hostId: string;
-  siteId: string;
-  mac: string | null;
-  // Boot session: one chain render; events carry it so a timeline can be grouped per boot.
-  sid: string;
-  profileId: string | null;
-  imageId: string | null;
-  iat: number;
-  exp: number;
-};
+export type HostTokenPayload = { sid: string; entry: number; exp: number };
 
-export const tokenIssuer = (publicUrl: string) => publicUrl.replace(/\/+$/, "") || "edgeboot";
-
-export async function signHostToken(
-  signer: SigningKeys["signer"],
-  claims: Omit<HostTokenClaims, "iat" | "exp">,
-  opts: { issuer: string; nowSeconds: number; ttlSeconds: number },
-): Promise<string> {
-  const payload: Record<string, string> = { site: claims.siteId, sid: claims.sid };
-  if (claims.mac) payload.mac = claims.mac;
-  if (claims.profileId) payload.prf = claims.profileId;
-  if (claims.imageId) payload.img = claims.imageId;
-  return new SignJWT(payload)
-    .setProtectedHeader({ alg: "EdDSA", kid: signer.kid, typ: HOST_TOKEN_TYPE })
-    .setIssuer(opts.issuer)
-    .setAudience(HOST_TOKEN_AUDIENCE)
-    .setSubject(claims.hostId)
-    .setIssuedAt(opts.nowSeconds)
-    .setExpirationTime(opts.nowSeconds + opts.ttlSeconds)
-    .sign(signer.key);
+export function newSessionId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-// Throws ApiError("unauthorized") for every kind of bad token; the reason goes into the message, never key material.
-export async function verifyHostToken(
-  token: string,
-  keys: SigningKeys,
-  expected: { issuer: string; nowSeconds: number },
-): Promise<HostTokenClaims> {
+export async function signHostToken(signer: SigningKeys["signer"], claims: { sid: string; entry?: number }, opts: { expSeconds: number }): Promise<string> {
+  const payload: Record<string, string | number> = { sid: claims.sid };
+  if (claims.entry) payload.e = claims.entry;
+  return new SignJWT(payload).setProtectedHeader({ alg: "EdDSA", kid: signer.kid, typ: HOST_TOKEN_TYPE }).setExpirationTime(opts.expSeconds).sign(signer.key);
+}
+
+// Throws ApiError for every kind of bad token: 401 unauthorized (the reason in the message, never key material), or
+// 410 session_expired for a genuine token past its expiry (jose checks the signature before the claims).
+export async function verifyHostToken(token: string, keys: SigningKeys, expected: { nowSeconds: number }): Promise<HostTokenPayload> {
   if (!HOST_TOKEN_PATTERN.test(token)) throw new ApiError("unauthorized", "malformed host token");
   try {
     const { payload } = await jwtVerify(
@@ -59,33 +44,15 @@ export async function verifyHostToken(
         if (!key) throw new ApiError("unauthorized", "host token signed by an unknown key");
         return key;
       },
-      {
-        algorithms: ["EdDSA"],
-        typ: HOST_TOKEN_TYPE,
-        issuer: expected.issuer,
-        audience: HOST_TOKEN_AUDIENCE,
-        currentDate: new Date(expected.nowSeconds * 1000),
-        requiredClaims: ["sub", "iat", "exp"],
-      },
+      { algorithms: ["EdDSA"], typ: HOST_TOKEN_TYPE, currentDate: new Date(expected.nowSeconds * 1000), requiredClaims: ["sid", "exp"] },
     );
-    const str = (v: unknown) => (typeof v === "string" && v.length > 0 && v.length <= 128 ? v : null);
-    const hostId = str(payload.sub);
-    const siteId = str(payload.site);
-    const sid = str(payload.sid);
-    if (!hostId || !siteId || !sid) throw new ApiError("unauthorized", "host token lacks its host, site or session");
-    return {
-      hostId,
-      siteId,
-      sid,
-      mac: str(payload.mac),
-      profileId: str(payload.prf),
-      imageId: str(payload.img),
-      iat: payload.iat ?? 0,
-      exp: payload.exp ?? 0,
-    };
+    const sid = typeof payload.sid === "string" && SESSION_ID_PATTERN.test(payload.sid) ? payload.sid : null;
+    const entry = payload.e === undefined ? 0 : Number.isInteger(payload.e) && (payload.e as number) > 0 && (payload.e as number) < MAX_ENTRIES ? (payload.e as number) : null;
+    if (!sid || entry === null) throw new ApiError("unauthorized", "host token lacks a valid boot session");
+    return { sid, entry, exp: payload.exp ?? 0 };
   } catch (err) {
     if (err instanceof ApiError) throw err;
-    if (err instanceof errors.JWTExpired) throw new ApiError("unauthorized", "host token expired");
+    if (err instanceof errors.JWTExpired) throw new ApiError("session_expired", "host token expired: its boot session is older than the maximum age");
     if (err instanceof errors.JWTClaimValidationFailed) throw new ApiError("unauthorized", `host token refused: ${err.claim} claim check failed`);
     if (err instanceof errors.JOSEAlgNotAllowed) throw new ApiError("unauthorized", "host token refused: algorithm not allowed");
     throw new ApiError("unauthorized", "host token refused: invalid signature or format");

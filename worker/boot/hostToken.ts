@@ -1,19 +1,43 @@
-// Middleware of /boot/h/:token/*: the token in the path is verified before anything is read.
+// Middleware of /boot/h/:token/*: the token in the path is verified, then its boot session read, before anything
+// else is. A token works for the life of its boot: until the host's next chain supersedes the session, or the
+// session's maximum age. What a live session may read beyond that (secret-bearing files) is delivery.ts's call.
 import { createMiddleware } from "hono/factory";
-import { verifyHostToken, tokenIssuer, type HostTokenClaims } from "../auth/hostTokens.ts";
+import { verifyHostToken } from "../auth/hostTokens.ts";
 import type { AppEnv } from "../context.ts";
+import { loadSession, type BootSession } from "../db/queries/bootSessions.ts";
+import { ApiError } from "../errors.ts";
 import { getSigningKeys } from "../keys/signingKeys.ts";
 import type { Clock } from "./chain.ts";
 
-export type BootHostEnv = { Bindings: AppEnv["Bindings"]; Variables: AppEnv["Variables"] & { hostToken: HostTokenClaims } };
+// What a route behind a host token knows about the boot it serves (from the session row, never from the client).
+export type HostTokenClaims = {
+  hostId: string;
+  siteId: string;
+  mac: string | null;
+  sid: string;
+  profileId: string | null;
+  imageId: string | null;
+};
+
+export type BootHostEnv = {
+  Bindings: AppEnv["Bindings"];
+  Variables: AppEnv["Variables"] & { hostToken: HostTokenClaims; bootSession: BootSession };
+};
 
 export const requireHostToken = (now: Clock) =>
   createMiddleware<BootHostEnv>(async (c, next) => {
     const env = c.get("env");
-    const claims = await verifyHostToken(c.req.param("token") ?? "", await getSigningKeys(env), {
-      issuer: tokenIssuer(env.PUBLIC_URL),
-      nowSeconds: Math.floor(now() / 1000),
-    });
-    c.set("hostToken", claims);
+    const at = now();
+    const token = await verifyHostToken(c.req.param("token") ?? "", await getSigningKeys(env), { nowSeconds: Math.floor(at / 1000) });
+    const session = await loadSession(c.get("db").$client, token.sid);
+    if (!session) throw new ApiError("unauthorized", "host token names no boot session here");
+    if (session.state === "superseded") {
+      throw new ApiError("session_superseded", "this boot session was superseded: the host chained again since this token was issued", { sid: session.id });
+    }
+    if (at >= session.expiresAt) throw new ApiError("session_expired", "this boot session is older than the maximum age", { sid: session.id });
+    const entry = session.entries[token.entry];
+    if (!entry) throw new ApiError("unauthorized", "host token names no boot entry of its session");
+    c.set("bootSession", session);
+    c.set("hostToken", { hostId: session.hostId, siteId: session.siteId, mac: session.mac, sid: session.id, profileId: entry.profileId, imageId: entry.imageId });
     await next();
   });

@@ -39,7 +39,8 @@ export type ResolvedPlan =
   | { kind: "single"; boot: ResolvedBoot }
   | { kind: "menu"; profile: ProfileRow; title: string; timeoutMs: number; defaultIndex: number; items: ResolvedMenuItem[] };
 
-const renderFailed = (message: string, details: Record<string, unknown>) => new ApiError("render_failed", message, details);
+// The operator's data names something that cannot boot: 409 not_bootable (an iPXE script saying so, and an event).
+const renderFailed = (message: string, details: Record<string, unknown>) => new ApiError("not_bootable", message, details);
 
 function resolveBoot(entry: ProfileWithImages | undefined, name: string, archs: string[]): ResolvedBoot {
   if (!entry) throw renderFailed(`profile "${name}" does not exist`, { profile: name });

@@ -3,6 +3,7 @@
 // Empty values are what iPXE sends for settings it does not have; they count as absent.
 import { z } from "zod";
 import { Serial, Uuid } from "../admin/schemas.ts";
+import { ApiError } from "../errors.ts";
 import { sha256Hex } from "../lib/crypto.ts";
 import { normalizeMac } from "../lib/mac.ts";
 
@@ -33,7 +34,7 @@ export const ChainQuery = z
     t: optional(z.string().max(4096)),
     k: optional(z.string().max(512)),
   })
-  .refine((q) => q.mac || q.uuid || q.serial, { message: "at least one of mac, uuid or serial is required" });
+  .refine((q) => q.mac || q.uuid || q.serial, { message: "at least one of mac, uuid or serial is required", path: ["mac"] });
 
 export type ChainQuery = z.infer<typeof ChainQuery>;
 
@@ -44,3 +45,21 @@ export async function seenHostId(siteId: string, q: Pick<ChainQuery, "mac" | "uu
   const h = await sha256Hex(`edgeboot-host|${siteId}|${identity}`);
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
+
+// Machine-facing input errors name the field in the message itself: an iPXE console or a cloud-init log shows only
+// the message, never the JSON details.
+export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((i) => ({ field: i.path.map(String).join(".") || where, message: i.message }));
+  throw new ApiError("invalid_input", issues.map((i) => `${i.field}: ${i.message}`).join("; "), { in: where, fields: [...new Set(issues.map((i) => i.field))], issues });
+}
+
+// The address the relay saw on the chain fetch (Edgeboot-Client-Address): an IPv4 or IPv6 literal, IPv4-mapped
+// IPv6 written as IPv4 so the same machine compares equal however a socket reported it.
+export const ClientAddress = z
+  .string()
+  .max(64)
+  .transform((v) => v.trim().replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, "$1").toLowerCase())
+  .pipe(z.union([z.ipv4(), z.ipv6()], { error: "must be an IPv4 or IPv6 address" }));
+export const CLIENT_ADDRESS_HEADER = "edgeboot-client-address";

@@ -3,9 +3,11 @@ export function apiBase(publicUrl: string, requestUrl: string): string {
   return publicUrl.replace(/\/+$/, "") || new URL(requestUrl).origin;
 }
 
-export const hostBase = (base: string, token: string) => `${base}/boot/h/${token}`;
-export const seedUrl = (base: string, token: string) => `${hostBase(base, token)}/nocloud/`;
-export const eventsUrl = (base: string, token: string) => `${hostBase(base, token)}/events`;
+// A host token's URLs live under the API's /boot/h/<token>, or, for a `bound` boot session, under the issuing relay's
+// LAN base (`root`), whose /h/<token>/... proxies to the API with the relay credential and the client's address.
+export const hostBase = (base: string, token: string, root?: string | null) => (root ? `${root}/h/${token}` : `${base}/boot/h/${token}`);
+export const seedUrl = (base: string, token: string, root?: string | null) => `${hostBase(base, token, root)}/nocloud/`;
+export const eventsUrl = (base: string, token: string, root?: string | null) => `${hostBase(base, token, root)}/events`;
 export const workerArtifactUrl = (base: string, token: string, sha256: string) => `${hostBase(base, token)}/artifacts/${sha256}`;
 
 // A relay's registered cache URL, if it is a plain http(s) URL that is safe to write into a script.
@@ -18,6 +20,12 @@ export function cacheBase(cacheUrl: string | null): string | null {
   } catch {
     return null;
   }
+}
+
+// The relay's LAN base from its registered cache URL (`<http base>/artifacts/`), or null when unusable.
+export function relayLanBase(cacheUrl: string | null): string | null {
+  const cache = cacheBase(cacheUrl);
+  return cache ? cache.replace(/\/artifacts$/, "") : null;
 }
 
 // The relay registers its cache as `<http base>/artifacts/` (relay/sync/service.ts); a bare base also works.

@@ -1,37 +1,38 @@
-// Boot bookkeeping (events, last seen) is written after the response and coalesced: the statements of every boot
-// request an isolate serves within WINDOW_MS go to D1 as one batch, one write transaction for a boot storm instead of
-// one per request. The request that opens a window carries the flush in its waitUntil; the others only add their
-// statements. A batch is all or nothing, so a request's writes never half-land. Before it goes out, its events fold
-// into multi-row inserts and a relay's repeated last-seen writes shrink to the newest (prepared.ts); every other
-// statement runs in arrival order. A failed flush is logged, never surfaced to the machine.
+// Boot bookkeeping (events, last seen) written after the response, per request: each request's statements go to D1
+// as one batch (all or nothing, so a request's event and its host row never disagree) in that request's own
+// waitUntil. Nothing is shared between requests, so one request's failure can never drop another's writes. A failed
+// batch is retried once, then logged with the request's id; the machine is never told (its response is gone).
 import type { Context } from "hono";
-import { dropSuperseded, foldAppends, runWrites, type BoundStatement } from "../db/prepared.ts";
+import { runWrites, type BoundStatement } from "../db/prepared.ts";
 
-export const WINDOW_MS = 50;
-// D1 runs a batch as one statement list; cap it so a storm cannot build an unbounded transaction.
-const MAX_STATEMENTS = 100;
+export const RETRY_DELAY_MS = 50;
 
-type Batch = { statements: BoundStatement[] };
-const open = new WeakMap<D1Database, Batch>();
+// cf-ray names the request in Cloudflare's logs too; a random id stands in where there is none (local, tests).
+export const requestIdOf = (c: Context) => c.req.header("cf-ray") ?? crypto.randomUUID();
+
+export async function writeWithRetry(d1: D1Database, statements: BoundStatement[], label: string): Promise<boolean> {
+  try {
+    await runWrites(d1, statements);
+    return true;
+  } catch (first) {
+    await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
+    try {
+      await runWrites(d1, statements);
+      return true;
+    } catch (err) {
+      const why = (e: unknown) => (e instanceof Error ? e.message : String(e));
+      console.error(`boot bookkeeping lost after a retry (${label}, ${statements.length} statements): ${why(err)} (first attempt: ${why(first)})`);
+      return false;
+    }
+  }
+}
 
 export function writeBehind(c: Context, what: string, d1: D1Database, statements: (BoundStatement | null)[]): void {
   const mine = statements.filter((s) => s !== null);
   if (mine.length === 0) return;
-  const current = open.get(d1);
-  if (current && current.statements.length + mine.length <= MAX_STATEMENTS) {
-    current.statements.push(...mine);
-    return;
-  }
-  const batch: Batch = { statements: mine };
-  open.set(d1, batch);
-  const flush = new Promise((resolve) => setTimeout(resolve, WINDOW_MS))
-    .then(() => {
-      if (open.get(d1) === batch) open.delete(d1);
-      return runWrites(d1, foldAppends(dropSuperseded(batch.statements)));
-    })
-    .catch((err) => console.error(`boot bookkeeping failed (${what}, ${batch.statements.length} statements)`, err instanceof Error ? err.message : String(err)));
+  const done = writeWithRetry(d1, mine, `${what}, request ${requestIdOf(c)}`);
   try {
-    c.executionCtx.waitUntil(flush);
+    c.executionCtx.waitUntil(done);
   } catch {
     // No execution context (app.request in a unit test): the promise still settles on its own.
   }

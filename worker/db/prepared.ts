@@ -65,10 +65,8 @@ export async function runPrepared<T extends readonly PreparedSelect<unknown>[]>(
   return results.map((result, i) => result.results.map((raw) => decodeRow(raw, statements[i]!.fields))) as Rows<T>;
 }
 
-// A write ready for a D1 batch: SQL text and its values. An `append` statement is a one-row INSERT … VALUES (…) into a
-// log that nothing else in its batch reads or changes (events), so a batch may fold it with others of the same SQL.
-// A `latest` key marks a write that a later one with the same key makes pointless (a last-seen time).
-export type BoundStatement = { readonly sql: string; readonly params: unknown[]; readonly append?: true; readonly latest?: string };
+// A write ready for a D1 batch: SQL text and its values.
+export type BoundStatement = { readonly sql: string; readonly params: unknown[] };
 
 type BuiltSql = { sql: string; params: unknown[] };
 
@@ -79,56 +77,6 @@ export function preparedWrite<V extends Record<string, unknown>>(build: () => { 
     built ??= build().toSQL();
     return { sql: built.sql, params: fillPlaceholders(built.params, values) };
   };
-}
-
-// A one-row insert into an append-only log, foldable by foldAppends. Checked once: a single VALUES tuple and nothing
-// after it (no ON CONFLICT or RETURNING, whose meaning a multi-row insert would change).
-const SINGLE_ROW_INSERT = /^insert into "[^"]+" \([^()]*\) values \([^()]*\)$/;
-export function preparedAppend<V extends Record<string, unknown>>(build: () => { toSQL(): BuiltSql }): (values: V) => BoundStatement {
-  const write = preparedWrite<V>(() => {
-    const built = build().toSQL();
-    if (!SINGLE_ROW_INSERT.test(built.sql)) throw new Error(`not a single-row insert: ${built.sql}`);
-    return { toSQL: () => built };
-  });
-  return (values) => ({ ...write(values), append: true });
-}
-
-// D1 binds at most 100 parameters per statement.
-export const D1_MAX_BOUND_PARAMS = 100;
-
-// Folds the batch's append statements with the same SQL into multi-row INSERTs (rows in arrival order, at the place
-// of the first), as many rows per statement as D1's parameter limit allows; every other statement keeps its place.
-// A D1 batch pays per statement, so a boot storm's events cost a few statements instead of one each.
-export function foldAppends(statements: readonly BoundStatement[]): BoundStatement[] {
-  const out: (BoundStatement | { sql: string; rows: number; params: unknown[] })[] = [];
-  const filling = new Map<string, { sql: string; rows: number; params: unknown[] }>();
-  for (const s of statements) {
-    if (!s.append) {
-      out.push(s);
-      continue;
-    }
-    const group = filling.get(s.sql);
-    if (group && group.params.length + s.params.length <= D1_MAX_BOUND_PARAMS) {
-      group.rows += 1;
-      group.params.push(...s.params);
-      continue;
-    }
-    const fresh = { sql: s.sql, rows: 1, params: [...s.params] };
-    filling.set(s.sql, fresh);
-    out.push(fresh);
-  }
-  return out.map((s) => {
-    if (!("rows" in s) || s.rows === 1) return { sql: s.sql, params: s.params };
-    const tuple = s.sql.slice(s.sql.lastIndexOf(" values ") + " values ".length);
-    return { sql: s.sql + `, ${tuple}`.repeat(s.rows - 1), params: s.params };
-  });
-}
-
-// Drops every `latest` write that a later one with the same key overwrites anyway; the rest keep their order.
-export function dropSuperseded(statements: readonly BoundStatement[]): BoundStatement[] {
-  const last = new Map<string, number>();
-  statements.forEach((s, i) => s.latest !== undefined && last.set(s.latest, i));
-  return statements.filter((s, i) => s.latest === undefined || last.get(s.latest) === i);
 }
 
 // One D1 round trip, all or nothing.

@@ -22,8 +22,13 @@ export const sites = sqliteTable("sites", {
   hostTokenTtlSeconds: integer("host_token_ttl_seconds").notNull().default(3600),
   // Relays may hand HTTPS-capable iPXE a direct URL to the API.
   allowDirect: integer("allow_direct", { mode: "boolean" }).notNull().default(false),
+  // How secret-bearing files (user-data, vendor-data, per-host files) reach a boot (worker/boot/README.md,
+  // "Threat model"): once per boot session, only through the issuing relay for the address it saw, or open (labs).
+  secretDelivery: text("secret_delivery", { enum: ["once", "bound", "open"] }).notNull().default("once"),
   vars: jsonObject("vars"),
   vendorData: text("vendor_data"),
+  // Events older than this are deleted by the hourly retention job (worker/retention.ts), each host's last boot kept.
+  eventRetentionDays: integer("event_retention_days").notNull().default(30),
   revision: revision(),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
@@ -57,12 +62,17 @@ export type BootIntent = {
 };
 
 export type StaticNetwork = {
+  // The NIC's name (renamed to it when the host's MAC is known), or the bond's name.
   interface?: string;
   addresses: string[];
   gateway4?: string;
   gateway6?: string;
   nameservers?: string[];
   searchDomains?: string[];
+  // Optional bond of NICs (by MAC) and VLAN on top of the NIC or bond; addresses go on the topmost.
+  bond?: { name?: string; interfaces: string[]; mode: "active-backup" | "802.3ad" | "balance-rr" | "balance-xor" | "balance-tlb" | "balance-alb" | "broadcast" };
+  vlan?: number;
+  mtu?: number;
 };
 
 export const hosts = sqliteTable(
@@ -244,4 +254,36 @@ export const auditLog = sqliteTable(
     detail: jsonObject("detail"),
   },
   (t) => [index("audit_at").on(t.at)],
+);
+
+export type SecretDelivery = "once" | "bound" | "open";
+export type BootSessionEntry = { profileId: string; imageId: string };
+
+// One row per chain render that hands out host tokens (migration 0002). The token carries only `id` and its expiry.
+export const bootSessions = sqliteTable(
+  "boot_sessions",
+  {
+    id: text("id").primaryKey(),
+    siteId: text("site_id").notNull().references(() => sites.id, { onDelete: "cascade" }),
+    hostId: text("host_id").notNull(),
+    mac: text("mac"),
+    // The address the relay saw on the chain fetch (Edgeboot-Client-Address), or the caller's own.
+    clientAddress: text("client_address"),
+    relayId: text("relay_id"),
+    // The profile and image of each boot entry the chain offers (one, or one per menu item); a token names its index.
+    entries: text("entries", { mode: "json" }).$type<BootSessionEntry[]>().notNull().default(sql`'[]'`),
+    // Where this boot's seed and events URLs live: null = the API's /boot, else the issuing relay's LAN base.
+    hostRoot: text("host_root"),
+    delivery: text("delivery", { enum: ["once", "bound", "open"] }).notNull(),
+    state: text("state", { enum: ["active", "done", "superseded"] }).notNull().default("active"),
+    // Secret-bearing files served: name → first time (ms).
+    served: text("served", { mode: "json" }).$type<Record<string, number>>().notNull().default(sql`'{}'`),
+    issuedAt: integer("issued_at").notNull(),
+    // Secret-bearing files are readable until then (sites.host_token_ttl_seconds after the chain).
+    secretUntil: integer("secret_until").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    lastUsedAt: integer("last_used_at"),
+    endedAt: integer("ended_at"),
+  },
+  (t) => [index("boot_sessions_host_state").on(t.hostId, t.state), index("boot_sessions_site_issued").on(t.siteId, t.issuedAt)],
 );

@@ -12,17 +12,19 @@ async function lab(profile: Record<string, unknown>, host: Record<string, unknow
   return site;
 }
 
-async function expectRenderFailed(siteId: string, message: RegExp) {
+async function expectRenderFailed(siteId: string, message: RegExp, code: "render_failed" | "not_bootable" = "render_failed") {
   const res = await call(`/boot/lab/ipxe?mac=${MAC}`);
-  expect(res.status).toBe(500);
-  expect(res.headers.get("edgeboot-error")).toBe("render_failed");
-  expect(res.body).toMatch(/^#!ipxe\necho edgeboot: render_failed: /);
+  expect(res.status).toBe(code === "render_failed" ? 500 : 409);
+  expect(res.headers.get("edgeboot-error")).toBe(code);
+  expect(res.body).toMatch(new RegExp(`^#!ipxe\\necho edgeboot: ${code}: `));
   expect(res.body).toMatch(message);
   const events = await eventsOf(siteId);
   expect(events.map((e) => e.phase)).toEqual(["render-failed"]);
+  expect(events[0]!.detail).toMatchObject({ code });
   expect(events[0]!.detail.message).toMatch(message);
   return res;
 }
+const expectNotBootable = (siteId: string, message: RegExp) => expectRenderFailed(siteId, message, "not_bootable");
 
 describe("GET /boot/:site/ipxe: bad requests", () => {
   it("unknown site → 404", async () => {
@@ -32,17 +34,26 @@ describe("GET /boot/:site/ipxe: bad requests", () => {
     expect((await call(`/boot/NOT_A_SLUG!/ipxe?mac=${MAC}`)).status).toBe(404);
   });
 
-  it("no identity, a bad MAC, UUID or arch → 400 invalid_input", async () => {
+  it("no identity, a bad MAC, UUID or arch → 400 invalid_input naming the field, on the iPXE console too", async () => {
     await seedSite({ slug: "lab" });
-    for (const q of ["", "mac=&uuid=&serial=", "mac=zz:54:00:12:34:56", "mac=52:54:00:12:34:56&uuid=nope", "mac=52:54:00:12:34:56&arch=x86%2064"]) {
+    const cases: [string, string][] = [
+      ["", "mac"],
+      ["mac=&uuid=&serial=", "mac"],
+      ["mac=zz:54:00:12:34:56", "mac"],
+      ["mac=52:54:00:12:34:56&uuid=nope", "uuid"],
+      ["mac=52:54:00:12:34:56&arch=x86%2064", "arch"],
+      ["mac=52:54:00:12:34:56&platform=EFI!", "platform"],
+    ];
+    for (const [q, field] of cases) {
       const res = await call(`/boot/lab/ipxe?${q}`);
       expect(res.status, q).toBe(400);
       expect(res.headers.get("edgeboot-error")).toBe("invalid_input");
+      expect(res.body, q).toMatch(new RegExp(`^#!ipxe\\necho edgeboot: invalid_input: ${field}: `));
     }
   });
 });
 
-describe("GET /boot/:site/ipxe: render failures are 500 render_failed with an event, never a broken script", () => {
+describe("GET /boot/:site/ipxe: render failures are 500 render_failed (409 not_bootable) with an event, never a broken script", () => {
   it("unknown template variable", async () => {
     const site = await lab({ cmdline: "console=ttyS0 ntp={{ var.ntp }}" });
     await expectRenderFailed(site.id, /variable "var.ntp" is not set/);
@@ -70,26 +81,26 @@ describe("GET /boot/:site/ipxe: render failures are 500 render_failed with an ev
 
   it("profile without an image, image missing for the arch, a menu naming a missing profile", async () => {
     const site = await lab({ image: null });
-    await expectRenderFailed(site.id, /profile "p1" has no image to boot/);
+    await expectNotBootable(site.id, /profile "p1" has no image to boot/);
   });
 
   it("no image build for the requested architecture", async () => {
     const site = await lab({}, { arch: "riscv64" });
-    await expectRenderFailed(site.id, /image "debian" has no build for riscv64/);
+    await expectNotBootable(site.id, /image "debian" has no build for riscv64/);
   });
 
   it("a menu item naming a profile that does not exist", async () => {
     const site = await lab({ menu: { items: [{ label: "Gone", target: "gone" }] } });
-    await expectRenderFailed(site.id, /profile "gone" does not exist/);
+    await expectNotBootable(site.id, /profile "gone" does not exist/);
   });
 
   it("an intent naming a profile that does not exist", async () => {
     const site = await lab({}, { intent: { target: "vanished", mode: "always" } });
-    await expectRenderFailed(site.id, /profile "vanished" does not exist/);
+    await expectNotBootable(site.id, /profile "vanished" does not exist/);
   });
 
   it("a command line longer than Linux keeps", async () => {
     const site = await lab({ cmdline: "x".repeat(2100) });
-    await expectRenderFailed(site.id, /Linux keeps only 2048/);
+    await expectRenderFailed(site.id, /Linux keeps only/);
   });
 });

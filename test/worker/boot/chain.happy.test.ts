@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
-import { createLocalJWKSet, decodeJwt } from "jose";
+import { createLocalJWKSet } from "jose";
 import { describe, expect, it } from "vitest";
 import { verifyChain } from "../../../worker/shared/chainSignature.ts";
-import { call, eventsOf, hostRow, INITRD, KERNEL, seedHost, seedImage, seedProfile, seedRelay, seedSite, tokensIn, withoutTokens } from "./seed.ts";
+import { call, eventsOf, hostRow, INITRD, KERNEL, seedHost, seedImage, seedProfile, seedRelay, seedSite, tokenScope, tokensIn, withoutTokens } from "./seed.ts";
 
 const MAC = "52:54:00:12:34:56";
 const LOCAL = ["imgfree", "iseq ${platform} pcbios && sanboot --no-describe --drive 0x80 ||", "exit 1", ""];
@@ -23,7 +23,7 @@ const singleBoot = (art: (sha: string) => string) => [
   "iseq ${attempt} 3 && goto failed ||",
   "inc attempt",
   "imgfree",
-  `kernel --name kernel ${art(KERNEL)} initrd=initrd0 console=ttyS0 hostname=node-1 ds=nocloud;s=http://api.test/boot/h/TOKEN/nocloud/ || goto retry`,
+  `kernel --name kernel ${art(KERNEL)} initrd=initrd0 console=ttyS0 hostname=node-1 ds=nocloud;dsmode=net;s=http://api.test/boot/h/TOKEN/nocloud/ || goto retry`,
   `initrd --name initrd0 ${art(INITRD)} || goto retry`,
   "boot || goto retry",
   ":failed",
@@ -46,9 +46,11 @@ describe("GET /boot/:site/ipxe: per-host chain", () => {
     // One boot session, one token, bound to this host, site, profile and image.
     const tokens = new Set(tokensIn(res.body));
     expect(tokens.size).toBe(1);
-    const claims = decodeJwt([...tokens][0]!);
-    expect(claims).toMatchObject({ sub: "host-1", site: "site-lab", mac: MAC, prf: "prf-debian-live", img: "img-debian-x86_64", aud: "edgeboot:host", iss: "edgeboot" });
-    expect(claims.exp! - claims.iat!).toBe(3600);
+    const scope = await tokenScope([...tokens][0]!);
+    expect(scope).toMatchObject({ hostId: "host-1", siteId: "site-lab", mac: MAC, profileId: "prf-debian-live", imageId: "img-debian-x86_64", state: "active", delivery: "once" });
+    // Secret-bearing files for the site's window (hostTokenTtlSeconds); the token for the boot's life (max age).
+    expect(scope.secretUntil - scope.issuedAt).toBe(3600_000);
+    expect(scope.exp * 1000).toBeGreaterThanOrEqual(scope.issuedAt + 7 * 86_400_000 - 1000);
 
     // The relay checks the body against the API's JWKS, bound to the site slug and the MAC it asked for.
     const jwks = await (await call("/.well-known/jwks.json")).body;
@@ -90,11 +92,10 @@ describe("GET /boot/:site/ipxe: per-host chain", () => {
     expect(withoutTokens(res.body)).toBe(singleBoot((sha) => `http://api.test/boot/h/TOKEN/artifacts/${sha}`));
   });
 
-  it("uses PUBLIC_URL for URLs and as token issuer when set", async () => {
+  it("uses PUBLIC_URL for URLs when set", async () => {
     await labWithHost();
     const res = await call(`/boot/lab/ipxe?mac=${MAC}`, {}, { ...env, PUBLIC_URL: "https://boot.example.net/" });
-    expect(res.body).toContain(" ds=nocloud;s=https://boot.example.net/boot/h/");
-    expect(decodeJwt(tokensIn(res.body)[0]!).iss).toBe("https://boot.example.net");
+    expect(res.body).toMatch(/ ds=nocloud;(dsmode=net;)?s=https:\/\/boot\.example\.net\/boot\/h\//);
   });
 
   it("renders a profile menu: one section per item, retry loops, the default item and a local-disk item", async () => {
@@ -120,7 +121,7 @@ describe("GET /boot/:site/ipxe: per-host chain", () => {
     const res = await call(`/boot/lab/ipxe?mac=${MAC}&arch=x86_64&platform=pcbios`);
     expect(res.status).toBe(200);
     const art = (sha: string) => `http://api.test/boot/h/TOKEN/artifacts/${sha}`;
-    const seed = "ds=nocloud;s=http://api.test/boot/h/TOKEN/nocloud/";
+    const seed = "ds=nocloud;dsmode=net;s=http://api.test/boot/h/TOKEN/nocloud/";
     expect(withoutTokens(res.body)).toBe(
       [
         "#!ipxe",
@@ -163,9 +164,9 @@ describe("GET /boot/:site/ipxe: per-host chain", () => {
       ].join("\n"),
     );
     // Each item has its own token (its profile and image), all in one boot session.
-    const claims = [...new Set(tokensIn(res.body))].map((t) => decodeJwt(t));
-    expect(claims.map((c) => c.prf).sort()).toEqual(["prf-debian-live", "prf-installer"]);
-    expect(new Set(claims.map((c) => c.sid)).size).toBe(1);
+    const scopes = await Promise.all([...new Set(tokensIn(res.body))].map(tokenScope));
+    expect(scopes.map((c) => c.profileId).sort()).toEqual(["prf-debian-live", "prf-installer"]);
+    expect(new Set(scopes.map((c) => c.sid)).size).toBe(1);
   });
 
   it("boots a once intent's profile instead of the host's, and keeps doing so until the host reports the phase", async () => {
@@ -174,7 +175,7 @@ describe("GET /boot/:site/ipxe: per-host chain", () => {
     await seedProfile({ name: "rescue", image: "rescue-img", cmdline: "rescue" });
     const first = await call(`/boot/lab/ipxe?mac=${MAC}`);
     expect(first.body).toContain("# edgeboot site=lab host=node-1 profile=rescue image=rescue-img 1.0 x86_64\n");
-    expect(decodeJwt(tokensIn(first.body)[0]!).prf).toBe("prf-rescue");
+    expect((await tokenScope(tokensIn(first.body)[0]!)).profileId).toBe("prf-rescue");
     // Time alone never reverts it.
     const again = await call(`/boot/lab/ipxe?mac=${MAC}`);
     expect(again.body).toContain("profile=rescue ");
@@ -200,7 +201,7 @@ describe("GET /boot/:site/ipxe: per-host chain", () => {
     await seedHost({ id: "h-serial", siteId: site.id, serial: "SN1", profileId: "prf-by-serial" });
     await seedHost({ id: "h-uuid", siteId: site.id, uuid, profileId: "prf-by-uuid" });
     await seedHost({ id: "h-mac", siteId: site.id, mac: MAC, profileId: "prf-by-mac" });
-    const profileOf = async (query: string) => decodeJwt(tokensIn((await call(`/boot/lab/ipxe?${query}`)).body)[0]!).prf;
+    const profileOf = async (query: string) => (await tokenScope(tokensIn((await call(`/boot/lab/ipxe?${query}`)).body)[0]!)).profileId;
     expect(await profileOf(`mac=${MAC}&uuid=${uuid}&serial=SN1`)).toBe("prf-by-mac");
     expect(await profileOf(`mac=52:54:00:00:00:01&uuid=${uuid.toUpperCase()}&serial=SN1`)).toBe("prf-by-uuid");
     expect(await profileOf(`mac=52:54:00:00:00:01&uuid=&serial=SN1`)).toBe("prf-by-serial");
@@ -213,14 +214,14 @@ describe("GET /boot/:site/ipxe: per-host chain", () => {
     const profile = await seedProfile({ name: "debian-live", image: "debian" });
     await seedHost({ id: "h1", siteId: site.id, mac: MAC, profileId: profile.id });
     await seedHost({ id: "h2", siteId: site.id, mac: "52:54:00:00:00:02", profileId: profile.id, arch: "arm64" });
-    const imageOf = async (query: string) => decodeJwt(tokensIn((await call(`/boot/lab/ipxe?${query}`)).body)[0]!).img;
+    const imageOf = async (query: string) => (await tokenScope(tokensIn((await call(`/boot/lab/ipxe?${query}`)).body)[0]!)).imageId;
     expect(await imageOf(`mac=${MAC}&arch=arm64&platform=efi`)).toBe("img-debian-arm64");
     expect(await imageOf(`mac=${MAC}&arch=i386&platform=pcbios`)).toBe("img-debian-x86_64");
     expect(await imageOf(`mac=${MAC}`)).toBe("img-debian-x86_64");
     expect(await imageOf(`mac=52:54:00:00:00:02&arch=x86_64`)).toBe("img-debian-arm64");
     // No initrd: no initrd= on the kernel line and no initrd command.
     const arm = await call(`/boot/lab/ipxe?mac=${MAC}&arch=arm64`);
-    expect(arm.body).toMatch(/\nkernel --name kernel \S+\/artifacts\/(a6){32} ds=nocloud;s=\S+ \|\| goto retry\nboot \|\| goto retry\n/);
+    expect(arm.body).toMatch(/\nkernel --name kernel \S+\/artifacts\/(a6){32} ds=nocloud;dsmode=net;s=\S+ \|\| goto retry\nboot \|\| goto retry\n/);
   });
 });
 
@@ -265,12 +266,12 @@ describe("GET /boot/:site/ipxe: unknown machines", () => {
     const site = await seedSite({ slug: "lab", unknownHostPolicy: "default", defaultProfileId: profile.id });
     const res = await call("/boot/lab/ipxe?mac=52:54:00:aa:bb:cc");
     expect(res.status).toBe(200);
-    const claims = decodeJwt(tokensIn(res.body)[0]!);
-    expect(claims.prf).toBe(profile.id);
-    const host = await hostRow(claims.sub!);
+    const claims = await tokenScope(tokensIn(res.body)[0]!);
+    expect(claims.profileId).toBe(profile.id);
+    const host = await hostRow(claims.hostId);
     expect(host).toMatchObject({ mac: "52:54:00:aa:bb:cc", state: "booting", profileId: null });
     const [event] = await eventsOf(site.id);
-    expect(event).toMatchObject({ phase: "chain-served", hostId: claims.sub });
+    expect(event).toMatchObject({ phase: "chain-served", hostId: claims.hostId });
     expect(event!.detail).toMatchObject({ source: "site-default" });
   });
 

@@ -4,7 +4,8 @@
 import { applyD1Migrations, createExecutionContext, reset, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
-import { exportJWK, generateKeyPair } from "jose";
+import { decodeJwt, exportJWK, generateKeyPair } from "jose";
+import { loadSession } from "../../../worker/db/queries/bootSessions.ts";
 import { afterEach, beforeEach } from "vitest";
 import worker from "../../../worker/index.ts";
 import { createDb } from "../../../worker/db/client.ts";
@@ -121,3 +122,12 @@ export function tokensIn(body: string): string[] {
   return [...body.matchAll(TOKEN_IN_PATH)].map((m) => m[1]!);
 }
 export const withoutTokens = (body: string) => body.replace(TOKEN_IN_PATH, "/boot/h/TOKEN/");
+
+// What a host token grants, read the way the Worker reads it: the token names a boot session and an entry of it.
+export async function tokenScope(token: string) {
+  const payload = decodeJwt(token) as { sid: string; e?: number; exp: number };
+  const session = await loadSession(env.DB, payload.sid);
+  if (!session) throw new Error(`no boot session ${payload.sid}`);
+  const entry = session.entries[payload.e ?? 0]!;
+  return { ...session, sid: payload.sid, exp: payload.exp, profileId: entry.profileId, imageId: entry.imageId };
+}

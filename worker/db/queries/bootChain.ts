@@ -28,6 +28,8 @@ const relayAuthColumns = {
   credentialHash: relays.credentialHash,
   publicKeyJwk: relays.publicKeyJwk,
   revokedAt: relays.revokedAt,
+  // The authenticating relay's own LAN base, for `bound` delivery (seed and events URLs through that relay).
+  cacheUrl: relays.cacheUrl,
 };
 
 // The read's values; a null never matches (`col = NULL` is not true), so absent identities drop out.
@@ -54,6 +56,7 @@ const chainSiteColumns = {
   discoverRetrySeconds: sites.discoverRetrySeconds,
   hostTokenTtlSeconds: sites.hostTokenTtlSeconds,
   allowDirect: sites.allowDirect,
+  secretDelivery: sites.secretDelivery,
   vars: sites.vars,
 };
 const chainHostColumns = {
@@ -66,6 +69,8 @@ const chainHostColumns = {
   ipv4: hosts.ipv4,
   labels: hosts.labels,
   vars: hosts.vars,
+  // Static addressing: the chain writes it onto the kernel line (network-config=, worker/render/kernelArgs.ts).
+  network: hosts.network,
   profileId: hosts.profileId,
   intent: hosts.intent,
   state: hosts.state,

@@ -2,8 +2,8 @@
 import { and, desc, eq, gte, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { Db } from "../client.ts";
-import { preparedAppend, preparedWrite } from "../prepared.ts";
-import { auditLog, events, hosts, relays } from "../schema.ts";
+import { preparedWrite } from "../prepared.ts";
+import { auditLog, bootSessions, events, hosts, relays } from "../schema.ts";
 
 export type EventInput = {
   siteId: string;
@@ -18,14 +18,13 @@ export type EventInput = {
 
 export const insertEvent = (db: Db, e: EventInput) => db.insert(events).values(e);
 
-// The boot path's bookkeeping, as statements for its write-behind batches (worker/boot/writeBehind.ts), with SQL
+// The boot path's bookkeeping, as statements for its per-request batches (worker/boot/writeBehind.ts), with SQL
 // built once per isolate. The builder never runs a query: it only turns drizzle builders into SQL text, so it needs
 // no real binding.
 const builder = drizzle({} as D1Database);
 const ph = sql.placeholder;
 
-// Events are an append-only log: a write-behind batch folds them into multi-row inserts.
-export const insertEventStatement = preparedAppend<EventInput>(() =>
+export const insertEventStatement = preparedWrite<EventInput>(() =>
   builder.insert(events).values({
     siteId: ph("siteId"),
     hostId: ph("hostId"),
@@ -77,8 +76,7 @@ export const insertSeenHostStatement = (
 ) => insertSeenHostWrite({ ...row, at, identity, state });
 
 const touchRelayWrite = preparedWrite<{ id: string; at: number }>(() => builder.update(relays).set({ lastSeenAt: sql`${ph("at")}` }).where(eq(relays.id, ph("id"))));
-// Every chain through a relay sees it again: a write-behind batch keeps only the newest of these per relay.
-export const touchRelayStatement = (values: { id: string; at: number }) => ({ ...touchRelayWrite(values), latest: `relay-seen:${values.id}` });
+export const touchRelayStatement = touchRelayWrite;
 
 // Phases a host reports that are also host states.
 const STATE_PHASES: Record<string, "booted" | "installing" | "installed" | "failed"> = {
@@ -89,8 +87,13 @@ const STATE_PHASES: Record<string, "booted" | "installing" | "installed" | "fail
   "boot-failed": "failed",
 };
 
-export function hostPhaseWrites(db: Db, e: EventInput & { hostId: string }) {
+// Phases that end a boot for its secret-bearing files (worker/boot/delivery.ts): the OS is up or installed, or the
+// boot failed. The session's token keeps reporting events.
+export const DONE_PHASES: ReadonlySet<string> = new Set(["booted", "installed", "failed", "boot-failed"]);
+
+export function hostPhaseWrites(db: Db, e: EventInput & { hostId: string; bootSession: string }) {
   const state = STATE_PHASES[e.phase];
+  const done = DONE_PHASES.has(e.phase);
   const intentMatches = sql`json_extract(${hosts.intent}, '$.mode') = 'once' and coalesce(json_extract(${hosts.intent}, '$.revertOnPhase'), 'installed') = ${e.phase}`;
   return [
     insertEvent(db, e),
@@ -120,6 +123,13 @@ export function hostPhaseWrites(db: Db, e: EventInput & { hostId: string }) {
       .update(hosts)
       .set({ lastSeenAt: e.at, ...(state ? { state } : {}) })
       .where(eq(hosts.id, e.hostId)),
+    db
+      .update(bootSessions)
+      .set({
+        lastUsedAt: e.at,
+        ...(done ? { state: sql`case when ${bootSessions.state} = 'active' then 'done' else ${bootSessions.state} end`, endedAt: sql`coalesce(${bootSessions.endedAt}, ${e.at})` } : {}),
+      })
+      .where(eq(bootSessions.id, e.bootSession)),
   ] as const;
 }
 
