@@ -211,9 +211,10 @@ export function uiRoutes(app: Fetcher) {
       if (!r.ok && r.status !== 400) return apiFailure(c, r);
       if (r.ok) ({ items: hosts, nextCursor } = r.body);
       else {
-        notice = failureNotice(r.error, FILTER_FIELDS);
+        notice = failureNotice(r.error, FILTER_FIELDS, { label: "write key=value, e.g. rack=r12 (the key: letters, digits, . _ / -)" });
         if (Array.isArray(r.error.details)) for (const i of r.error.details as { path?: unknown[] }[]) invalid.add(String(i.path?.[0] ?? ""));
-        if (invalid.has("cursor")) notice = { kind: "error", text: "This page link is not valid (it may come from another filter or an older version). Start again from the first page.", details: [] };
+        const details = r.error.details;
+        if (invalid.has("cursor") || (details !== null && typeof details === "object" && "cursor" in details)) notice = { kind: "error", text: "This page link is not valid (it may come from another filter or an older version). Start again from the first page.", details: [] };
       }
     }
     const last = await lastPhases(c.get("db"), hosts.map((h) => h.id));

@@ -61,12 +61,14 @@ export function noticeBox(n: Notice): Html {
 }
 
 // An API error as the operator should read it: the message, then each failed field.
-export function failureNotice(e: ApiFailure, fieldNames: Record<string, string> = {}): Notice {
+// `hints` replace zod's generic "Invalid input" (a failed union) with what the field expects.
+export function failureNotice(e: ApiFailure, fieldNames: Record<string, string> = {}, hints: Record<string, string> = {}): Notice {
   const details: string[] = [];
   if (Array.isArray(e.details)) {
     for (const issue of e.details as { path?: unknown[]; message?: string }[]) {
       const key = Array.isArray(issue.path) ? String(issue.path[0] ?? "") : "";
-      details.push(`${fieldNames[key] ?? (key || "input")}: ${issue.message ?? "invalid"}`);
+      const message = issue.message === "Invalid input" && hints[key] ? hints[key] : (issue.message ?? "invalid");
+      details.push(`${fieldNames[key] ?? (key || "input")}: ${message}`);
     }
   }
   return { kind: "error", text: e.code === "invalid_input" && details.length ? "Some of what you entered is not valid:" : e.message, details };
