@@ -60,6 +60,19 @@ export default defineConfig({
         },
       },
       {
+        // The status page in Debian's headless chromium (puppeteer-core) against a real wrangler dev:
+        // `npm run test:browser`.
+        test: {
+          name: "browser",
+          root,
+          environment: "node",
+          include: ["test/browser/**/*.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 5 * 60_000,
+          fileParallelism: false,
+        },
+      },
+      {
         test: {
           name: "e2e",
           root,
