@@ -11,7 +11,7 @@ export interface Gauge {
   set(value: number, labels?: Labels): void;
 }
 
-type Series = { name: string; help: string; type: "counter" | "gauge"; values: Map<string, { labels: Labels; value: number }> };
+type Series = { name: string; help: string; type: "counter" | "gauge"; values: Map<string, { labels: Labels; value: number }>; read?: () => number };
 
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
@@ -72,9 +72,24 @@ export class MetricsRegistry {
     };
   }
 
+  // A gauge read when /metrics is rendered, from the same state /healthz reads: the two can never disagree.
+  gaugeFn(name: string, help: string, read: () => number): void {
+    this.#register(name, help, "gauge").read = read;
+  }
+
   render(): string {
     const out: string[] = [];
     for (const s of this.#series.values()) {
+      if (s.read) {
+        let v: number;
+        try {
+          v = s.read();
+        } catch {
+          v = NaN; // a failing reader must not break the whole page
+        }
+        out.push(`# HELP ${s.name} ${s.help}`, `# TYPE ${s.name} gauge`, `${s.name} ${Number.isFinite(v) ? v : 0}`);
+        continue;
+      }
       out.push(`# HELP ${s.name} ${s.help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`, `# TYPE ${s.name} ${s.type}`);
       for (const { labels, value } of s.values.values()) {
         const key = labelKey(labels);

@@ -47,19 +47,17 @@ export async function startArtifactSync(opts: {
 }): Promise<ArtifactSync> {
   const { config, log } = opts;
   const counters = Object.fromEntries(Object.entries(COUNTERS).map(([k, [name, help]]) => [k, opts.registry.counter(name, help)]));
-  const sizeGauge = opts.registry.gauge("edgeboot_cache_bytes", "bytes of verified artifacts on disk");
   const cache = new ArtifactCache({
     dir: config.cacheDir,
     budgetBytes: config.cacheMaxBytes,
     upstream: apiUpstream({ apiUrl: config.apiUrl, credential: config.credential }),
     log: log.child({ part: "cache" }),
-    onStat: (stat, by) => {
-      counters[stat]?.inc({}, by);
-      sizeGauge.set(cache.usedBytes);
-    },
+    onStat: (stat, by) => counters[stat]?.inc({}, by),
   });
   await cache.open();
-  sizeGauge.set(cache.usedBytes);
+  // Read at render from the cache itself, like /healthz: a gauge set on counter changes lagged evictions and fills.
+  opts.registry.gaugeFn("edgeboot_cache_bytes", "bytes of artifacts on disk (what /healthz reports as cache.bytes)", () => cache.usedBytes);
+  opts.registry.gaugeFn("edgeboot_cache_entries", "artifacts on disk (what /healthz reports as cache.entries)", () => cache.entryCount);
   const queue = new EventQueue({ dir: join(config.stateDir, "events"), log: log.child({ part: "events" }) });
   await queue.open();
   const route = artifactRoute(cache, {

@@ -58,4 +58,17 @@ describe("metrics", () => {
     expect(() => reg.gauge("a_total", "a")).toThrow();
     expect(() => reg.counter("bad-name", "x")).toThrow();
   });
+
+  it("reads a function gauge at render time, so it always matches its source", () => {
+    const reg = new MetricsRegistry();
+    let bytes = 10;
+    reg.gaugeFn("edgeboot_cache_bytes", "bytes", () => bytes);
+    expect(reg.render()).toContain("edgeboot_cache_bytes 10\n");
+    bytes = 4096;
+    expect(reg.render()).toContain("edgeboot_cache_bytes 4096\n");
+    reg.gaugeFn("edgeboot_broken", "throws", () => {
+      throw new Error("x");
+    });
+    expect(reg.render()).toContain("edgeboot_broken 0\n");
+  });
 });
