@@ -21,8 +21,13 @@ export const bearerAuth = (options: BearerOptions = {}) => {
   const now = options.now ?? Date.now;
   return createMiddleware<AppEnv>(async function bearerAuth(c, next) {
     if (publicPaths.has(c.req.path)) return next();
-    const match = BEARER.exec(c.req.header("authorization") ?? "");
-    if (!match?.[1]) throw new ApiError("unauthorized", "missing or malformed Authorization header (expected: Bearer <token>)");
+    const header = c.req.header("authorization") ?? "";
+    const match = BEARER.exec(header);
+    if (!match?.[1]) {
+      // A token that cannot be one is invalid, not missing: say which, so `EDGEBOOT_TOKEN=wrong` is not told to add one.
+      if (/^Bearer[ \t]+\S/i.test(header)) throw new ApiError("unauthorized", "invalid token: a token is 16-512 characters of letters, digits and . _ ~ + / = -");
+      throw new ApiError("unauthorized", "missing or malformed Authorization header (expected: Bearer <token>)");
+    }
     const principal = await authenticate(c, match[1], now());
     if (!SAFE_METHODS.has(c.req.method) && !canWriteAnything(principal.scopes)) {
       throw new ApiError("forbidden", "this token is read-only", { method: c.req.method });

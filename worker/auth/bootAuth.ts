@@ -64,5 +64,10 @@ export async function authenticateBoot(site: BootAuthSite, input: BootAuthInput)
     return { method: "key", relayId: null };
   }
   if (site.bootAuth === "open") return { method: "open", relayId: null };
-  throw new ApiError("unauthorized", "this site boots through its relay (relay credential or relay boot token required)");
+  // The default for new sites, so the first direct curl of a chain lands here: say how to get past it.
+  throw new ApiError(
+    "unauthorized",
+    `site ${site.slug} has bootAuth relay: its chains are fetched by its relays (relay credential or relay boot token); to fetch one directly, set the site's bootAuth to key (and pass k=) or open`,
+    { bootAuth: "relay" },
+  );
 }

@@ -12,6 +12,14 @@ describe("bearer authentication", () => {
     }
   });
 
+  it("calls a token that cannot be one invalid, not missing", async () => {
+    const wrong = await api("GET", "/v1/sites", undefined, { token: "wrong" });
+    expect(wrong.status).toBe(401);
+    expect(wrong.body.error.message).toMatch(/^invalid token/);
+    const none = await api("GET", "/v1/sites", undefined, { token: null });
+    expect(none.body.error.message).toMatch(/^missing or malformed Authorization header/);
+  });
+
   it("the root token is admin; its scheme is case-insensitive", async () => {
     const res = await (exports as any).default.fetch(new Request("http://api.test/v1/tokens", { headers: { authorization: `bearer ${env.ADMIN_TOKEN}` } }));
     expect(res.status).toBe(200);

@@ -41,7 +41,11 @@ describe("bootAuth relay: relay credential", () => {
     const other = await seedSite({ slug: "other", bootAuth: "relay" });
     const otherRelay = await seedRelay({ id: "relay-other", siteId: other.id });
     const revoked = await seedRelay({ id: "relay-revoked", siteId: site.id, revokedAt: Date.now() });
-    expectRefused(await call(`/boot/lab/ipxe?mac=${MAC_A}`), 401, "unauthorized");
+    const bare = await call(`/boot/lab/ipxe?mac=${MAC_A}`);
+    expectRefused(bare, 401, "unauthorized");
+    // The first direct fetch a newcomer tries: the answer says why and what to change.
+    expect(bare.body).toContain("site lab has bootAuth relay");
+    expect(bare.body).toContain("set the site's bootAuth to key (and pass k=) or open");
     expectRefused(await call(`/boot/lab/ipxe?mac=${MAC_A}`, { headers: { authorization: "Bearer ebr_not-a-real-credential-000" } }), 401, "unauthorized");
     expectRefused(await call(`/boot/lab/ipxe?mac=${MAC_A}`, { headers: { authorization: `Bearer ${revoked.credential}` } }), 401, "unauthorized");
     expectRefused(await call(`/boot/lab/ipxe?mac=${MAC_A}`, { headers: { authorization: `Bearer ${otherRelay.credential}` } }), 403, "forbidden");
