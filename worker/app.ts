@@ -15,7 +15,8 @@ import { dbFor } from "./db/client.ts";
 import { parseEnv } from "./env.ts";
 import { ApiError, errorBody, handleError } from "./errors.ts";
 
-export function createApp() {
+// `now` is the boot path's clock seam (tests of token lifetimes); the deployed Worker uses Date.now.
+export function createApp(options: { now?: () => number } = {}) {
   const app = new Hono<AppEnv>();
 
   // Per-request services built once here and read with c.get(...).
@@ -38,7 +39,7 @@ export function createApp() {
   app.route("/v1", wakeAdmin);
   app.route("/v1", renderAdmin);
   app.route("/v1", eventsAdmin);
-  app.route("/boot", bootRoutes());
+  app.route("/boot", bootRoutes({ now: options.now }));
   app.route("/", jwksRoutes);
   app.route("/relay/v1", relayApi);
   // The status page for operators; it reads and acts through the routes above.

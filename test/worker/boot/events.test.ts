@@ -1,10 +1,11 @@
 // GET|POST /boot/h/:token/events?phase=: the timeline the machine reports, host state, one-shot intent reverts.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { signHostToken } from "../../../worker/auth/hostTokens.ts";
+import { eq } from "drizzle-orm";
+import { newSessionId, signHostToken } from "../../../worker/auth/hostTokens.ts";
 import { getSigningKeys } from "../../../worker/keys/signingKeys.ts";
-import { call, db, eventsOf, hostRow, seedHost, seedImage, seedProfile, seedSite, tokensIn } from "./seed.ts";
-import { auditLog } from "../../../worker/db/schema.ts";
+import { call, callAt, db, eventsOf, hostRow, seedHost, seedImage, seedProfile, seedSite, tokensIn } from "./seed.ts";
+import { auditLog, hosts } from "../../../worker/db/schema.ts";
 
 const MAC = "52:54:00:12:34:56";
 
@@ -85,13 +86,17 @@ describe("host-reported events", () => {
     for (const q of ["", "?phase=", "?phase=Booted", "?phase=a%20b", `?phase=${"a".repeat(33)}`]) {
       const res = await call(`${events}${q}`);
       expect(res.status, q).toBe(400);
-      expect(JSON.parse(res.body).error.code).toBe("invalid_input");
+      const error = JSON.parse(res.body).error;
+      expect(error.code).toBe("invalid_input");
+      // The message names the field: a cloud-init or installer log shows only the message.
+      expect(error.message, q).toMatch(/^phase: /);
+      expect(error.details.fields).toEqual(["phase"]);
     }
     const notJson = await call(`${events}?phase=x`, { method: "POST", body: "hello" });
     expect(notJson.status).toBe(400);
     const array = await call(`${events}?phase=x`, { method: "POST", body: "[1,2]" });
     expect(array.status).toBe(400);
-    const big = await call(`${events}?phase=x`, { method: "POST", body: JSON.stringify({ blob: "x".repeat(5000) }) });
+    const big = await call(`${events}?phase=x`, { method: "POST", body: JSON.stringify({ blob: "x".repeat(9000) }) });
     expect(big.status).toBe(413);
     expect(JSON.parse(big.body).error.code).toBe("too_large");
     expect((await eventsOf(site.id)).map((e) => e.phase)).toEqual(["chain-served"]);
@@ -100,9 +105,70 @@ describe("host-reported events", () => {
   it("needs a valid token for a host that still exists", async () => {
     const { events } = await lab();
     expect((await call(`/boot/h/not.a.token/events?phase=x`)).status).toBe(401);
+    // A genuine token whose host was deleted since.
     const keys = await getSigningKeys(env);
-    const ghost = await signHostToken(keys.signer, { hostId: "host-gone", siteId: "site-lab", mac: null, sid: "s", profileId: null, imageId: null }, { issuer: "edgeboot", nowSeconds: Math.floor(Date.now() / 1000), ttlSeconds: 60 });
-    expect((await call(`/boot/h/${ghost}/events?phase=x`)).status).toBe(404);
-    expect((await call(`${events}?phase=x`, { method: "DELETE" })).status).toBe(404);
+    const chain = await call(`/boot/lab/ipxe?mac=${MAC}`);
+    const current = `/boot/h/${tokensIn(chain.body)[0]}/events`;
+    expect((await call(`${current}?phase=x`, { method: "DELETE" })).status).toBe(404);
+    await db().delete(hosts).where(eq(hosts.id, "host-1"));
+    expect((await call(`${current}?phase=x`)).status).toBe(404);
+    // A well-signed token naming a session this database never issued.
+    const stranger = await signHostToken(keys.signer, { sid: newSessionId() }, { expSeconds: Math.floor(Date.now() / 1000) + 60 });
+    const res = await call(`/boot/h/${stranger}/events?phase=x`);
+    expect(res.status).toBe(401);
+    expect(JSON.parse(res.body).error.message).toMatch(/no boot session/);
+    // The first chain's token was superseded by the second chain.
+    expect((await call(`${events}?phase=x`)).status).toBe(410);
+  });
+
+  it("cloud-init's phone_home (a form POST, post: all) records booted with its fields as detail", async () => {
+    const { site, events } = await lab();
+    // What cc_phone_home.py sends for `phone_home: {url: "<eventsUrl>?phase=booted", post: all}`: every key, with
+    // "N/A" for a missing one, the key files as read (trailing newline), form-encoded by requests.
+    const form = new URLSearchParams({
+      pub_key_dsa: "N/A",
+      pub_key_rsa: `ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABgQ${"C".repeat(540)}= root@node-1\n`,
+      pub_key_ecdsa: `ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBB${"x".repeat(80)}= root@node-1\n`,
+      pub_key_ed25519: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHb2Zq+9H/3bKnT2m2KJtRb8V7o1nq4b3Q7b3Q7b3Q7b root@node-1\n",
+      instance_id: "iid-host-1",
+      hostname: "node-1",
+      fqdn: "node-1.lab.example",
+    });
+    const res = await call(`${events}?phase=booted`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: form.toString() });
+    expect(res.status).toBe(200);
+    const booted = (await eventsOf(site.id)).find((e) => e.phase === "booted");
+    expect(booted!.source).toBe("host");
+    expect(booted!.detail).toMatchObject({ instance_id: "iid-host-1", hostname: "node-1", fqdn: "node-1.lab.example", pub_key_dsa: "N/A" });
+    expect(booted!.detail.pub_key_ed25519).toMatch(/^ssh-ed25519 \S+ root@node-1$/);
+    expect((await hostRow("host-1"))!.state).toBe("booted");
+  });
+
+  it("form bodies are bounded and validated like JSON ones", async () => {
+    const { site, events } = await lab();
+    const post = (body: string) => call(`${events}?phase=x`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body });
+    const twice = await post("a=1&a=2");
+    expect(twice.status).toBe(400);
+    expect(JSON.parse(twice.body).error.message).toMatch(/appears twice/);
+    const badName = await post("bad%20name=1");
+    expect(badName.status).toBe(400);
+    expect(JSON.parse(badName.body).error.message).toMatch(/^bad name: /);
+    const many = await post(Array.from({ length: 33 }, (_, i) => `f${i}=1`).join("&"));
+    expect(many.status).toBe(400);
+    expect((await post(`v=${"x".repeat(2049)}`)).status).toBe(400);
+    expect((await post(`v=${"x".repeat(9000)}`)).status).toBe(413);
+    expect((await eventsOf(site.id)).map((e) => e.phase)).toEqual(["chain-served"]);
+  });
+
+  it("a token keeps reporting for the life of its boot: an install past an hour still reports installed and the once intent reverts", async () => {
+    const { events } = await lab({ intent: { target: "installer", mode: "once" } });
+    // The same Worker with its clock three hours on (past the site's one-hour window): the session is the boot.
+    const later = Date.now() + 3 * 3600_000;
+    expect((await callAt(later, `${events}?phase=installing`)).status).toBe(200);
+    expect((await callAt(later + 1000, `${events}?phase=installed`)).status).toBe(200);
+    expect((await hostRow("host-1"))!.intent).toBeNull();
+    // Past the maximum age (7 days), the token is done for.
+    const expired = await callAt(Date.now() + 8 * 86_400_000, `${events}?phase=late`);
+    expect(expired.status).toBe(410);
+    expect(JSON.parse(expired.body).error.code).toBe("session_expired");
   });
 });

@@ -8,6 +8,7 @@ import { decodeJwt, exportJWK, generateKeyPair } from "jose";
 import { loadSession } from "../../../worker/db/queries/bootSessions.ts";
 import { afterEach, beforeEach } from "vitest";
 import worker from "../../../worker/index.ts";
+import { createApp } from "../../../worker/app.ts";
 import { createDb } from "../../../worker/db/client.ts";
 import type { BootIntent, IpxeMenu, StaticNetwork } from "../../../worker/db/schema.ts";
 import { events, hosts, images, profiles, relays, secrets, sites } from "../../../worker/db/schema.ts";
@@ -29,6 +30,15 @@ export const BASE = "http://api.test";
 export async function call(path: string, init: RequestInit = {}, bindings: Record<string, unknown> = env as unknown as Record<string, unknown>) {
   const ctx = createExecutionContext();
   const res = await worker.fetch(new Request(`${BASE}${path}`, init) as never, bindings as never, ctx);
+  const body = await res.text();
+  await waitOnExecutionContext(ctx);
+  return { status: res.status, headers: res.headers, body };
+}
+
+// The same Worker with the boot path's clock moved (token and session lifetimes).
+export async function callAt(at: number, path: string, init: RequestInit = {}, bindings: Record<string, unknown> = env as unknown as Record<string, unknown>) {
+  const ctx = createExecutionContext();
+  const res = await createApp({ now: () => at }).fetch(new Request(`${BASE}${path}`, init), bindings, ctx);
   const body = await res.text();
   await waitOnExecutionContext(ctx);
   return { status: res.status, headers: res.headers, body };
@@ -117,11 +127,12 @@ export async function hostRow(id: string) {
 }
 
 // Host tokens sit in the path; tests compare scripts with the token replaced.
-export const TOKEN_IN_PATH = /\/boot\/h\/([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)\//g;
+// (API URLs /boot/h/<token>/…, and a bound session's relay URLs <relay>/h/<token>/…).
+export const TOKEN_IN_PATH = /\/h\/([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)\//g;
 export function tokensIn(body: string): string[] {
   return [...body.matchAll(TOKEN_IN_PATH)].map((m) => m[1]!);
 }
-export const withoutTokens = (body: string) => body.replace(TOKEN_IN_PATH, "/boot/h/TOKEN/");
+export const withoutTokens = (body: string) => body.replace(TOKEN_IN_PATH, "/h/TOKEN/");
 
 // What a host token grants, read the way the Worker reads it: the token names a boot session and an entry of it.
 export async function tokenScope(token: string) {

@@ -1,123 +1,160 @@
-// Host tokens in /boot/h/<token>/...: only EdDSA tokens signed by one of our keys, for our issuer and audience,
-// unexpired, and naming a host that still lives in the named site, read anything.
+// Host tokens in /boot/h/<token>/...: only EdDSA tokens signed by one of our keys, of our token type, unexpired, and
+// naming a boot session this database issued, read anything; what they read follows from that session's row.
 import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
 import { base64url, exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from "jose";
 import { describe, expect, it } from "vitest";
-import { HOST_TOKEN_AUDIENCE, HOST_TOKEN_TYPE, signHostToken } from "../../../worker/auth/hostTokens.ts";
+import { HOST_TOKEN_TYPE, newSessionId, signHostToken } from "../../../worker/auth/hostTokens.ts";
+import { hosts } from "../../../worker/db/schema.ts";
 import { getSigningKeys } from "../../../worker/keys/signingKeys.ts";
-import { call, seedHost, seedSite } from "./seed.ts";
+import { RELAY_TOKEN_TYPE } from "../../../worker/shared/relayToken.ts";
+import { call, db, seedHost, seedImage, seedProfile, seedSite, tokenScope, tokensIn } from "./seed.ts";
 
 const now = () => Math.floor(Date.now() / 1000);
 const TEST_KEY = JSON.parse(env.SIGNING_KEYS)[0] as { kid: string; x: string; d: string };
+const MAC_A = "52:54:00:00:00:0a";
+const MAC_B = "52:54:00:00:00:0b";
 
 async function twoHosts() {
-  const site = await seedSite({ slug: "lab" });
+  const site = await seedSite({ slug: "lab", secretDelivery: "open" });
   await seedSite({ slug: "other" });
-  await seedHost({ id: "host-a", siteId: site.id, hostname: "node-a", mac: "52:54:00:00:00:0a" });
-  await seedHost({ id: "host-b", siteId: site.id, hostname: "node-b", mac: "52:54:00:00:00:0b" });
+  await seedImage({ name: "os" });
+  await seedProfile({ name: "p", image: "os" });
+  await seedHost({ id: "host-a", siteId: site.id, hostname: "node-a", mac: MAC_A, profileId: "prf-p" });
+  await seedHost({ id: "host-b", siteId: site.id, hostname: "node-b", mac: MAC_B, profileId: "prf-p" });
   return site;
 }
 
-async function tokenFor(hostId: string, opts: { siteId?: string; nowSeconds?: number; ttlSeconds?: number; bindings?: { SIGNING_KEYS: string } } = {}) {
-  const keys = await getSigningKeys(opts.bindings ?? env);
-  return signHostToken(keys.signer, { hostId, siteId: opts.siteId ?? "site-lab", mac: null, sid: "sid-1", profileId: null, imageId: null }, {
-    issuer: "edgeboot",
-    nowSeconds: opts.nowSeconds ?? now(),
-    ttlSeconds: opts.ttlSeconds ?? 600,
-  });
-}
+// A real token, from a real chain.
+const chainToken = async (mac: string, bindings?: Record<string, unknown>) => tokensIn((await call(`/boot/lab/ipxe?mac=${mac}`, {}, bindings)).body)[0]!;
 
 const metaData = (token: string, bindings?: Record<string, unknown>) => call(`/boot/h/${token}/nocloud/meta-data`, {}, bindings);
 
-const claims = (extra: Record<string, unknown> = {}) => ({ site: "site-lab", sid: "sid-1", ...extra });
+// Tokens built by hand, signed with our key unless told otherwise.
+async function forge(payload: Record<string, unknown>, header: Record<string, unknown> = {}, exp = now() + 600) {
+  const key = (await getSigningKeys(env)).signer;
+  return new SignJWT(payload).setProtectedHeader({ alg: "EdDSA", kid: key.kid, typ: HOST_TOKEN_TYPE, ...header }).setExpirationTime(exp).sign(key.key);
+}
 
 describe("host tokens", () => {
+  it("are short: a session id and an expiry, ~234 characters (was ~625)", async () => {
+    await twoHosts();
+    const token = await chainToken(MAC_A);
+    console.log(`host token length: ${token.length} characters (kid "${TEST_KEY.kid}")`);
+    expect(token.length).toBeLessThanOrEqual(250);
+    const [header, payload] = token.split(".").slice(0, 2).map((p) => JSON.parse(new TextDecoder().decode(base64url.decode(p!))));
+    expect(header).toEqual({ alg: "EdDSA", kid: TEST_KEY.kid, typ: HOST_TOKEN_TYPE });
+    expect(Object.keys(payload).sort()).toEqual(["exp", "sid"]);
+  });
+
   it("a valid token reads its own host's data, and only that", async () => {
     await twoHosts();
-    const res = await metaData(await tokenFor("host-a"));
+    const res = await metaData(await chainToken(MAC_A));
     expect(res.status).toBe(200);
-    expect(res.body).toContain('hostname: "node-a"');
+    expect(res.body).toContain("node-a");
     expect(res.body).not.toContain("node-b");
   });
 
-  it("refuses a tampered token (host swapped in the payload)", async () => {
+  it("cross-host: swapping another host's session id into the payload breaks the signature", async () => {
     await twoHosts();
-    const [h, p, s] = (await tokenFor("host-a")).split(".");
+    const a = await chainToken(MAC_A);
+    const b = await chainToken(MAC_B);
+    const sidB = (await tokenScope(b)).sid;
+    const [h, p, sig] = a.split(".");
     const payload = JSON.parse(new TextDecoder().decode(base64url.decode(p!)));
-    const forged = base64url.encode(JSON.stringify({ ...payload, sub: "host-b" }));
-    const res = await metaData(`${h}.${forged}.${s}`);
+    const forged = base64url.encode(JSON.stringify({ ...payload, sid: sidB }));
+    const res = await metaData(`${h}.${forged}.${sig}`);
     expect(res.status).toBe(401);
     expect(JSON.parse(res.body).error.code).toBe("unauthorized");
   });
 
-  it("refuses an expired token", async () => {
+  it("refuses an expired token with 410 session_expired", async () => {
     await twoHosts();
-    const res = await metaData(await tokenFor("host-a", { nowSeconds: now() - 7200, ttlSeconds: 3600 }));
-    expect(res.status).toBe(401);
-    expect(JSON.parse(res.body).error.message).toBe("host token expired");
+    const sid = (await tokenScope(await chainToken(MAC_A))).sid;
+    const res = await metaData(await forge({ sid }, {}, now() - 10));
+    expect(res.status).toBe(410);
+    expect(JSON.parse(res.body).error.code).toBe("session_expired");
   });
 
-  it("refuses wrong audience, issuer or type, even when signed by our key", async () => {
+  it("refuses another token type (the relay's), a missing or malformed sid, an entry the session lacks", async () => {
     await twoHosts();
-    const key = (await getSigningKeys(env)).signer;
-    const build = (header: Record<string, unknown>, set: (j: SignJWT) => SignJWT) =>
-      set(new SignJWT(claims()).setProtectedHeader({ alg: "EdDSA", kid: key.kid, typ: HOST_TOKEN_TYPE, ...header }).setSubject("host-a").setIssuedAt().setExpirationTime("10m")).sign(key.key);
-    const wrongAud = await build({}, (j) => j.setIssuer("edgeboot").setAudience("edgeboot:relay"));
-    const wrongIss = await build({}, (j) => j.setIssuer("https://evil.example").setAudience(HOST_TOKEN_AUDIENCE));
-    const wrongTyp = await build({ typ: "JWT" }, (j) => j.setIssuer("edgeboot").setAudience(HOST_TOKEN_AUDIENCE));
-    const right = await build({}, (j) => j.setIssuer("edgeboot").setAudience(HOST_TOKEN_AUDIENCE));
-    expect((await metaData(right)).status).toBe(200);
-    for (const t of [wrongAud, wrongIss, wrongTyp]) expect((await metaData(t)).status).toBe(401);
+    const sid = (await tokenScope(await chainToken(MAC_A))).sid;
+    expect((await metaData(await forge({ sid }))).status).toBe(200);
+    for (const t of [
+      await forge({ sid }, { typ: RELAY_TOKEN_TYPE }),
+      await forge({ sid }, { typ: "JWT" }),
+      await forge({}),
+      await forge({ sid: "short" }),
+      await forge({ sid, e: 5 }),
+      await forge({ sid, e: -1 }),
+      await forge({ sid: newSessionId() }),
+    ]) {
+      const res = await metaData(t);
+      expect(res.status, t).toBe(401);
+    }
   });
 
   it("refuses alg: none", async () => {
     await twoHosts();
-    const unsecured = new UnsecuredJWT(claims()).setSubject("host-a").setIssuer("edgeboot").setAudience(HOST_TOKEN_AUDIENCE).setIssuedAt().setExpirationTime("10m").encode();
+    const sid = (await tokenScope(await chainToken(MAC_A))).sid;
+    const unsecured = new UnsecuredJWT({ sid }).setExpirationTime("10m").encode();
     expect((await metaData(unsecured)).status).toBe(401);
     // Same, with a fake signature segment so it passes the shape check and reaches jose.
     const [h, p] = unsecured.split(".");
-    const res = await metaData(`${h}.${p}.${"A".repeat(43)}`);
+    const res = await metaData(`${h}.${p}.${"A".repeat(86)}`);
     expect(res.status).toBe(401);
-    expect(JSON.parse(res.body).error.message).toMatch(/algorithm not allowed|invalid signature or format/);
+    expect(JSON.parse(res.body).error.message).toMatch(/malformed host token|algorithm not allowed|invalid signature or format/);
   });
 
   it("refuses HS256 keyed with the public key (algorithm confusion)", async () => {
     await twoHosts();
+    const sid = (await tokenScope(await chainToken(MAC_A))).sid;
     const header = { alg: "HS256", kid: TEST_KEY.kid, typ: HOST_TOKEN_TYPE };
-    const body = () => new SignJWT(claims()).setProtectedHeader(header).setSubject("host-a").setIssuer("edgeboot").setAudience(HOST_TOKEN_AUDIENCE).setIssuedAt().setExpirationTime("10m");
-    const asBytes = await body().sign(base64url.decode(TEST_KEY.x));
-    const asText = await body().sign(new TextEncoder().encode(TEST_KEY.x));
-    const asJwkJson = await body().sign(new TextEncoder().encode(JSON.stringify({ kty: "OKP", crv: "Ed25519", x: TEST_KEY.x })));
-    for (const t of [asBytes, asText, asJwkJson]) {
+    const body = () => new SignJWT({ sid }).setProtectedHeader(header).setExpirationTime("10m");
+    // HS256 signatures are 43 characters: the shape check refuses them before jose.
+    for (const t of [
+      await body().sign(base64url.decode(TEST_KEY.x)),
+      await body().sign(new TextEncoder().encode(TEST_KEY.x)),
+      await body().sign(new TextEncoder().encode(JSON.stringify({ kty: "OKP", crv: "Ed25519", x: TEST_KEY.x }))),
+    ]) {
       const res = await metaData(t);
       expect(res.status).toBe(401);
-      expect(JSON.parse(res.body).error.message).toBe("host token refused: algorithm not allowed");
     }
+    // With a signature segment of Ed25519 length, jose sees it and refuses the algorithm.
+    const [h, p] = (await body().sign(base64url.decode(TEST_KEY.x))).split(".");
+    const res = await metaData(`${h}.${p}.${"A".repeat(86)}`);
+    expect(res.status).toBe(401);
+    expect(JSON.parse(res.body).error.message).toBe("host token refused: algorithm not allowed");
   });
 
   it("refuses a token signed by a key that is not ours, even with our kid", async () => {
     await twoHosts();
+    const sid = (await tokenScope(await chainToken(MAC_A))).sid;
     const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });
-    const t = await new SignJWT(claims())
-      .setProtectedHeader({ alg: "EdDSA", kid: TEST_KEY.kid, typ: HOST_TOKEN_TYPE })
-      .setSubject("host-a")
-      .setIssuer("edgeboot")
-      .setAudience(HOST_TOKEN_AUDIENCE)
-      .setIssuedAt()
-      .setExpirationTime("10m")
-      .sign(privateKey);
+    const t = await new SignJWT({ sid }).setProtectedHeader({ alg: "EdDSA", kid: TEST_KEY.kid, typ: HOST_TOKEN_TYPE }).setExpirationTime("10m").sign(privateKey);
     expect((await metaData(t)).status).toBe(401);
   });
 
-  it("a token naming another site than the host's reads nothing", async () => {
+  it("a session whose host moved to another site, or was deleted, reads nothing", async () => {
     await twoHosts();
-    expect((await metaData(await tokenFor("host-a", { siteId: "site-other" }))).status).toBe(404);
-    expect((await metaData(await tokenFor("host-gone"))).status).toBe(404);
+    const a = await chainToken(MAC_A);
+    const b = await chainToken(MAC_B);
+    await db().update(hosts).set({ siteId: "site-other" }).where(eq(hosts.id, "host-a"));
+    expect((await metaData(a)).status).toBe(404);
+    await db().delete(hosts).where(eq(hosts.id, "host-b"));
+    expect((await metaData(b)).status).toBe(404);
   });
 
   it("refuses malformed tokens before parsing", async () => {
     await twoHosts();
-    for (const t of ["x", "a.b.c", "a".repeat(5000)]) expect((await metaData(t)).status).toBe(401);
+    for (const t of ["x", "a.b.c", "a".repeat(5000), `${"a".repeat(30)}.${"b".repeat(30)}.${"c".repeat(87)}`]) expect((await metaData(t)).status).toBe(401);
+  });
+
+  it("signHostToken is what the chain uses: a token for a session that exists works", async () => {
+    await twoHosts();
+    const sid = (await tokenScope(await chainToken(MAC_A))).sid;
+    const keys = await getSigningKeys(env);
+    expect((await metaData(await signHostToken(keys.signer, { sid }, { expSeconds: now() + 60 }))).status).toBe(200);
   });
 });
 
@@ -136,9 +173,9 @@ describe("signing keys: JWKS and rotation", () => {
     const fresh = { ...(await exportJWK(privateKey)), kid: "test-key-2" };
     const rotated = { ...env, SIGNING_KEYS: JSON.stringify([fresh, ...JSON.parse(env.SIGNING_KEYS)]) };
 
-    const oldToken = await tokenFor("host-a");
+    const oldToken = await chainToken(MAC_A);
     expect((await metaData(oldToken, rotated)).status).toBe(200);
-    const newToken = await tokenFor("host-a", { bindings: rotated });
+    const newToken = await chainToken(MAC_B, rotated);
     expect(JSON.parse(new TextDecoder().decode(base64url.decode(newToken.split(".")[0]!))).kid).toBe("test-key-2");
     expect((await metaData(newToken, rotated)).status).toBe(200);
     // Before the rotation the new key is unknown.
