@@ -54,8 +54,8 @@ export async function siteEvents(api: AdminApi, site: string, opts: { since?: nu
     if (opts.since !== undefined) q.set("since", String(opts.since));
     if (opts.host) q.set("host", opts.host);
     if (cursor) q.set("cursor", cursor);
-    const res: { events: BootEvent[]; nextCursor: string | null } = await api.get(`/v1/sites/${site}/events?${q}`);
-    all.push(...res.events);
+    const res: { items: BootEvent[]; nextCursor: string | null } = await api.get(`/v1/sites/${site}/events?${q}`);
+    all.push(...res.items);
     cursor = res.nextCursor;
     if (!cursor) break;
   }

@@ -57,7 +57,7 @@ const metric = async (name: string) => {
 type Health = { sync?: { lastSyncAt: number | null }; cache?: { pinned: number } };
 const health = async () => (await (await fetch(`${relay.base}/healthz`)).json()) as Health;
 
-const cacheEvents = async () => (await admin("GET", "/v1/sites/lab/events?phase=cache-hit&limit=200")).body.events as { detail: { sha256: string } }[];
+const cacheEvents = async () => (await admin("GET", "/v1/sites/lab/events?phase=cache-hit&limit=200")).body.items as { detail: { sha256: string } }[];
 
 async function startRelay() {
   const stateDir = join(work, "state");
@@ -194,6 +194,6 @@ describe("artifacts from upload to the relay's cache", () => {
       const snap = await fetch(`${api.url}/relay/v1/sync`, { headers: { authorization: `Bearer ${credential}` } });
       return ((await snap.json()) as { commands: unknown[] }).commands.length === 0;
     });
-    await until("the wake event", 20_000, async () => (await admin("GET", "/v1/sites/lab/events?phase=wake-sent")).body.events.length >= 1);
+    await until("the wake event", 20_000, async () => (await admin("GET", "/v1/sites/lab/events?phase=wake-sent")).body.items.length >= 1);
   }, 60_000);
 });

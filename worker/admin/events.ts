@@ -1,4 +1,5 @@
-// GET /v1/sites/:site/events?host=&phase=&since=&limit=&cursor=: the boot timeline, newest first.
+// GET /v1/sites/:site/events?host=&phase=&since=&limit=&cursor=: the boot timeline, newest first, as
+// `{items, nextCursor}` like every other list.
 import { Hono } from "hono";
 import { z } from "zod";
 import { zv } from "../artifacts/http.ts";
@@ -48,5 +49,5 @@ export const eventsAdmin = new Hono<AppEnv>().get("/sites/:site/events", zv("par
     bootSession: r.bootSession,
     detail: r.detail,
   }));
-  return c.json({ events: page.items, nextCursor: page.nextCursor });
+  return c.json(page);
 });

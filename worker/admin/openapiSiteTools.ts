@@ -113,6 +113,6 @@ export function documentSiteToolRoutes(registry: Registry) {
     security,
     summary: "The site's boot timeline, newest first",
     request: { params: EventsParam, query: EventsQuery },
-    responses: { 200: jsonContent(z.object({ events: z.array(BootEvent), nextCursor: z.string().nullable() }), "Events"), ...commonErrors, 404: noSiteOrHost },
+    responses: { 200: jsonContent(z.object({ items: z.array(BootEvent), nextCursor: z.string().nullable() }), "Events"), ...commonErrors, 404: noSiteOrHost },
   });
 }

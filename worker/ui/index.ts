@@ -148,13 +148,13 @@ export function uiRoutes(app: Fetcher) {
       api.get<List<RelayItem>>(`/sites/${seg(slug)}/relays?limit=100&revoked=false`),
       api.get<List<HostItem>>(`/sites/${seg(slug)}/hosts?state=discovered&limit=20`),
       profileNamesVisible(api),
-      api.get<{ events: EventItem[] }>(`/sites/${seg(slug)}/events?limit=15`),
+      api.get<{ items: EventItem[] }>(`/sites/${seg(slug)}/events?limit=15`),
       hostStateCounts(db, [site.id]),
       relayCacheUse(db, site.id, now),
     ]);
     for (const r of [relays, discovered, evs]) if (!r.ok) return apiFailure(c, r);
     if (!relays.ok || !discovered.ok || !evs.ok) throw new ApiError("internal", "unreachable");
-    const names = await hostNames(db, site.id, evs.body.events.flatMap((e) => (e.hostId ? [e.hostId] : [])));
+    const names = await hostNames(db, site.id, evs.body.items.flatMap((e) => (e.hostId ? [e.hostId] : [])));
     return c.html(
       sitePage({
         principal: c.get("principal"),
@@ -166,7 +166,7 @@ export function uiRoutes(app: Fetcher) {
         discovered: discovered.body.items,
         discoveredMore: discovered.body.nextCursor !== null,
         profiles,
-        events: evs.body.events,
+        events: evs.body.items,
         hostsById: names,
         notice,
         now,

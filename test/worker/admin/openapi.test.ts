@@ -112,7 +112,7 @@ describe("/v1/openapi.json", () => {
 
     const events = paths["/sites/{site}/events"].get;
     expect(paramNames(events, "query")).toEqual(["limit", "cursor", "host", "phase", "since"]);
-    expect(json(events.responses["200"]).properties.events.items).toEqual(ref("BootEvent"));
+    expect(json(events.responses["200"]).properties.items.items).toEqual(ref("BootEvent"));
     expect(json(events.responses["404"])).toEqual(ref("Error"));
   });
 });

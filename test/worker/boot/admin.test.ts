@@ -30,7 +30,7 @@ describe("GET /v1/sites/:site/hosts/:host/render/:what", () => {
     const live = await call(`/boot/lab/ipxe?mac=${MAC}`);
     expect(res.body).toBe(live.body.replaceAll(tokensIn(live.body)[0]!, "<host-token>"));
     const events = await get("/v1/sites/lab/events");
-    expect(JSON.parse(events.body).events.map((e: { phase: string }) => e.phase)).toEqual(["chain-served"]);
+    expect(JSON.parse(events.body).items.map((e: { phase: string }) => e.phase)).toEqual(["chain-served"]);
   });
 
   it("renders NoCloud documents with secret placeholders, never the secret", async () => {
@@ -110,20 +110,20 @@ describe("GET /v1/sites/:site/events", () => {
     await call(`/boot/lab/ipxe?mac=52:54:00:00:00:02`);
 
     const all = JSON.parse((await get("/v1/sites/lab/events")).body);
-    expect(all.events.map((e: { phase: string }) => e.phase)).toEqual(["chain-served", "installed", "installing", "booted", "chain-served"]);
+    expect(all.items.map((e: { phase: string }) => e.phase)).toEqual(["chain-served", "installed", "installing", "booted", "chain-served"]);
     expect(all.nextCursor).toBeNull();
 
     const mine = JSON.parse((await get("/v1/sites/lab/events?host=node-1&limit=2")).body);
-    expect(mine.events.map((e: { phase: string }) => e.phase)).toEqual(["installed", "installing"]);
-    expect(mine.events[0]).toMatchObject({ hostId: "host-1", source: "host", mac: MAC });
+    expect(mine.items.map((e: { phase: string }) => e.phase)).toEqual(["installed", "installing"]);
+    expect(mine.items[0]).toMatchObject({ hostId: "host-1", source: "host", mac: MAC });
     const next = JSON.parse((await get(`/v1/sites/lab/events?host=node-1&limit=2&cursor=${mine.nextCursor}`)).body);
-    expect(next.events.map((e: { phase: string }) => e.phase)).toEqual(["booted", "chain-served"]);
+    expect(next.items.map((e: { phase: string }) => e.phase)).toEqual(["booted", "chain-served"]);
     expect(next.nextCursor).toBeNull();
 
     const served = JSON.parse((await get("/v1/sites/lab/events?phase=chain-served")).body);
-    expect(served.events).toHaveLength(2);
+    expect(served.items).toHaveLength(2);
     const future = JSON.parse((await get(`/v1/sites/lab/events?since=${new Date(Date.now() + 60_000).toISOString()}`)).body);
-    expect(future.events).toEqual([]);
+    expect(future.items).toEqual([]);
   });
 
   it("validates its query and scope", async () => {
