@@ -107,6 +107,9 @@ export const hosts = sqliteTable(
     index("hosts_site_uuid").on(t.siteId, t.uuid),
     index("hosts_site_serial").on(t.siteId, t.serial),
     index("hosts_hostname").on(t.hostname),
+    // The admin list's order (worker/admin/hosts.ts), whole and by state: a page reads ~limit rows at any fleet size.
+    index("hosts_site_listing").on(t.siteId, sql`coalesce(${t.hostname}, '')`, t.id),
+    index("hosts_site_state_listing").on(t.siteId, t.state, sql`coalesce(${t.hostname}, '')`, t.id),
   ],
 );
 
@@ -189,7 +192,8 @@ export const secrets = sqliteTable(
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [uniqueIndex("secrets_scope_name").on(t.siteId, t.hostId, t.name)],
+  // secrets_host: a host's own secrets (NoCloud render, the delete cascade) without scanning every host's.
+  (t) => [uniqueIndex("secrets_scope_name").on(t.siteId, t.hostId, t.name), index("secrets_host").on(t.hostId)],
 );
 
 export const apiTokens = sqliteTable("api_tokens", {
