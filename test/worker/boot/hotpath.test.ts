@@ -1,5 +1,6 @@
-// The chain's hot path: one batch of simple reads, the decision's profiles reused while the catalogue token is
-// unchanged (one D1 round trip when warm, two when not), and concurrent bookkeeping writes that all land.
+// The chain's hot path: one read statement, the decision's profiles reused while the catalogue token is unchanged
+// (one read round trip when warm, two when not), then the boot session's write batch before the response, and
+// concurrent bookkeeping writes that all land.
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
@@ -108,14 +109,14 @@ describe("bookkeeping writes", () => {
 // A D1 binding that counts round trips (batches and single statement runs) and passes everything through.
 function countingD1() {
   const real = env.DB;
-  const counter = { calls: 0 };
+  const counter = { calls: 0, statements: 0 };
   const countRuns = (stmt: D1PreparedStatement): D1PreparedStatement =>
     new Proxy(stmt, {
       get(target, key) {
         const value = Reflect.get(target, key, target);
         if (typeof value !== "function") return value;
         if (key === "bind") return (...args: unknown[]) => countRuns(value.apply(target, args));
-        if (["all", "first", "run", "raw"].includes(String(key))) return (...args: unknown[]) => (counter.calls++, value.apply(target, args));
+        if (["all", "first", "run", "raw"].includes(String(key))) return (...args: unknown[]) => (counter.calls++, counter.statements++, value.apply(target, args));
         return value.bind(target);
       },
     });
@@ -123,27 +124,29 @@ function countingD1() {
     get(target, key) {
       const value = Reflect.get(target, key, target);
       if (key === "prepare") return (query: string) => countRuns(value.call(target, query));
-      if (key === "batch") return (stmts: D1PreparedStatement[]) => (counter.calls++, value.call(target, stmts));
+      if (key === "batch") return (stmts: D1PreparedStatement[]) => (counter.calls++, (counter.statements += stmts.length), value.call(target, stmts));
       return typeof value === "function" ? value.bind(target) : value;
     },
   });
   return { counter, binding };
 }
 
-// D1 round trips made before the response, and the body.
-async function chainRoundTrips(path: string, bindings: Record<string, unknown>, counter: { calls: number }) {
+// D1 round trips and statements made before the response, all statements including the waitUntil ones, and the body.
+async function chainRoundTrips(path: string, bindings: Record<string, unknown>, counter: { calls: number; statements: number }) {
   counter.calls = 0;
+  counter.statements = 0;
   const ctx = createExecutionContext();
   const res = await worker.fetch(new Request(`${BASE}${path}`) as never, bindings as never, ctx);
   const before = counter.calls;
+  const statementsBefore = counter.statements;
   const body = await res.text();
   await waitOnExecutionContext(ctx);
   expect(res.status).toBe(200);
-  return { roundTrips: before, body };
+  return { roundTrips: before, statementsBefore, statements: counter.statements, body };
 }
 
 describe("catalogue reuse", () => {
-  it("a warm chain is one D1 round trip, a cold one two; any profile or image write is seen by the next chain", async () => {
+  it("a warm chain reads in one D1 round trip (cold: two) and writes its session in one more; any profile or image write is seen by the next chain", async () => {
     const site = await seedSite({ slug: "lab" });
     await seedImage({ name: "os" });
     await seedProfile({ name: "p", image: "os", cmdline: "console=ttyS0 first" });
@@ -153,15 +156,20 @@ describe("catalogue reuse", () => {
     const path = "/boot/lab/ipxe?mac=52:54:00:00:02:01";
 
     const cold = await chainRoundTrips(path, bindings, counter);
-    expect(cold.roundTrips).toBe(2);
+    expect(cold.roundTrips).toBe(3);
     expect(cold.body).toContain("console=ttyS0 first");
     const warm = await chainRoundTrips(path, bindings, counter);
-    expect(warm.roundTrips).toBe(1);
+    expect(warm.roundTrips).toBe(2);
+    // Read: 1 statement. Write batch: supersede earlier sessions, insert the session, the event (the host row is
+    // rewritten only when its identity or state changed or a minute passed). Nothing after the response.
+    expect(warm.statementsBefore).toBe(4);
+    expect(warm.statements).toBe(4);
+    console.log(`chain D1 (boot decision): cold ${cold.roundTrips} round trips / ${cold.statements} statements; warm ${warm.roundTrips} / ${warm.statements}`);
 
     // An operator edit replaces the catalogue token: the very next chain reads the new profile.
     await db().update(profiles).set({ cmdline: "console=ttyS0 second" }).where(eq(profiles.id, "prf-p"));
     const edited = await chainRoundTrips(path, bindings, counter);
-    expect(edited.roundTrips).toBe(2);
+    expect(edited.roundTrips).toBe(3);
     expect(edited.body).toContain("console=ttyS0 second");
     expect(edited.body).not.toContain("first");
 
@@ -169,7 +177,23 @@ describe("catalogue reuse", () => {
     await db().update(images).set({ artifacts: { kernel: "cc".repeat(32), initrd: ["dd".repeat(32)] } }).where(eq(images.name, "os"));
     const reimaged = await chainRoundTrips(path, bindings, counter);
     expect(reimaged.body).toContain("cc".repeat(32));
-    expect((await chainRoundTrips(path, bindings, counter)).roundTrips).toBe(1);
+    expect((await chainRoundTrips(path, bindings, counter)).roundTrips).toBe(2);
+  });
+
+  it("a chain without a token (discover) reads in one round trip and writes its bookkeeping after the response", async () => {
+    await seedSite({ slug: "lab" });
+    const { counter, binding } = countingD1();
+    const bindings = { ...(env as unknown as Record<string, unknown>), DB: binding };
+    const first = await chainRoundTrips("/boot/lab/ipxe?mac=52:54:00:00:02:09", bindings, counter);
+    // The read, and the bookkeeping batch (discovered event + the new host row), which starts as the response goes out
+    // and is carried by the request's own waitUntil.
+    expect(first.roundTrips).toBe(2);
+    expect(first.statements).toBe(3);
+    // A machine looping in discover: the read only (its row was written a moment ago).
+    const again = await chainRoundTrips("/boot/lab/ipxe?mac=52:54:00:00:02:09", bindings, counter);
+    expect(again.roundTrips).toBe(1);
+    expect(again.statements).toBe(1);
+    console.log(`chain D1 (discover): first ${first.roundTrips} round trips (1 awaited), ${first.statements} statements; repeat ${again.roundTrips} / ${again.statements}`);
   });
 
   it("every insert, update and delete on profiles and images replaces the token", async () => {
