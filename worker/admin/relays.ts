@@ -96,7 +96,13 @@ export const relaysAdmin = adminRouter()
       security,
       summary: "Create a relay; its credential is returned once and stored only as a SHA-256",
       request: { params: SiteParam, ...jsonBody(RelayCreate) },
-      responses: { 201: jsonContent(z.object({ relay: RelayView, credential: z.string() }), "The relay and its credential (not shown again)"), ...errors },
+      responses: {
+        201: jsonContent(
+          z.object({ relay: RelayView, secret: z.string(), credential: z.string().openapi({ deprecated: true, description: "same as secret (older name)" }) }),
+          "The relay and its credential in `secret` (the shown-once field of every route; not shown again)",
+        ),
+        ...errors,
+      },
     }),
     async (c) => {
       const { site: slug } = c.req.valid("param");
@@ -117,7 +123,7 @@ export const relaysAdmin = adminRouter()
       ]);
       c.header("cache-control", "no-store");
       c.header("location", `/v1/sites/${slug}/relays/${name}`);
-      return c.json({ relay: toView(slug, row!), credential }, 201);
+      return c.json({ relay: toView(slug, row!), secret: credential, credential }, 201);
     },
   )
   .openapi(

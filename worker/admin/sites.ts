@@ -222,7 +222,13 @@ export const sitesAdmin = adminRouter()
       security,
       summary: "Generate (or rotate) the site's boot key for bootAuth \"key\"; returned once",
       request: { params: SiteParam },
-      responses: { 201: jsonContent(z.object({ site: z.string(), bootKey: z.string() }), "The new key; store it now, it is not shown again"), ...errors },
+      responses: {
+        201: jsonContent(
+          z.object({ site: z.string(), secret: z.string(), bootKey: z.string().openapi({ deprecated: true, description: "same as secret (older name)" }) }),
+          "The new key in `secret` (the shown-once field of every route); store it now, it is not shown again",
+        ),
+        ...errors,
+      },
     }),
     async (c) => {
       const { site: slug } = c.req.valid("param");
@@ -242,6 +248,6 @@ export const sitesAdmin = adminRouter()
       if (!updated[0]) throw concurrentChange();
       c.header("cache-control", "no-store");
       c.header("etag", etagOf({ id: row.id, revision: updated[0].revision }));
-      return c.json({ site: slug, bootKey }, 201);
+      return c.json({ site: slug, secret: bootKey, bootKey }, 201);
     },
   );

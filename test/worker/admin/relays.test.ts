@@ -11,10 +11,12 @@ describe("relays", () => {
     const res = await api("POST", `/v1/sites/${site}/relays`, { name: "rack-1" });
     expect(res.status).toBe(201);
     expect(res.headers.get("cache-control")).toBe("no-store");
-    expect(res.body.credential).toMatch(/^ebr_[A-Za-z0-9_-]{43}$/);
+    expect(res.body.secret).toMatch(/^ebr_[A-Za-z0-9_-]{43}$/);
+    // The older field name stays as an alias.
+    expect(res.body.credential).toBe(res.body.secret);
     expect(res.body.relay).toMatchObject({ site, name: "rack-1", publicKeyJwk: null, lastSeenAt: null, revokedAt: null });
     const row = await env.DB.prepare("select credential_hash from relays where id = ?").bind(res.body.relay.id).first<{ credential_hash: string }>();
-    expect(row?.credential_hash).toBe(await sha256Hex(res.body.credential));
+    expect(row?.credential_hash).toBe(await sha256Hex(res.body.secret));
 
     const got = await api("GET", `/v1/sites/${site}/relays/rack-1`);
     expect(got.body).toEqual(res.body.relay);

@@ -77,7 +77,8 @@ describe("sites: happy paths", () => {
     const res = await api("POST", `/v1/sites/${slug}/boot-key`);
     expect(res.status).toBe(201);
     expect(res.headers.get("cache-control")).toBe("no-store");
-    expect(res.body).toEqual({ site: slug, bootKey: expect.stringMatching(/^ebk_[A-Za-z0-9_-]{43}$/) });
+    // `secret`, the shown-once field of every route; `bootKey` is its older name, kept as an alias.
+    expect(res.body).toEqual({ site: slug, secret: expect.stringMatching(/^ebk_[A-Za-z0-9_-]{43}$/), bootKey: res.body.secret });
     const digest = [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(res.body.bootKey)))].map((b) => b.toString(16).padStart(2, "0")).join("");
     const row = await env.DB.prepare("select boot_key_hash from sites where slug = ?").bind(slug).first<{ boot_key_hash: string }>();
     expect(row?.boot_key_hash).toBe(digest);
