@@ -17,7 +17,8 @@ export type DnsmasqHost = {
 
 export type DnsmasqProblem = { line: number; message: string };
 
-export type DnsmasqParse = { hosts: DnsmasqHost[]; errors: DnsmasqProblem[]; warnings: DnsmasqProblem[] };
+// skipped: lines read but deliberately not imported (with the reason); warnings: imported, with a caveat.
+export type DnsmasqParse = { hosts: DnsmasqHost[]; errors: DnsmasqProblem[]; warnings: DnsmasqProblem[]; skipped: DnsmasqProblem[] };
 
 const DIRECTIVE = /^\s*(?:--)?dhcp-host\s*=\s*(.*)$/;
 const HW_TYPE = /^[0-9a-f]{1,2}-(?=[0-9a-f]{2}:)/i;
@@ -27,7 +28,7 @@ const LEASE = /^(\d+[smhdw]?|infinite|deprecated)$/i;
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
 
 export function parseDnsmasqHosts(text: string): DnsmasqParse {
-  const out: DnsmasqParse = { hosts: [], errors: [], warnings: [] };
+  const out: DnsmasqParse = { hosts: [], errors: [], warnings: [], skipped: [] };
   const lines = text.split(/\r?\n/);
   lines.forEach((raw, i) => {
     const line = i + 1;
@@ -36,11 +37,14 @@ export function parseDnsmasqHosts(text: string): DnsmasqParse {
     // dnsmasq treats a '#' after whitespace as the start of a comment.
     const parsed = parseValue(m[1]!.replace(/\s#.*$/, "").trim(), line);
     if ("error" in parsed) out.errors.push({ line, message: parsed.error });
-    else if ("skip" in parsed) out.warnings.push({ line, message: parsed.skip });
+    else if ("skip" in parsed) out.skipped.push({ line, message: parsed.skip });
     else {
       out.hosts.push(parsed.host);
       if (parsed.host.macs.length > 1) {
         out.warnings.push({ line, message: `several MACs for one host; ${parsed.host.macs[0]} is used, ${parsed.host.macs.slice(1).join(", ")} ignored` });
+      }
+      if (parsed.host.macs.length === 0) {
+        out.warnings.push({ line, message: "no MAC address: the host cannot be matched at boot until it has a MAC (or a UUID or serial)" });
       }
     }
   });
@@ -53,6 +57,7 @@ function parseValue(value: string, line: number): ItemResult {
   if (value === "") return { error: "empty dhcp-host" };
   const host: DnsmasqHost = { line, macs: [], tags: [] };
   let ignore = false;
+  let clientId: string | null = null;
   for (const rawItem of value.split(",")) {
     const item = rawItem.trim();
     if (item === "") return { error: "empty item (two commas in a row)" };
@@ -60,8 +65,9 @@ function parseValue(value: string, line: number): ItemResult {
     if (lower.startsWith("set:") || lower.startsWith("tag:") || lower.startsWith("net:")) {
       host.tags.push(item.slice(4));
     } else if (lower.startsWith("id:")) {
-      // A DHCP client id matches by client, not by hardware; we cannot boot-match on it.
-      continue;
+      // A DHCP client id matches by client, not by hardware; we cannot boot-match on it. "id:*" only tells dnsmasq
+      // to ignore client ids for this MAC.
+      if (item !== "id:*") clientId = item;
     } else if (lower === "ignore") {
       ignore = true;
     } else if (MAC_LIKE.test(item.replace(HW_TYPE, ""))) {
@@ -86,6 +92,9 @@ function parseValue(value: string, line: number): ItemResult {
     }
   }
   if (ignore) return { skip: "dhcp-host with \"ignore\" denies a client; not imported" };
+  if (clientId && host.macs.length === 0) {
+    return { skip: `matches its client by DHCP client id (${clientId}), which a network boot cannot be matched on; not imported (add the MAC to import it)` };
+  }
   if (host.macs.length === 0 && !host.hostname) return { error: "no MAC address or host name" };
   return { host };
 }

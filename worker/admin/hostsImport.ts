@@ -1,8 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { and, eq, inArray, or } from "drizzle-orm";
 import { requireSiteAccess } from "../auth/bearer.ts";
+import type { Db } from "../db/client.ts";
 import { audit } from "../db/queries/audit.ts";
-import { findSite, profileIds } from "../db/queries/catalogue.ts";
-import { findClashes } from "../db/queries/hosts.ts";
+import { findSite, profileIds, profileNames } from "../db/queries/catalogue.ts";
+import type { HostRow } from "../db/queries/hosts.ts";
 import { hosts } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
 import { type DnsmasqProblem, parseDnsmasqHosts } from "./dnsmasq.ts";
@@ -15,16 +17,20 @@ export const MAX_IMPORT = 1000;
 const ROWS_PER_INSERT = 4;
 
 const ImportQuery = z.object({ profile: CatalogueName.optional().openapi({ description: "profile for imported hosts that name none" }) });
+const LineNote = z.object({ line: z.number(), message: z.string() });
 const ImportResult = z.object({
   created: z.number(),
+  // Entries identical to a host the site has: a re-import of the same file changes nothing.
+  unchanged: z.number(),
   hosts: z.array(z.object({ id: z.string(), hostname: z.string().nullable(), mac: z.string().nullable() })),
-  warnings: z.array(z.object({ line: z.number(), message: z.string() })),
+  skipped: z.array(LineNote),
+  warnings: z.array(LineNote),
 });
 
 type Entry = { where: { index: number } | { line: number }; host: HostCreateInput };
 
 // dnsmasq entries become host inputs validated by the same schema as POST /hosts; a failure names its line.
-function fromDnsmasq(text: string): { entries: Entry[]; warnings: DnsmasqProblem[] } {
+function fromDnsmasq(text: string): { entries: Entry[]; warnings: DnsmasqProblem[]; skipped: DnsmasqProblem[] } {
   const parsed = parseDnsmasqHosts(text);
   const problems = [...parsed.errors];
   const entries: Entry[] = [];
@@ -34,9 +40,56 @@ function fromDnsmasq(text: string): { entries: Entry[]; warnings: DnsmasqProblem
     else problems.push({ line: h.line, message: result.error.issues.map((i) => `${i.path.join(".") || "host"}: ${i.message}`).join("; ") });
   }
   if (problems.length) throw new ApiError("invalid_input", `${problems.length} invalid dhcp-host line(s); nothing was imported`, { errors: problems.sort((a, b) => a.line - b.line) });
-  if (entries.length === 0) throw new ApiError("invalid_input", "no dhcp-host lines found", { errors: [] });
+  if (entries.length === 0) {
+    const why = parsed.skipped.length ? `no importable dhcp-host lines (${parsed.skipped.length} skipped)` : "no dhcp-host lines found";
+    throw new ApiError("invalid_input", why, { errors: [], skipped: parsed.skipped });
+  }
   if (entries.length > MAX_IMPORT) throw new ApiError("invalid_input", `at most ${MAX_IMPORT} hosts per import`, { count: entries.length });
-  return { entries, warnings: parsed.warnings };
+  return { entries, warnings: parsed.warnings, skipped: parsed.skipped };
+}
+
+// Where an entry stands against the site's hosts: new, already there as given, or in conflict with one or two hosts.
+type Standing = { kind: "new" } | { kind: "unchanged" } | { kind: "conflict"; conflict: Conflict };
+type Conflict = { line?: number; index?: number; field: string; value: string; existing: string; differences?: Record<string, { existing: unknown; import: unknown }> };
+
+const COMPARED = ["hostname", "mac", "uuid", "serial", "arch", "ipv4", "labels", "vars", "intent", "network", "state"] as const;
+const same = (a: unknown, b: unknown) => JSON.stringify(sortKeys(a ?? null)) === JSON.stringify(sortKeys(b ?? null));
+const sortKeys = (v: unknown): unknown =>
+  Array.isArray(v) ? v.map(sortKeys) : v && typeof v === "object" ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => [k, sortKeys(x)])) : v;
+
+async function existingHosts(db: Db, siteId: string, entries: Entry[]): Promise<HostRow[]> {
+  const macs = entries.map((e) => e.host.mac).filter((v): v is string => Boolean(v));
+  const names = entries.map((e) => e.host.hostname).filter((v): v is string => Boolean(v));
+  const rows: HostRow[] = [];
+  // D1 binds at most 100 parameters per statement.
+  for (let i = 0; i < Math.max(macs.length, names.length); i += 45) {
+    const m = macs.slice(i, i + 45);
+    const n = names.slice(i, i + 45);
+    rows.push(...(await db.select().from(hosts).where(and(eq(hosts.siteId, siteId), or(m.length ? inArray(hosts.mac, m) : undefined, n.length ? inArray(hosts.hostname, n) : undefined)))));
+  }
+  return [...new Map(rows.map((r) => [r.id, r])).values()];
+}
+
+// Every field the entry sets must equal the host's; the ?profile= default is not compared (it only fills new hosts).
+function standing(e: Entry, rows: HostRow[], profileOf: (r: HostRow) => string | null): Standing {
+  const byMac = e.host.mac ? rows.find((r) => r.mac === e.host.mac) : undefined;
+  const byName = e.host.hostname ? rows.find((r) => r.hostname === e.host.hostname) : undefined;
+  if (!byMac && !byName) return { kind: "new" };
+  const where = "line" in e.where ? { line: e.where.line } : { index: e.where.index };
+  const ref = (r: HostRow) => r.hostname ?? r.mac ?? r.id;
+  if (byMac && byName && byMac.id !== byName.id) {
+    return { kind: "conflict", conflict: { ...where, field: "mac", value: e.host.mac!, existing: ref(byMac), differences: { hostname: { existing: byMac.hostname, import: e.host.hostname } } } };
+  }
+  const row = (byMac ?? byName)!;
+  const differences: Conflict["differences"] = {};
+  for (const field of COMPARED) {
+    const wanted = e.host[field];
+    if (wanted !== undefined && !same(wanted, row[field])) differences[field] = { existing: row[field], import: wanted };
+  }
+  if (e.host.profile !== undefined && e.host.profile !== profileOf(row)) differences.profile = { existing: profileOf(row), import: e.host.profile };
+  if (Object.keys(differences).length === 0) return { kind: "unchanged" };
+  const field = byMac ? "mac" : "hostname";
+  return { kind: "conflict", conflict: { ...where, field, value: (byMac ? e.host.mac : e.host.hostname)!, existing: ref(row), differences } };
 }
 
 // Two entries of one import claiming the same MAC or hostname.
@@ -60,7 +113,8 @@ export const hostsImportAdmin = adminRouter().openapi(
     path: "/sites/{site}/hosts/import",
     tags: ["hosts"],
     security,
-    summary: "Import hosts all-or-nothing: a JSON array of hosts, or text/plain dnsmasq.conf (dhcp-host= lines)",
+    summary:
+      "Import hosts all-or-nothing: a JSON array of hosts, or text/plain dnsmasq.conf (dhcp-host= lines). Entries the site already has as given count as unchanged (a re-import changes nothing); other clashes are a 409 listing each entry",
     request: {
       params: z.object({ site: Slug }),
       query: ImportQuery,
@@ -74,7 +128,7 @@ export const hostsImportAdmin = adminRouter().openapi(
         },
       },
     },
-    responses: { 201: jsonContent(ImportResult, "Every host was created"), ...errors },
+    responses: { 201: jsonContent(ImportResult, "Hosts were created (the others were unchanged)"), 200: jsonContent(ImportResult, "Nothing to create: every entry was already there"), ...errors },
   }),
   async (c) => {
     const { site: slug } = c.req.valid("param");
@@ -86,29 +140,39 @@ export const hostsImportAdmin = adminRouter().openapi(
     const isText = (c.req.header("content-type") ?? "").toLowerCase().startsWith("text/plain");
     const json: unknown = c.req.valid("json");
     if (!isText && !Array.isArray(json)) throw new ApiError("invalid_input", "send a JSON array of hosts, or text/plain dnsmasq.conf content");
-    const { entries, warnings } = isText
+    const { entries: all, warnings, skipped } = isText
       ? fromDnsmasq(await c.req.text())
-      : { entries: (json as HostCreateInput[]).map((host, index): Entry => ({ where: { index }, host })), warnings: [] };
+      : { entries: (json as HostCreateInput[]).map((host, index): Entry => ({ where: { index }, host })), warnings: [], skipped: [] };
 
-    const within = duplicatesWithin(entries);
+    const within = duplicatesWithin(all);
     if (within.length) throw new ApiError("conflict", "the import names the same MAC or hostname more than once; nothing was imported", { duplicates: within });
-    const clashes = await findClashes(db, site.id, entries.map((e) => e.host));
-    if (clashes.length) throw new ApiError("conflict", "hosts with these MACs or hostnames already exist in the site; nothing was imported", { duplicates: clashes });
+    // A re-import is idempotent: entries the site already has as given are left alone; any other clash is listed
+    // per line (with what differs) and nothing is written.
+    const rows = await existingHosts(db, site.id, all);
+    const names0 = await profileNames(db, rows.map((r) => r.profileId));
+    const standings = all.map((e) => standing(e, rows, (r) => (r.profileId ? (names0.get(r.profileId) ?? null) : null)));
+    const conflicts = standings.flatMap((s) => (s.kind === "conflict" ? [s.conflict] : []));
+    if (conflicts.length) {
+      throw new ApiError("conflict", `${conflicts.length} entr${conflicts.length === 1 ? "y clashes" : "ies clash"} with hosts the site has; nothing was imported`, { conflicts });
+    }
+    const entries = all.filter((_, i) => standings[i]!.kind === "new");
+    const unchanged = all.length - entries.length;
+    if (entries.length === 0) return c.json({ created: 0, unchanged, hosts: [], skipped, warnings }, 200);
 
     const names = entries.flatMap((e) => referencedProfiles(e.host));
     const ids = await profileIds(db, defaultProfile ? [...names, defaultProfile] : names, "profile");
-    const rows = entries.map(({ host: { profile, ...fields } }) => {
+    const created = entries.map(({ host: { profile, ...fields } }) => {
       const name = profile === undefined ? defaultProfile : profile;
       return { ...fields, id: crypto.randomUUID(), siteId: site.id, profileId: name ? ids.get(name)! : null };
     });
 
     const inserts = [];
-    for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) inserts.push(db.insert(hosts).values(rows.slice(i, i + ROWS_PER_INSERT)));
+    for (let i = 0; i < created.length; i += ROWS_PER_INSERT) inserts.push(db.insert(hosts).values(created.slice(i, i + ROWS_PER_INSERT)));
     // One batch is one transaction: every host and the audit row, or nothing.
     await db.batch([
-      audit(db, { actor: principal.name, action: "host.import", resource: "host", resourceId: null, siteId: site.id, detail: { format: isText ? "dnsmasq" : "json", count: rows.length } }),
+      audit(db, { actor: principal.name, action: "host.import", resource: "host", resourceId: null, siteId: site.id, detail: { format: isText ? "dnsmasq" : "json", count: created.length } }),
       ...inserts,
     ]);
-    return c.json({ created: rows.length, hosts: rows.map((r) => ({ id: r.id, hostname: r.hostname ?? null, mac: r.mac ?? null })), warnings }, 201);
+    return c.json({ created: created.length, unchanged, hosts: created.map((r) => ({ id: r.id, hostname: r.hostname ?? null, mac: r.mac ?? null })), skipped, warnings }, 201);
   },
 );

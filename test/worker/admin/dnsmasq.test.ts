@@ -20,11 +20,12 @@ dhcp-host=52:54:00:12:34:5a,[2001:db8::5a],node-06
   dhcp-host = 52:54:00:12:34:5b , 10.0.0.27 , node-07
 #dhcp-host=52:54:00:de:ad:00,10.0.0.99,commented-out
 dhcp-host=52:54:00:12:34:5c,ignore
+dhcp-host=id:01:52:54:00:12:34:5d,10.0.0.31,by-client-id
 `;
 
 describe("dnsmasq dhcp-host parser", () => {
   it("reads every common dhcp-host form out of a real-looking config", () => {
-    const { hosts, errors, warnings } = parseDnsmasqHosts(CONF);
+    const { hosts, errors, warnings, skipped } = parseDnsmasqHosts(CONF);
     expect(errors).toEqual([]);
     expect(hosts).toEqual([
       { line: 9, macs: ["52:54:00:12:34:56"], ipv4: "10.0.0.21", hostname: "node-01", tags: [] },
@@ -38,7 +39,12 @@ describe("dnsmasq dhcp-host parser", () => {
     ]);
     expect(warnings).toEqual([
       { line: 13, message: expect.stringMatching(/several MACs.*52:54:00:aa:00:02 ignored/) },
+      { line: 14, message: expect.stringMatching(/^no MAC address/) },
+    ]);
+    // Read but not imported, each with its reason: never a silent MAC-less host.
+    expect(skipped).toEqual([
       { line: 18, message: expect.stringMatching(/ignore/) },
+      { line: 19, message: expect.stringMatching(/DHCP client id \(id:01:52:54:00:12:34:5d\).*add the MAC/) },
     ]);
   });
 
@@ -59,8 +65,9 @@ describe("dnsmasq dhcp-host parser", () => {
       hosts: [{ line: 2, macs: ["52:54:00:00:00:01"], hostname: "n1", tags: [] }],
       errors: [],
       warnings: [],
+      skipped: [],
     });
-    expect(parseDnsmasqHosts("")).toEqual({ hosts: [], errors: [], warnings: [] });
+    expect(parseDnsmasqHosts("")).toEqual({ hosts: [], errors: [], warnings: [], skipped: [] });
   });
 
   it("never throws on random input", () => {

@@ -19,6 +19,7 @@ describe("hosts import", () => {
     expect(res.body.created).toBe(3);
     expect(res.body.hosts.map((h: any) => h.hostname)).toEqual(["node-01", "node-02.lab.example", "dual"]);
     expect(res.body.warnings).toEqual([{ line: 4, message: expect.stringMatching(/several MACs/) }]);
+    expect(res.body).toMatchObject({ unchanged: 0, skipped: [] });
     const host = await api("GET", `/v1/sites/${site}/hosts/52:54:00:00:01:02`);
     expect(host.body).toMatchObject({ hostname: "node-02.lab.example", ipv4: "10.0.0.22", profile, state: "ready" });
     const audit = await env.DB.prepare("select detail from audit_log a join sites s on s.id = a.site_id where s.slug = ? and action = 'host.import'").bind(site).all();
@@ -56,6 +57,42 @@ describe("hosts import", () => {
     expect(await count(site)).toBe(0);
   });
 
+  it("re-importing the same file changes nothing; skipped lines are reported with their reason", async () => {
+    const site = uniq("imp");
+    const profile = uniq("p");
+    await seedSite(site);
+    await seedProfile(profile);
+    const conf = "dhcp-host=52:54:00:00:05:01,10.0.0.51,n-1\ndhcp-host=id:client-7,10.0.0.57,by-id\ndhcp-host=52:54:00:00:05:02,n-2\n";
+    const first = await api("POST", `/v1/sites/${site}/hosts/import?profile=${profile}`, undefined, text(conf));
+    expect(first.status).toBe(201);
+    expect(first.body).toMatchObject({ created: 2, unchanged: 0 });
+    expect(first.body.skipped).toEqual([{ line: 2, message: expect.stringMatching(/DHCP client id \(id:client-7\)/) }]);
+    const again = await api("POST", `/v1/sites/${site}/hosts/import?profile=${profile}`, undefined, text(`${conf}dhcp-host=52:54:00:00:05:03,n-3\n`));
+    expect(again.status).toBe(201);
+    expect(again.body).toMatchObject({ created: 1, unchanged: 2, hosts: [{ hostname: "n-3" }] });
+    const third = await api("POST", `/v1/sites/${site}/hosts/import`, undefined, text(`${conf}dhcp-host=52:54:00:00:05:03,n-3\n`));
+    expect(third.status).toBe(200);
+    expect(third.body).toMatchObject({ created: 0, unchanged: 3 });
+    expect(await count(site)).toBe(3);
+    const audit = await env.DB.prepare("select count(*) as n from audit_log a join sites s on s.id = a.site_id where s.slug = ? and action = 'host.import'").bind(site).first<{ n: number }>();
+    expect(audit!.n).toBe(2);
+  });
+
+  it("409 listing each line that clashes with an existing host and what differs; nothing is imported", async () => {
+    const site = uniq("imp");
+    await seedSite(site);
+    await seedHost(site, { hostname: "n-1", mac: "52:54:00:00:06:01", ipv4: "10.0.0.61" });
+    await seedHost(site, { hostname: "n-2", mac: "52:54:00:00:06:02" });
+    const conf = "dhcp-host=52:54:00:00:06:09,n-9\ndhcp-host=52:54:00:00:06:01,10.0.0.99,n-1\ndhcp-host=52:54:00:00:06:02,n-1b\n";
+    const res = await api("POST", `/v1/sites/${site}/hosts/import`, undefined, text(conf));
+    expect(res.status).toBe(409);
+    expect(res.body.error.details.conflicts).toEqual([
+      { line: 2, field: "mac", value: "52:54:00:00:06:01", existing: "n-1", differences: { ipv4: { existing: "10.0.0.61", import: "10.0.0.99" } } },
+      { line: 3, field: "mac", value: "52:54:00:00:06:02", existing: "n-2", differences: { hostname: { existing: "n-2", import: "n-1b" } } },
+    ]);
+    expect(await count(site)).toBe(2);
+  });
+
   it("409 naming duplicates within the import and against existing hosts; all or nothing", async () => {
     const site = uniq("imp");
     await seedSite(site);
@@ -65,7 +102,7 @@ describe("hosts import", () => {
     expect(within.body.error.details.duplicates).toEqual([{ field: "mac", value: "52:54:00:00:03:02", first: { line: 1 }, again: { line: 2 } }]);
     const existing = await api("POST", `/v1/sites/${site}/hosts/import`, [{ hostname: "new-1", mac: "52:54:00:00:03:09" }, { hostname: "other", mac: "52:54:00:00:03:01" }]);
     expect(existing.status).toBe(409);
-    expect(existing.body.error.details.duplicates).toEqual([{ field: "mac", value: "52:54:00:00:03:01", host: "existing" }]);
+    expect(existing.body.error.details.conflicts).toEqual([{ index: 1, field: "mac", value: "52:54:00:00:03:01", existing: "existing", differences: { hostname: { existing: "existing", import: "other" } } }]);
     expect(await count(site)).toBe(1);
   });
 
