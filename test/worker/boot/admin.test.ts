@@ -24,7 +24,7 @@ describe("GET /v1/sites/:site/hosts/:host/render/:what", () => {
     expect(res.headers.get("content-type")).toBe("text/plain; charset=utf-8");
     expect(tokensIn(res.body)).toEqual([]);
     expect(res.body).toContain(
-      `\nkernel --name kernel http://api.test/boot/h/<host-token>/artifacts/${KERNEL} initrd=initrd0 console=ttyS0 ntp=10.0.0.1 ds=nocloud;s=http://api.test/boot/h/<host-token>/nocloud/ || goto retry\ninitrd --name initrd0 http://api.test/boot/h/<host-token>/artifacts/${INITRD} || goto retry\n`,
+      `\nkernel --name kernel http://api.test/boot/h/<host-token>/artifacts/${KERNEL} initrd=initrd0 console=ttyS0 ntp=10.0.0.1 ds=nocloud;dsmode=net;s=http://api.test/boot/h/<host-token>/nocloud/ || goto retry\ninitrd --name initrd0 http://api.test/boot/h/<host-token>/artifacts/${INITRD} || goto retry\n`,
     );
     // Same text as the live chain, token aside.
     const live = await call(`/boot/lab/ipxe?mac=${MAC}`);
@@ -44,7 +44,7 @@ describe("GET /v1/sites/:site/hosts/:host/render/:what", () => {
 
   it("reports render failures as 500 render_failed, like the machine would get", async () => {
     const site = await lab();
-    await seedProfile({ name: "broken", image: "debian", userData: "{{ secret.MISSING }}" });
+    await seedProfile({ name: "broken", image: "debian", userData: "#cloud-config\ntoken: {{ secret.MISSING }}\n" });
     await seedHost({ id: "host-2", siteId: site.id, hostname: "node-2", mac: "52:54:00:00:00:02", profileId: "prf-broken" });
     const res = await get("/v1/sites/lab/hosts/node-2/render/user-data");
     expect(res.status).toBe(500);
@@ -96,7 +96,7 @@ describe("GET /v1/sites/:site/hosts/:host/explain", () => {
     await seedHost({ id: "host-2", siteId: site.id, hostname: "node-2", arch: "arm64", profileId: "prf-debian-live" });
     const body = JSON.parse((await get("/v1/sites/lab/hosts/node-2/explain")).body);
     expect(body.boot).toBeNull();
-    expect(body.error).toMatchObject({ code: "render_failed", message: 'image "debian" has no build for arm64' });
+    expect(body.error).toMatchObject({ code: "not_bootable", message: 'image "debian" has no build for arm64' });
   });
 });
 
