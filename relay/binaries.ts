@@ -1,4 +1,4 @@
-// The iPXE binaries directory, served read-only over TFTP and HTTP Boot. Request paths are normalised (PROTOCOLS §5:
+// The iPXE binaries directory, served read-only over TFTP and HTTP Boot. Request paths are normalised (PROTOCOLS.md §5:
 // leading '/', backslashes, no '..', printable ASCII only) and then resolved with realpath: the real file must lie
 // under the directory itself or under an operator-listed symlink root (Debian links ipxe.efi -> /boot/ipxe.efi).
 import { constants } from "node:fs";

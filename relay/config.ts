@@ -7,7 +7,7 @@ import { parseNetwork } from "./dhcp/agents.ts";
 import { LOG_LEVELS } from "./log.ts";
 
 export const UEFI_BINARIES = ["ipxe.efi", "snp.efi", "snponly.efi"] as const;
-// PROTOCOLS §1.6: "binl" = strategy A (UEFI offers carry no option 43, the client asks again on 4011);
+// PROTOCOLS.md §1.6: "binl" = strategy A (UEFI offers carry no option 43, the client asks again on 4011);
 // "pxe43" = strategy B (option 43 {6:8} + siaddr + file for every architecture, answered on 67 only).
 export const OFFER_MODES = ["binl", "pxe43"] as const;
 export type OfferMode = (typeof OFFER_MODES)[number];

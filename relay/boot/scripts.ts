@@ -18,7 +18,7 @@ export const retryDelaySeconds = (attempt: number) => Math.min(300, 5 * 2 ** Mat
 
 // Said on the console, reported, then retried with backoff; never a silent hang. When the relay itself is
 // unreachable the retry fails: the loop renews DHCP (the lease or the relay's address may have moved) and tries
-// again (PROTOCOLS §1.7: iPXE gives up on a missed proxy offer after 2 s, so retries belong in the script).
+// again (PROTOCOLS.md §1.7: iPXE gives up on a missed proxy offer after 2 s, so retries belong in the script).
 export function failureScript(input: { relayBase: string; params: BootParams; attempt: number; reason: string; message: string }): string {
   const next = input.attempt + 1;
   const delay = retryDelaySeconds(input.attempt);
@@ -40,7 +40,7 @@ export function failureScript(input: { relayBase: string; params: BootParams; at
 }
 
 // Direct mode: an HTTPS-capable iPXE fetches its chain from the API itself, with a relay-signed token. If TLS fails
-// (old cipher suites, an untrusted CA, a skewed clock: PROTOCOLS §6), it falls back to the relay-carried chain.
+// (old cipher suites, an untrusted CA, a skewed clock: PROTOCOLS.md §6), it falls back to the relay-carried chain.
 export function directScript(input: { directUrl: string; fallbackUrl: string }): string {
   return [
     "#!ipxe",

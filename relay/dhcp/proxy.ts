@@ -1,5 +1,5 @@
 // The proxyDHCP decision as one pure function: a decoded request (and where it came from) in, a reply packet with
-// its destination, or a reason to stay silent, out. Answered from local state only (PROTOCOLS §1.7: iPXE waits 2 s).
+// its destination, or a reason to stay silent, out. Answered from local state only (PROTOCOLS.md §1.7: iPXE waits 2 s).
 import type { OfferMode } from "../config.ts";
 import { BOOTREPLY, BOOTREQUEST, FLAG_BROADCAST, ipToBytes, macOf, type DhcpOptions, type DhcpPacket } from "./packet.ts";
 import {
@@ -35,7 +35,7 @@ const PLATFORM_BY_ARCH = new Map<number, Platform>([
   [ARCH.HTTP_ARM64, "http-arm64"],
 ]);
 
-// The URL iPXE gets; iPXE expands the ${...} settings itself (PROTOCOLS §3.4). ${netX/mac} is the NIC iPXE just
+// The URL iPXE gets; iPXE expands the ${...} settings itself (PROTOCOLS.md §3.4). ${netX/mac} is the NIC iPXE just
 // configured, which on multi-NIC machines is not always net0 (${mac}).
 export const BOOT_IPXE_QUERY = "mac=${netX/mac}&uuid=${uuid}&serial=${serial:uristring}&arch=${buildarch}&platform=${platform}";
 
@@ -115,7 +115,7 @@ function bootFileFor(client: ClientInfo, ctx: ProxyContext): string | ProxyIgnor
   const binary =
     client.platform === "bios" ? ctx.biosBinary : client.platform === "uefi-arm64" || client.platform === "http-arm64" ? ctx.arm64Binary : ctx.uefiBinary;
   if (!ctx.hasBinary(binary)) return ignore("binary_missing", client.mac, binary);
-  // UEFI HTTP Boot fetches the iPXE binary itself over HTTP (PROTOCOLS §4); iPXE then DHCPs as iPXE.
+  // UEFI HTTP Boot fetches the iPXE binary itself over HTTP (PROTOCOLS.md §4); iPXE then DHCPs as iPXE.
   return client.httpBoot ? `${ctx.httpBase}/${binary}` : binary;
 }
 
@@ -150,7 +150,7 @@ function baseReply(req: DhcpPacket, ctx: ProxyContext, type: number, vendor: str
   };
 }
 
-// `file` holds at most 127 characters; a longer URL goes to option 67 with `file` left empty (PROTOCOLS §3.4, §7.15).
+// `file` holds at most 127 characters; a longer URL goes to option 67 with `file` left empty (PROTOCOLS.md §3.4, §7.15).
 function setBootFile(p: DhcpPacket, bootFile: string): void {
   if (bootFile.length <= 127) p.file = bootFile;
   else p.options.set(OPT.BOOTFILE_NAME, ascii(bootFile));
@@ -174,7 +174,7 @@ export function buildProxyReply(req: DhcpPacket, on: ReceivedOn, from: Source, c
 
   if (on === "dhcp") {
     const options: Array<[number, Uint8Array]> = [];
-    // Strategy A (PROTOCOLS §1.6): UEFI PXE firmware gets no option 43, so it confirms on 4011 ("BINL"), which all
+    // Strategy A (PROTOCOLS.md §1.6): UEFI PXE firmware gets no option 43, so it confirms on 4011 ("BINL"), which all
     // firmwares support. BIOS ROMs, iPXE and strategy B get 43.6 = 8: skip discovery, boot `file` now.
     const uefiFirmware = !client.ipxe && !client.httpBoot && client.platform !== "bios";
     if (!client.httpBoot && (!uefiFirmware || offerModeFor(client.mac, ctx) === "pxe43")) {

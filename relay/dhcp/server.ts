@@ -32,7 +32,7 @@ export type DhcpServerOptions = {
   now?: () => number;
 };
 
-// Per-MAC reply budget: PROTOCOLS §7.12 (retransmits are fine, floods are not). Token bucket, bounded table.
+// Per-MAC reply budget: PROTOCOLS.md §7.12 (retransmits are fine, floods are not). Token bucket, bounded table.
 const BURST = 16;
 const REFILL_PER_SECOND = 8;
 const MAX_TRACKED = 4096;
@@ -79,7 +79,7 @@ export async function startDhcpServer(opts: DhcpServerOptions): Promise<DhcpServ
   };
   const portLabel = String(opts.role === "dhcp" ? 67 : 4011);
 
-  // reuseAddr lets the relay share 67 with a DHCP server on the same host (PROTOCOLS §7.17: broadcasts reach both).
+  // reuseAddr lets the relay share 67 with a DHCP server on the same host (PROTOCOLS.md §7.17: broadcasts reach both).
   const main = createSocket({ type: "udp4", reuseAddr: true });
   await bind(main, opts.port, opts.config.listenAddress);
   main.setBroadcast(true);

@@ -57,7 +57,7 @@ describe("DHCP codec on real firmware captures", () => {
     expectGolden(`${DHCP_FIXTURES}${name.replace(/\.bin$/, ".reply.json")}`, `${JSON.stringify(view, null, 2)}\n`);
   });
 
-  it("reads what PROTOCOLS.md says the firmware sends", () => {
+  it("reads what relay/PROTOCOLS.md says the firmware sends", () => {
     const ovmf = decodeDhcp(capture("ovmf-x64-discover.bin"));
     expect(vendorClass(ovmf.options)).toBe("PXEClient:Arch:00007:UNDI:003000");
     expect(clientArchs(ovmf.options)).toEqual([7]);

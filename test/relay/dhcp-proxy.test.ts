@@ -42,7 +42,7 @@ describe("proxy offer on port 67 for real firmware DISCOVERs", () => {
     expect(vendorClass(packet.options)).toBe("PXEClient");
     expect(hex(clientGuid(packet.options)!)).toBe(hex(clientGuid(req.options)!)); // echoed
     expect(packet.options.has(OPT.VENDOR_SPECIFIC)).toBe(false); // so EDK2 confirms on 4011
-    // Nothing that configures an address (PROTOCOLS §1.3).
+    // Nothing that configures an address (relay/PROTOCOLS.md §1.3).
     for (const code of [1, 3, 6, 51, 52, 58, 59]) expect(packet.options.has(code)).toBe(false);
     expect(d.to).toEqual({ address: "255.255.255.255", port: 68 });
     expect(d.broadcast).toBe(true);
