@@ -11,17 +11,38 @@ const Domain = z
   .max(253)
   .regex(/^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/, "a DNS domain");
 
-// Static addressing, rendered into NoCloud network-config v2.
+const IfName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,14}$/, "an interface name: a letter, then up to 14 letters, digits, '_' or '-'");
+
+// Static addressing: cloud-init network config v1 on the kernel line (network-config=) and in the network-config
+// file, ifupdown-ng text in meta-data for tiny-cloud (worker/render/netconfig.ts).
 export const Network = z
   .strictObject({
-    interface: z.string().regex(/^[A-Za-z0-9._:-]{1,15}$/, "an interface name (1-15 characters)").optional(),
+    interface: IfName.optional(),
     addresses: z.array(z.union([z.cidrv4(), z.cidrv6()])).min(1).max(16),
     gateway4: z.ipv4().optional(),
     gateway6: z.ipv6().optional(),
     nameservers: z.array(z.union([z.ipv4(), z.ipv6()])).max(8).optional(),
     searchDomains: z.array(Domain).max(8).optional(),
+    bond: z
+      .strictObject({
+        name: IfName.max(12).optional(),
+        interfaces: z.array(Mac).min(1).max(8),
+        mode: z.enum(["active-backup", "802.3ad", "balance-rr", "balance-xor", "balance-tlb", "balance-alb", "broadcast"]),
+      })
+      .optional(),
+    vlan: z.number().int().min(1).max(4094).optional(),
+    mtu: z.number().int().min(576).max(9216).optional(),
   })
+  .refine((n) => !(n.bond && n.interface), { message: "name a bond with bond.name, not interface", path: ["interface"] })
+  .refine((n) => !n.bond || new Set(n.bond.interfaces).size === n.bond.interfaces.length, { message: "bond members must be distinct MACs", path: ["bond", "interfaces"] })
   .openapi("StaticNetwork") satisfies z.ZodType<StaticNetwork>;
+
+// Static addressing needs to know which NIC it is for: the host's MAC (the NIC is renamed to `interface`, or eth0),
+// an interface name, or bond members. A name glob cannot be carried by every renderer, so there is none.
+export function networkTargetProblem(network: StaticNetwork | null | undefined, mac: string | null | undefined): string | null {
+  if (!network || network.bond || network.interface || mac) return null;
+  return "static network needs the host's mac, network.interface or network.bond to say which NIC it is for";
+}
 
 // The next boot: a profile by name, or "local" for the local disk; "once" reverts when the host reports a phase.
 export const Intent = z
@@ -53,6 +74,7 @@ export const HostCreate = z
   .strictObject(HostFields)
   .partial()
   .refine((h) => Boolean(h.hostname || h.mac), { message: "a host needs a hostname or a MAC address", path: ["hostname"] })
+  .refine((h) => networkTargetProblem(h.network, h.mac) === null, { message: networkTargetProblem({ addresses: [] }, null)!, path: ["network"] })
   .openapi("HostCreate");
 
 export const HostPatch = z.strictObject(HostFields).partial().openapi("HostPatch");

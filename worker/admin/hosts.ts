@@ -9,7 +9,9 @@ import { hosts } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
 import { checkIfMatch, concurrentChange, etagOf } from "../lib/etag.ts";
 import { afterKey, decodeCursor, PageQuery, toPage } from "../lib/pagination.ts";
-import { HOST_STATES, HostCreate, HostPatch, referencedProfiles } from "./hostFields.ts";
+import { apiBase } from "../boot/urls.ts";
+import { HOST_STATES, HostCreate, HostPatch, networkTargetProblem, referencedProfiles } from "./hostFields.ts";
+import { oneHost, requireRenderable } from "./renderCheck.ts";
 import { adminRouter, errors, jsonBody, jsonContent, noContent, security } from "./openapi.ts";
 import { iso, Mac, Slug, Timestamp } from "./schemas.ts";
 
@@ -146,6 +148,17 @@ export const hostsAdmin = adminRouter()
 
       const { profile, ...fields } = input;
       const id = crypto.randomUUID();
+      // What the host will boot must render for it (kernel line budget with its network-config=, documents).
+      const now = Date.now();
+      const candidate = {
+        ...{ hostname: null, mac: null, uuid: null, serial: null, arch: null, ipv4: null, labels: {}, vars: {}, intent: null, network: null, state: "ready" as const },
+        ...{ lastSeenAt: null, lastIdentity: null, revision: 1, createdAt: now, updatedAt: now },
+        ...fields,
+        id,
+        siteId: site.id,
+        profileId: profile ? ids.get(profile)! : null,
+      } as HostRow;
+      await requireRenderable({ db, env: c.get("env"), base: apiBase(c.get("env").PUBLIC_URL, c.req.url), lineField: "network", overrides: { host: candidate } }, oneHost(id));
       const [[row]] = await db.batch([
         db
           .insert(hosts)
@@ -194,6 +207,14 @@ export const hostsAdmin = adminRouter()
       if (!hostname && !mac) throw new ApiError("invalid_input", "a host needs a hostname or a MAC address", { field: "hostname" });
       const ids = await profileIds(db, referencedProfiles(patch), "profile");
       await requireNoClash(db, site.id, { hostname: patch.hostname, mac: patch.mac }, row.id);
+      const network = patch.network === undefined ? row.network : patch.network;
+      const targetProblem = networkTargetProblem(network, mac);
+      if (targetProblem) throw new ApiError("invalid_input", targetProblem, { field: "network" });
+      {
+        const { profile, ...fields } = patch;
+        const merged = { ...fields, id: row.id, ...(profile === undefined ? {} : { profileId: profile === null ? null : ids.get(profile)! }) };
+        await requireRenderable({ db, env: c.get("env"), base: apiBase(c.get("env").PUBLIC_URL, c.req.url), lineField: "network", overrides: { host: merged } }, oneHost(row.id));
+      }
 
       const { profile, ...fields } = patch;
       const [updated] = await db.batch([

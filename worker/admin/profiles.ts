@@ -10,6 +10,8 @@ import { checkIfMatch, concurrentChange, etagOf } from "../lib/etag.ts";
 import { afterKey, decodeCursor, PageQuery, toPage } from "../lib/pagination.ts";
 import { adminRouter, errors, jsonBody, jsonContent, noContent, security } from "./openapi.ts";
 import { CatalogueName, Document, iso, Timestamp, Vars } from "./schemas.ts";
+import { apiBase } from "../boot/urls.ts";
+import { hostsOfProfile, requireRenderable } from "./renderCheck.ts";
 import { requireValidTemplates } from "./templates.ts";
 
 type ProfileRow = typeof profiles.$inferSelect;
@@ -88,9 +90,18 @@ async function findProfile(db: Db, name: string): Promise<ProfileRow> {
   return row;
 }
 
-type Checked = { image?: string | null; menu?: IpxeMenu | null; cmdline?: string; userData?: string | null; vendorData?: string | null; networkConfig?: string | null };
+type Checked = {
+  image?: string | null;
+  menu?: IpxeMenu | null;
+  cmdline?: string;
+  userData?: string | null;
+  vendorData?: string | null;
+  networkConfig?: string | null;
+  vars?: Record<string, unknown>;
+};
 
 // References and templates are checked at save time, so a typo is a 400 now rather than a failed boot later.
+// Profile templates may name global, site and host secrets: only admin writes profiles (boot/nocloud.ts SecretReach).
 async function checkReferences(db: Db, input: Checked, self?: string) {
   requireValidTemplates({ cmdline: input.cmdline, userData: input.userData, vendorData: input.vendorData, networkConfig: input.networkConfig }, ["cmdline"]);
   if (input.image) await requireImageName(db, input.image, "image");
@@ -165,6 +176,12 @@ export const profilesAdmin = adminRouter()
       const row = await findProfile(db, c.req.valid("param").profile);
       checkIfMatch(c.req.header("if-match"), etagOf(row));
       await checkReferences(db, patch, row.name);
+      // Every host the profile boots must still get a kernel line within budget and documents that render.
+      const { menu, ...fields } = patch;
+      await requireRenderable(
+        { db, env: c.get("env"), base: apiBase(c.get("env").PUBLIC_URL, c.req.url), lineField: "cmdline", overrides: { profile: { ...fields, ...(menu === undefined ? {} : { menu }), id: row.id } } },
+        hostsOfProfile(row),
+      );
       const [updated] = await db.batch([
         db
           .update(profiles)

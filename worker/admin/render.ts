@@ -1,16 +1,20 @@
 // Dry-run of the boot path for operators: GET /v1/sites/:site/hosts/:host/render/:what renders exactly what the
 // machine would get (same decision and renderers as /boot), and /explain says which host record, profile, image and
 // intent apply and why. Nothing is written. Host tokens and secret values are replaced by placeholders: a read-only
-// principal must not obtain a working host token (it would read the host's secrets through user-data).
+// principal must not obtain a working host token (it would read the host's secrets through user-data). The tokens
+// behind the placeholders are real-length ones minted as the chain mints them (boot/previewTokens.ts), so the kernel
+// line's budget is checked on the line the machine would get.
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { zv } from "../artifacts/http.ts";
 import { requireSiteAccess } from "../auth/bearer.ts";
 import { bootEntry, renderChain } from "../boot/renderChain.ts";
+import { kernelLine } from "../render/ipxe.ts";
 import { archCandidates, decide, resolvePlan, type ResolvedBoot, type ResolvedPlan } from "../boot/plan.ts";
 import { NOCLOUD_FILES, renderNocloudDocument } from "../boot/nocloud.ts";
 import { renderError, text } from "../boot/respond.ts";
-import { apiBase, cacheBase, rechainUrl } from "../boot/urls.ts";
+import { hideTokens, previewMinter } from "../boot/previewTokens.ts";
+import { apiBase, cacheBase, rechainUrl, relayLanBase } from "../boot/urls.ts";
 import type { AppEnv } from "../context.ts";
 import { liveCache } from "../db/queries/bootChain.ts";
 import { loadBootProfiles } from "../db/queries/bootProfiles.ts";
@@ -47,7 +51,10 @@ async function dryRun(c: Context<AppEnv>, p: z.infer<typeof Params>, q: z.infer<
       planError = toApiError(err);
     }
   }
-  return { site, host, decision, archs, plan, planError, cache: cacheBase(cacheRows[0]?.cacheUrl ?? null), base: apiBase(c.get("env").PUBLIC_URL, c.req.url) };
+  const cacheUrl = cacheRows[0]?.cacheUrl ?? null;
+  // A `bound` site's seed and events URLs go through the issuing relay (chain.ts sessionDelivery); the live one here.
+  const hostRoot = site.secretDelivery === "bound" ? relayLanBase(cacheUrl) : null;
+  return { site, host, decision, archs, plan, planError, cache: cacheBase(cacheUrl), hostRoot, base: apiBase(c.get("env").PUBLIC_URL, c.req.url) };
 }
 
 // NoCloud data follows the profile actually booted: the single profile, or the menu's default item.
@@ -67,6 +74,7 @@ export const renderAdmin = new Hono<AppEnv>()
     const { site, host } = run;
     try {
       if (p.what === "ipxe") {
+        const minter = await previewMinter(c.get("env"), Date.now());
         const { body } = await renderChain({
           site,
           host,
@@ -74,16 +82,19 @@ export const renderAdmin = new Hono<AppEnv>()
           plan: run.plan,
           base: run.base,
           cache: run.cache,
+          hostRoot: run.hostRoot,
           rechain: () => rechainUrl({ mac: host.mac, uuid: host.uuid, serial: host.serial, arch: q.arch ?? host.arch, platform: q.platform }),
-          mintToken: async () => DRY_RUN_TOKEN,
+          mintToken: minter.mint,
         });
-        return text(body);
+        return text(hideTokens(body, minter.minted, DRY_RUN_TOKEN));
       }
       const boot = nocloudBoot(run.plan);
-      const names = new Set((await secretNamesFor(c.get("db"), { siteId: site.id, hostId: host.id })).map((r) => r.name));
-      const body = await renderNocloudDocument(p.what, { site, host, profile: boot?.profile ?? null, base: run.base, token: DRY_RUN_TOKEN }, async (wanted) =>
-        Object.fromEntries(wanted.filter((n) => names.has(n)).map((n) => [n, `<secret:${n}>`])),
-      );
+      const rows = await secretNamesFor(c.get("db"), { siteId: site.id, hostId: host.id });
+      const body = await renderNocloudDocument(p.what, { site, host, profile: boot?.profile ?? null, base: run.base, token: DRY_RUN_TOKEN, hostRoot: run.hostRoot }, async (wanted, reach) => {
+        // Same reach as the live render (boot/nocloud.ts resolveSecrets): site templates never see global secrets.
+        const names = new Set(rows.filter((r) => reach === "catalogue" || r.siteId !== null).map((r) => r.name));
+        return Object.fromEntries(wanted.filter((n) => names.has(n)).map((n) => [n, `<secret:${n}>`]));
+      });
       return text(body);
     } catch (err) {
       throw renderError(err, p.what) ?? err;
@@ -92,8 +103,14 @@ export const renderAdmin = new Hono<AppEnv>()
   .get("/sites/:site/hosts/:host/explain", zv("param", Params), zv("query", DryRunQuery), async (c) => {
     const run = await dryRun(c, c.req.valid("param"), c.req.valid("query"));
     const { site, host, decision, plan } = run;
+    const minter = await previewMinter(c.get("env"), Date.now());
     const describe = async (boot: ResolvedBoot) => {
-      const entry = await bootEntry(run, boot, DRY_RUN_TOKEN).catch((err) => renderError(err, "the kernel command line") ?? Promise.reject(err));
+      const entry = await bootEntry(run, boot, await minter.mint(boot))
+        .then((e) => {
+          kernelLine(e);
+          return JSON.parse(hideTokens(JSON.stringify(e), minter.minted, DRY_RUN_TOKEN)) as typeof e;
+        })
+        .catch((err) => renderError(err, "the kernel command line") ?? Promise.reject(err));
       return {
         profile: { id: boot.profile.id, name: boot.profile.name },
         image: { id: boot.image.id, name: boot.image.name, version: boot.image.version, arch: boot.image.arch },

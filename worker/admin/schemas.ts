@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { SITE_SLUG } from "../auth/adminScopes.ts";
+import { SSH_KEYS_VAR, sshKeysProblems } from "../boot/sshKeys.ts";
 import { normalizeMac } from "../lib/mac.ts";
 
 // Field schemas shared by the admin routes. Inputs are normalised here (MAC, UUID, hostname case), so handlers and
@@ -60,6 +61,10 @@ export const Serial = z.string().regex(/^[\x21-\x7e](?:[\x20-\x7e]{0,126}[\x21-\
 export const Vars = z
   .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, "variable names are identifiers"), z.json())
   .refine((v) => Object.keys(v).length <= 256, "at most 256 variables")
+  // Variables edgeboot itself reads have their shape checked (boot/sshKeys.ts: meta-data public-keys).
+  .superRefine((v, ctx) => {
+    for (const message of sshKeysProblems(v[SSH_KEYS_VAR])) ctx.addIssue({ code: "custom", message, path: [SSH_KEYS_VAR] });
+  })
   .openapi({ type: "object", additionalProperties: true, example: { ntp: "10.0.0.1" } });
 
 export const Labels = z

@@ -12,7 +12,9 @@ import { checkIfMatch, concurrentChange, etagOf } from "../lib/etag.ts";
 import { afterKey, decodeCursor, PageQuery, toPage } from "../lib/pagination.ts";
 import { adminRouter, errors, jsonBody, jsonContent, noContent, security } from "./openapi.ts";
 import { CatalogueName, Document, iso, Slug, Timestamp, Vars } from "./schemas.ts";
-import { requireValidTemplates } from "./templates.ts";
+import { apiBase } from "../boot/urls.ts";
+import { hostsOfSite, requireRenderable } from "./renderCheck.ts";
+import { requireSiteSecretScope, requireValidTemplates } from "./templates.ts";
 
 const SiteSettings = {
   name: z.string().min(1).max(128),
@@ -123,6 +125,8 @@ export const sitesAdmin = adminRouter()
       const input = c.req.valid("json");
       requireValidTemplates({ vendorData: input.vendorData });
       const db = c.get("db");
+      // A new site has no secrets yet, so its vendor-data can name none (site templates never reach global ones).
+      await requireSiteSecretScope(db, { id: "", slug: input.slug }, { vendorData: input.vendorData });
       const defaultProfileId = input.defaultProfile ? await profileId(db, input.defaultProfile, "defaultProfile") : null;
       checkPolicy(input.unknownHostPolicy ?? "discover", defaultProfileId);
       const [existing] = await db.select({ id: sites.id }).from(sites).where(eq(sites.slug, input.slug)).limit(1);
@@ -160,6 +164,13 @@ export const sitesAdmin = adminRouter()
       const db = c.get("db");
       const row = await findSite(db, slug);
       checkIfMatch(c.req.header("if-match"), etagOf(row));
+      // Site templates reach only the site's and its hosts' secrets, whoever writes them (admin included).
+      await requireSiteSecretScope(db, row, { vendorData: patch.vendorData });
+      if (patch.vendorData !== undefined || patch.vars !== undefined) {
+        const { defaultProfile: _d, vendorData, vars } = patch;
+        const site = { id: row.id, ...(vendorData === undefined ? {} : { vendorData }), ...(vars === undefined ? {} : { vars }) };
+        await requireRenderable({ db, env: c.get("env"), base: apiBase(c.get("env").PUBLIC_URL, c.req.url), lineField: "cmdline", overrides: { site } }, hostsOfSite(row.id));
+      }
 
       const { defaultProfile, ...fields } = patch;
       const defaultProfileId = defaultProfile === undefined ? row.defaultProfileId : defaultProfile === null ? null : await profileId(db, defaultProfile, "defaultProfile");

@@ -12,6 +12,7 @@ import {
   type BootEntry,
   type MenuEntry,
 } from "../render/ipxe.ts";
+import { networkConfigArg } from "../render/netconfig.ts";
 import { compileTemplate, renderCompiled, secretNames } from "../render/template.ts";
 import type { Decision, ResolvedBoot, ResolvedPlan } from "./plan.ts";
 import { templateContext, type ContextHost } from "./templateContext.ts";
@@ -26,20 +27,22 @@ export type ChainRenderInput = {
   base: string;
   // The site relay's cache, when one is live: kernels and initrds then come at LAN speed.
   cache: string | null;
+  // Where seed and events URLs point: null = the API; a relay's LAN base for a `bound` boot session (urls.ts).
+  hostRoot?: string | null;
   // The discover script's re-chain URL; only that script needs it, so it is built on demand.
   rechain: () => string;
   mintToken: (boot: ResolvedBoot) => Promise<string>;
 };
 
-export async function bootEntry(input: Pick<ChainRenderInput, "site" | "host" | "base" | "cache">, boot: ResolvedBoot, token: string): Promise<BootEntry> {
+export async function bootEntry(input: Pick<ChainRenderInput, "site" | "host" | "base" | "cache" | "hostRoot">, boot: ResolvedBoot, token: string): Promise<BootEntry> {
   const { base, cache } = input;
   const artifactUrl = (sha: string) => (cache ? cacheArtifactUrl(cache, sha) : workerArtifactUrl(base, token, sha));
   const art = boot.image.artifacts;
   if (!art?.kernel) throw new CmdlineError(`image "${boot.image.name}" (${boot.image.arch}) has no kernel`);
   const roles: Record<string, string> = {};
   for (const [role, sha] of Object.entries(art)) if (typeof sha === "string") roles[role] = artifactUrl(sha);
-  const seed = seedUrl(base, token);
-  const events = eventsUrl(base, token);
+  const seed = seedUrl(base, token, input.hostRoot);
+  const events = eventsUrl(base, token, input.hostRoot);
   const tpl = compileTemplate(boot.profile.cmdline);
   // The command line travels in clear on the LAN and is readable in /proc/cmdline: no secrets there.
   if (secretNames(tpl).length) throw new CmdlineError("secrets cannot be used in the kernel command line");
@@ -54,6 +57,8 @@ export async function bootEntry(input: Pick<ChainRenderInput, "site" | "host" | 
     initrdUrls: (art.initrd ?? []).map(artifactUrl),
     cmdline: checkCmdline(renderCompiled(tpl, ctx, cmdlineValueGuard)),
     seedUrl: seed,
+    // cloud-init 22.4 never fetches network-config over HTTP: static addressing rides on the kernel line.
+    networkConfig: input.host.network ? await networkConfigArg(input.host.network, input.host.mac) : null,
     eventsUrl: events,
     name: boot.profile.name,
   };

@@ -3,16 +3,18 @@
 // "${...}" is expanded everywhere), so operator text is neutralised with ipxeText() and the kernel command line is
 // checked with checkCmdline() before it is written into a script.
 
+import { byteLength, edgebootArgs, MAX_KERNEL_ARGS } from "./kernelArgs.ts";
+
 export const MAX_ATTEMPTS = 3;
-// x86 Linux truncates longer command lines (COMMAND_LINE_SIZE); refuse instead of booting a cut-off line.
-export const MAX_CMDLINE = 2048;
 
 export type BootEntry = {
   kernelUrl: string;
   initrdUrls: string[];
-  // Operator command line, already rendered and checked; the initrd= names and the seed are added here.
+  // Operator command line, already rendered and checked; the initrd= names and edgeboot's arguments are added here.
   cmdline: string;
   seedUrl: string;
+  // `network-config=` value for hosts with static addressing (kernelArgs.ts), else null.
+  networkConfig: string | null;
   // GET on this URL records the phase (imgfetch cannot POST on stock iPXE).
   eventsUrl: string;
   name: string;
@@ -61,10 +63,19 @@ export function checkCmdline(cmdline: string): string {
   return tokens.join(" ");
 }
 
-function kernelLine(entry: BootEntry): string {
+// The kernel's arguments as the chain writes them; refused when Linux would cut them off. The message names each
+// part's share, so an operator sees what to shorten.
+export function kernelLine(entry: Pick<BootEntry, "initrdUrls" | "cmdline" | "seedUrl" | "networkConfig">): string {
   const names = entry.initrdUrls.map((_, i) => `initrd=initrd${i}`);
-  const line = [...names, entry.cmdline, `ds=nocloud;s=${entry.seedUrl}`].filter(Boolean).join(" ");
-  if (line.length > MAX_CMDLINE) throw new CmdlineError(`kernel command line is ${line.length} characters; Linux keeps only ${MAX_CMDLINE}`);
+  const ours = edgebootArgs(entry);
+  const line = [...names, entry.cmdline, ...ours].filter(Boolean).join(" ");
+  const size = byteLength(line);
+  if (size > MAX_KERNEL_ARGS) {
+    const parts = [`cmdline ${byteLength(entry.cmdline)}`, `seed ${byteLength(ours[0]!)}`];
+    if (ours[1]) parts.push(`network-config ${byteLength(ours[1])}`);
+    if (names.length) parts.push(`initrd names ${byteLength(names.join(" "))}`);
+    throw new CmdlineError(`kernel command line is ${size} bytes (${parts.join(", ")}); Linux keeps only ${MAX_KERNEL_ARGS} after iPXE's image name`);
+  }
   return line;
 }
 

@@ -10,10 +10,8 @@ export type Namespace = (typeof NAMESPACES)[number];
 const FILTERS = ["json"] as const;
 type Filter = (typeof FILTERS)[number];
 
-type Part =
-  | { kind: "text"; text: string }
-  | { kind: "ref"; path: string[]; filter: Filter | null; offset: number }
-  | { kind: "literal"; text: string };
+export type RefPart = { kind: "ref"; path: string[]; filter: Filter | null; offset: number };
+export type Part = { kind: "text"; text: string } | RefPart | { kind: "literal"; text: string };
 
 export type CompiledTemplate = { parts: Part[]; refs: string[] };
 
@@ -107,6 +105,26 @@ function lookup(ctx: TemplateContext, path: string[]): unknown {
   return cur;
 }
 
+// The value a reference names; unset is an error, never an empty string.
+export function refValue(part: RefPart, ctx: TemplateContext): unknown {
+  const value = lookup(ctx, part.path);
+  if (value === undefined || value === null) {
+    const name = part.path.join(".");
+    const secret = part.path[0] === "secret";
+    throw new TemplateError(secret ? `secret "${part.path.slice(1).join(".")}" is not set` : `variable "${name}" is not set`, part.offset);
+  }
+  return value;
+}
+
+// The text a reference stands for in a plain-text position.
+export function refText(part: RefPart, value: unknown): string {
+  if (part.filter === "json") return JSON.stringify(value);
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  const name = part.path.join(".");
+  throw new TemplateError(`variable "${name}" is a list or map; render it with {{ ${name} | json }}`, part.offset);
+}
+
 export function renderCompiled(tpl: CompiledTemplate, ctx: TemplateContext, guard?: ValueGuard): string {
   let out = "";
   for (const part of tpl.parts) {
@@ -114,22 +132,8 @@ export function renderCompiled(tpl: CompiledTemplate, ctx: TemplateContext, guar
       out += part.text;
       continue;
     }
-    const name = part.path.join(".");
-    const value = lookup(ctx, part.path);
-    let text: string;
-    if (value === undefined || value === null) {
-      const secret = part.path[0] === "secret";
-      throw new TemplateError(secret ? `secret "${part.path.slice(1).join(".")}" is not set` : `variable "${name}" is not set`, part.offset);
-    } else if (part.filter === "json") {
-      text = JSON.stringify(value);
-    } else if (typeof value === "string") {
-      text = value;
-    } else if (typeof value === "number" || typeof value === "boolean") {
-      text = String(value);
-    } else {
-      throw new TemplateError(`variable "${name}" is a list or map; render it with {{ ${name} | json }}`, part.offset);
-    }
-    out += guard ? guard(text, name) : text;
+    const text = refText(part, refValue(part, ctx));
+    out += guard ? guard(text, part.path.join(".")) : text;
   }
   return out;
 }
