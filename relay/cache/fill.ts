@@ -46,6 +46,13 @@ export class Fill {
   #onReadyFail: (e: Error) => void = () => {};
   #tail: { offset: number; bytes: Uint8Array }[] = [];
   #tailBytes = 0;
+  // Direct mode (the cache disk is full): nothing is written; the fill's readers are served from the tail, and the
+  // upstream is read only as fast as the slowest of them (their positions below), so memory stays at the tail size.
+  direct = false;
+  #positions = new Map<symbol, number>();
+  readonly #moved = new ChangeSignal();
+  // A reader moved: the fill driver re-arms its stall timer (a slow client is not a stalled upstream).
+  onProgress: () => void = () => {};
 
   constructor(sha256: string, dir: string, run: (fill: Fill) => Promise<void>) {
     this.sha256 = sha256;
@@ -100,8 +107,38 @@ export class Fill {
     this.changed.notify();
   }
 
+  // Serve this artifact straight from the upstream without caching it (called before begin(), when the cache disk
+  // has no room for it). Later requests do not join a direct fill: each gets its own.
+  async goDirect(): Promise<void> {
+    this.direct = true;
+    const fh = this.#fh;
+    this.#fh = null;
+    await fh?.close().catch(() => {});
+    await unlink(this.tmpPath).catch(() => {});
+  }
+
+  // A direct fill's reader says how far it has sent; the upstream waits for the slowest.
+  track(start: number): { at(position: number): void; done(): void } {
+    const id = Symbol("reader");
+    this.#positions.set(id, start);
+    return {
+      at: (position) => {
+        this.#positions.set(id, position);
+        this.#moved.notify();
+        this.onProgress();
+      },
+      done: () => {
+        this.#positions.delete(id);
+        this.#moved.notify();
+        // The last reader of a direct fill left: nobody will take the rest.
+        if (this.#positions.size === 0 && this.state === "filling") this.abort("every reader of an uncached (disk full) transfer went away");
+      },
+    };
+  }
+
   async append(chunk: Uint8Array, hash: ReturnType<typeof createHash>): Promise<void> {
     if (chunk.byteLength === 0) return;
+    if (this.direct) return this.#appendDirect(chunk, hash);
     if (this.received + chunk.byteLength > this.size) throw new FillError(502, "upstream sent more bytes than it announced");
     hash.update(chunk);
     const offset = this.received;
@@ -117,6 +154,22 @@ export class Fill {
       off += bytesWritten;
     }
     this.written += chunk.byteLength;
+  }
+
+  async #appendDirect(chunk: Uint8Array, hash: ReturnType<typeof createHash>): Promise<void> {
+    if (this.received + chunk.byteLength > this.size) throw new FillError(502, "upstream sent more bytes than it announced");
+    // Wait until no reader is more than the tail behind (or nobody reads yet: the first reader is on its way).
+    const slowest = () => (this.#positions.size ? Math.min(...this.#positions.values()) : this.received - TAIL_BYTES);
+    while (this.received - slowest() >= TAIL_BYTES && !this.signal.aborted) await Promise.race([this.#moved.wait(), abortWait(this.signal)]);
+    if (this.signal.aborted) throw this.signal.reason instanceof Error ? this.signal.reason : new FillError(503, "aborted");
+    hash.update(chunk);
+    this.#tail.push({ offset: this.received, bytes: chunk });
+    this.#tailBytes += chunk.byteLength;
+    const keepFrom = this.#positions.size ? Math.min(...this.#positions.values()) : this.received;
+    while (this.#tail.length > 1 && this.#tail[0]!.offset + this.#tail[0]!.bytes.byteLength <= keepFrom) this.#tailBytes -= this.#tail.shift()!.bytes.byteLength;
+    this.received += chunk.byteLength;
+    this.written = this.received; // "accounted for": nothing is on disk in direct mode
+    this.changed.notify();
   }
 
   // Up to maxLen bytes at `position` from the in-memory tail, as a view (no copy), or null if they are not there.
@@ -135,6 +188,12 @@ export class Fill {
     if (this.written !== this.size) throw new FillError(502, `upstream closed after ${this.written} of ${this.size} bytes`);
     const actual = hash.digest("hex");
     if (actual !== this.sha256) throw new FillError(502, `sha256 mismatch: upstream sent ${actual}`);
+    if (this.direct) {
+      // Verified: readers may send their last byte. Nothing is kept (the tail goes when they are done with it).
+      this.state = "done";
+      this.changed.notify();
+      return;
+    }
     await this.#fh!.sync();
     await rename(this.tmpPath, this.finalPath);
     this.#dropTail();
@@ -167,15 +226,40 @@ export class Fill {
   }
 }
 
-export type FillOptions = { idleTimeoutMs: number; makeRoom: (bytes: number) => Promise<void> };
+const abortWait = (signal: AbortSignal) => new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+
+const diskFull = (err: unknown) => ["ENOSPC", "EDQUOT"].includes((err as NodeJS.ErrnoException)?.code ?? "");
+
+export type FillOptions = {
+  idleTimeoutMs: number;
+  makeRoom: (bytes: number) => Promise<void>;
+  // Whether the cache disk has room for this many more bytes (free space minus other running fills).
+  hasRoom?: (bytes: number) => Promise<boolean>;
+  // A request is waiting for it: if the disk is full, serve it from upstream uncached instead of failing.
+  allowDirect?: boolean;
+  onDirect?: (fill: Fill, why: string) => void;
+};
 
 // The fill driver: upstream response → temp file, with a stall timeout so a dead upstream cannot pin readers forever.
 export async function fetchInto(fill: Fill, upstream: Upstream, opts: FillOptions): Promise<void> {
-  await fill.create();
+  const direct = async (why: string) => {
+    if (!opts.allowDirect) throw new FillError(507, `artifact cache disk is full (${why}); not prefetching`);
+    await fill.goDirect();
+    opts.onDirect?.(fill, why);
+  };
+  try {
+    await fill.create();
+  } catch (err) {
+    if (!diskFull(err)) throw err;
+    await direct((err as Error).message);
+  }
   let idle: NodeJS.Timeout | undefined;
   const arm = () => {
     clearTimeout(idle);
     idle = setTimeout(() => fill.abort(`upstream stalled for ${opts.idleTimeoutMs} ms`), opts.idleTimeoutMs);
+  };
+  fill.onProgress = () => {
+    if (fill.direct) arm();
   };
   try {
     arm();
@@ -190,6 +274,7 @@ export async function fetchInto(fill: Fill, upstream: Upstream, opts: FillOption
       throw new FillError(502, "upstream sent no Content-Length");
     }
     await opts.makeRoom(size);
+    if (!fill.direct && opts.hasRoom && !(await opts.hasRoom(size))) await direct(`no room for ${size} bytes`);
     fill.begin(size);
     const hash = createHash("sha256");
     for await (const chunk of res.body) {

@@ -27,6 +27,8 @@ type Source = {
   read(buf: Buffer, position: number, length: number): Promise<number>;
   // Bytes already in memory at this position, as a view to write as-is (fills only).
   peek?(position: number, maxLen: number): Buffer | null;
+  // Everything before this position has been handed to the socket (uncached fills pace the upstream by it).
+  sent?(position: number): void;
 };
 
 // A verified file (or a byte range of it); the handle is closed when done. Returns bytes sent.
@@ -45,6 +47,7 @@ export async function sendFile(res: ServerResponse, fh: FileHandle, start: numbe
 // Streams from a fill in progress, following its temp file as bytes arrive. The last byte is held back until the
 // fill is verified: if the hash fails the connection is cut short, so no client ever completes unverified bytes.
 export async function sendFromFill(res: ServerResponse, fill: Fill, start: number, endInclusive: number): Promise<number> {
+  if (fill.direct) return sendDirect(res, fill, start, endInclusive);
   const fh = fill.retain();
   if (!fh) {
     if (fill.state !== "done") {
@@ -75,6 +78,32 @@ export async function sendFromFill(res: ServerResponse, fill: Fill, start: numbe
     });
   } finally {
     fill.release();
+  }
+}
+
+// A fill that is not being cached (disk full): only its in-memory tail exists, and the upstream waits for this
+// reader (track). The last byte is held back until the hash verifies, as for any fill.
+async function sendDirect(res: ServerResponse, fill: Fill, start: number, endInclusive: number): Promise<number> {
+  const reader = fill.track(start);
+  try {
+    if (endInclusive < start && !(await fill.finished)) {
+      res.destroy(fill.error ?? new Error("fill failed"));
+      return 0;
+    }
+    return await pump(res, start, endInclusive + 1, {
+      limit: () => {
+        if (fill.state === "failed") throw fill.error ?? new Error("fill failed");
+        return fill.state === "done" ? endInclusive + 1 : Math.min(fill.received, endInclusive);
+      },
+      peek: (position, maxLen) => fill.peek(position, maxLen),
+      onMore: (done) => void fill.changed.wait().then(done),
+      read: async () => {
+        throw new Error("uncached transfer fell behind its buffer");
+      },
+      sent: (position) => reader.at(position),
+    });
+  } finally {
+    reader.done();
   }
 }
 
@@ -148,7 +177,8 @@ async function pump(res: ServerResponse, start: number, end: number, src: Source
       next = pos < end ? chunkAt(slot ^ 1, pos) : null;
       const s = slot;
       writing[s] = true;
-      inFlight[s] = wait((done) => void res.write(out, () => ((writing[s] = false), done())));
+      const after = pos;
+      inFlight[s] = wait((done) => void res.write(out, () => ((writing[s] = false), src.sent?.(after), done())));
     }
     await Promise.all(inFlight);
     if (!closed) res.end();

@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, stat, unlink, type FileHandle } from "node:fs/promises";
+import { mkdir, open, readdir, stat, statfs, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { Fill, fetchInto, FillError } from "./fill.ts";
 import { hashFile } from "./hash.ts";
@@ -19,6 +19,8 @@ export type CacheOptions = {
   verifyInBackground?: boolean;
   // Called for every counter change (metrics export).
   onStat?: (stat: keyof CacheStats, by: number) => void;
+  // Free bytes on the cache's file system (default: statfs); a seam for tests of the full-disk path.
+  freeBytes?: () => Promise<number | null>;
 };
 
 type Entry = {
@@ -41,6 +43,7 @@ export type CacheStats = {
   hashFailures: number;
   corruptFound: number;
   evictions: number;
+  direct: number;
 };
 
 // What a request gets: an open, verified file (hit) or a running fill to follow (miss).
@@ -52,7 +55,7 @@ export type Lookup = { kind: "hit"; fh: FileHandle; size: number } | { kind: "fi
 export class ArtifactCache {
   readonly dir: string;
   readonly budgetBytes: number;
-  readonly stats: CacheStats = { hits: 0, misses: 0, joined: 0, bytesServed: 0, bytesFetched: 0, fills: 0, fillFailures: 0, hashFailures: 0, corruptFound: 0, evictions: 0 };
+  readonly stats: CacheStats = { hits: 0, misses: 0, joined: 0, bytesServed: 0, bytesFetched: 0, fills: 0, fillFailures: 0, hashFailures: 0, corruptFound: 0, evictions: 0, direct: 0 };
   #entries = new Map<string, Entry>();
   #fills = new Map<string, Fill>();
   #pinned = new Set<string>();
@@ -62,7 +65,10 @@ export class ArtifactCache {
   #idleTimeoutMs: number;
   #verifyInBackground: boolean;
   #onStat: (stat: keyof CacheStats, by: number) => void;
+  #freeBytes: () => Promise<number | null>;
   #closed = false;
+  // When the cache disk last had no room for an artifact (those are served straight from the API, uncached).
+  diskFullAt: number | null = null;
 
   constructor(opts: CacheOptions) {
     this.dir = opts.dir;
@@ -73,6 +79,7 @@ export class ArtifactCache {
     this.#idleTimeoutMs = opts.idleTimeoutMs ?? 60_000;
     this.#verifyInBackground = opts.verifyInBackground ?? true;
     this.#onStat = opts.onStat ?? (() => {});
+    this.#freeBytes = opts.freeBytes ?? (() => statfs(this.dir).then((fs) => fs.bavail * fs.bsize, () => null));
   }
 
   #bump(stat: keyof CacheStats, by = 1): void {
@@ -157,7 +164,7 @@ export class ArtifactCache {
       return { kind: "fill", fill: running };
     }
     this.#bump("misses");
-    return { kind: "fill", fill: this.#startFill(sha256) };
+    return { kind: "fill", fill: this.#startFill(sha256, true) };
   }
 
   // Fetch what is missing, one artifact at a time, so a boot storm's misses are not competing with a bulk download.
@@ -167,20 +174,34 @@ export class ArtifactCache {
     for (const sha256 of hashes) {
       if (this.#closed) break;
       if (!isSha256(sha256) || this.#entries.has(sha256)) continue;
-      const fill = this.#fills.get(sha256) ?? this.#startFill(sha256);
+      const fill = this.#fills.get(sha256) ?? this.#startFill(sha256, false);
       (await fill.finished ? fetched : failed).push(sha256);
     }
     return { fetched, failed };
   }
 
-  #startFill(sha256: string): Fill {
+  // allowDirect: a client waits for it, so a full disk means "serve it uncached" rather than "fail".
+  #startFill(sha256: string, allowDirect: boolean): Fill {
     this.#bump("fills");
     const fill = new Fill(sha256, this.dir, (f) =>
-      fetchInto(f, this.#upstream, { idleTimeoutMs: this.#idleTimeoutMs, makeRoom: (bytes) => this.#makeRoom(bytes, sha256) }),
+      fetchInto(f, this.#upstream, {
+        idleTimeoutMs: this.#idleTimeoutMs,
+        makeRoom: (bytes) => this.#makeRoom(bytes, sha256),
+        hasRoom: (bytes) => this.#hasRoom(bytes, sha256),
+        allowDirect,
+        onDirect: (direct, why) => {
+          // Not shared: a later request starts its own (and finds room, if some was freed meanwhile).
+          if (this.#fills.get(sha256) === direct) this.#fills.delete(sha256);
+          this.diskFullAt = this.#now();
+          this.#bump("direct");
+          this.#log.warn("artifact cache disk is full: serving this artifact straight from the API, uncached", { sha256, dir: this.dir, why });
+        },
+      }),
     );
     this.#fills.set(sha256, fill);
     void fill.finished.then(async (ok) => {
       this.#bump("bytesFetched", fill.written);
+      if (ok && fill.direct) return;
       if (ok) {
         const st = await stat(fill.finalPath).catch(() => null);
         const now = this.#now();
@@ -190,6 +211,9 @@ export class ArtifactCache {
           verified: st ? { mtimeMs: st.mtimeMs, ino: st.ino, size: st.size } : null,
           verifying: null,
         });
+      } else if (fill.error?.status === 507) {
+        this.diskFullAt = this.#now();
+        this.#log.warn("artifact cache disk is full: not prefetching", { sha256, dir: this.dir });
       } else if (fill.error?.status === 404) {
         this.#log.info("artifact not found upstream", { sha256 });
       } else {
@@ -197,9 +221,19 @@ export class ArtifactCache {
         if (fill.error?.message.includes("sha256 mismatch")) this.#bump("hashFailures");
         this.#log.warn("artifact fill failed", { sha256, error: fill.error?.message });
       }
-      this.#fills.delete(sha256);
+      if (this.#fills.get(sha256) === fill) this.#fills.delete(sha256);
     });
     return fill;
+  }
+
+  // Free space on the cache's file system, less what other running fills will still write. statfs failing (an
+  // exotic file system) counts as room: the write itself then reports a full disk.
+  async #hasRoom(bytes: number, incoming: string): Promise<boolean> {
+    const free = await this.#freeBytes();
+    if (free === null) return true;
+    let pending = 0;
+    for (const f of this.#fills.values()) if (f.sha256 !== incoming && !f.direct && f.size > 0 && f.state === "filling") pending += f.size - f.written;
+    return free - pending >= bytes;
   }
 
   // The entry's file, if it is (still) the verified one; a corrupt or vanished file is dropped, never served.

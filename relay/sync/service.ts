@@ -33,6 +33,7 @@ const COUNTERS: Record<keyof CacheStats, [string, string]> = {
   hashFailures: ["edgeboot_cache_hash_failures_total", "upstream fetches whose bytes failed their SHA-256"],
   corruptFound: ["edgeboot_cache_corrupt_total", "cached files that failed re-verification and were dropped"],
   evictions: ["edgeboot_cache_evictions_total", "artifacts evicted to stay within the byte budget"],
+  direct: ["edgeboot_cache_uncached_total", "artifact requests served straight from the API because the cache disk was full"],
 };
 
 // The artifact cache, the durable event queue and the API sync loop, wired for relay/main.ts.
@@ -73,7 +74,14 @@ export async function startArtifactSync(opts: {
       ok: true,
       detail: {
         sync: { registered: agent?.registered ?? false, lastSyncAt: agent?.lastSyncAt ?? null, eventsDropped: queue.droppedEvents },
-        cache: { entries: cache.entryCount, bytes: cache.usedBytes, budget: cache.budgetBytes, pinned: cache.pinnedCount },
+        cache: {
+          entries: cache.entryCount,
+          bytes: cache.usedBytes,
+          budget: cache.budgetBytes,
+          pinned: cache.pinnedCount,
+          // Boots go on (uncached, from the API) while the disk is full; this says so for the last 10 minutes.
+          ...(cache.diskFullAt !== null && Date.now() - cache.diskFullAt < 600_000 ? { diskFull: true, diskFullAt: new Date(cache.diskFullAt).toISOString() } : {}),
+        },
       },
     }),
     async startSync(httpBase) {
