@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { alive, descendants, freePort, startWranglerDev, type WranglerDev } from "../helpers/wrangler.ts";
+import { claimVia4011 } from "./support/dhcpClaim.ts";
 
 const run = promisify(execFile);
 const MAIN = fileURLToPath(new URL("../../relay/main.ts", import.meta.url));
@@ -31,15 +32,16 @@ async function admin(method: string, path: string, body?: unknown) {
   return text ? JSON.parse(text) : null;
 }
 
-type RelayProcess = { base: string; logs(): string };
+type RelayProcess = { base: string; proxyPort: number; logs(): string };
 
 async function startRelay(apiUrl: string, cred: string): Promise<RelayProcess> {
   const stateDir = mkdtempSync(join(tmpdir(), "edgeboot-relay-it-"));
   const httpPort = await freePort();
   const tftpPort = await freePort();
+  const proxyPort = await freePort(); // a free TCP port number; UDP 4011 stand-in on loopback
   const child: ChildProcess = spawn(
     process.execPath,
-    [MAIN, "--api-url", apiUrl, "--site", "lab", "--listen", "127.0.0.1", "--advertise", "127.0.0.1", "--dhcp-port", "0", "--proxy-dhcp-port", "0", "--tftp-port", String(tftpPort), "--http-port", String(httpPort), "--state-dir", stateDir, "--api-timeout-ms", "5000"],
+    [MAIN, "--api-url", apiUrl, "--site", "lab", "--listen", "127.0.0.1", "--advertise", "127.0.0.1", "--dhcp-port", "0", "--proxy-dhcp-port", String(proxyPort), "--tftp-port", String(tftpPort), "--http-port", String(httpPort), "--state-dir", stateDir, "--api-timeout-ms", "15000"],
     { env: { ...process.env, EDGEBOOT_RELAY_CREDENTIAL: cred }, stdio: ["ignore", "ignore", "pipe"] },
   );
   let logs = "";
@@ -69,11 +71,11 @@ async function startRelay(apiUrl: string, cred: string): Promise<RelayProcess> {
     if (Date.now() > deadline) throw new Error(`relay did not come up:\n${logs}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { base, logs: () => logs };
+  return { base, proxyPort, logs: () => logs };
 }
 
-const curl = async (url: string) => {
-  const { stdout } = await run("curl", ["-sS", "--max-time", "20", "-w", "\n%{http_code}", url]);
+const curl = async (url: string, from = "127.0.0.1") => {
+  const { stdout } = await run("curl", ["-sS", "--max-time", "20", "--interface", from, "-w", "\n%{http_code}", url]);
   const cut = stdout.lastIndexOf("\n");
   return { body: stdout.slice(0, cut), status: Number(stdout.slice(cut + 1)) };
 };
@@ -110,11 +112,19 @@ afterAll(async () => {
 describe("relay + Worker", () => {
   it("curl /boot.ipxe on the relay returns the host's chain, fetched and verified through the API", async () => {
     const relay = await startRelay(api.url, credential);
+    await claimVia4011(relay.proxyPort, MAC, "127.0.0.1"); // what the machine's iPXE tells the relay before the chain
     const res = await curl(`${relay.base}/boot.ipxe?mac=${MAC}&uuid=&serial=&arch=x86_64&platform=efi`);
     expect(res.status, relay.logs()).toBe(200);
     expect(res.body.startsWith("#!ipxe")).toBe(true);
     expect(res.body).not.toContain("edgeboot relay: no verified boot script");
     expect(res.body).toContain("edgeboot-it"); // the profile's kernel command line: this host's chain
+    // (Before the direct fetch below, which starts a new boot session.) The host-token paths through the relay's /h/ proxy reach the real API with the relay credential.
+    const token = /\/h\/([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)\//.exec(res.body)?.[1];
+    expect(token, res.body).toBeTruthy();
+    const meta = await curl(`${relay.base}/h/${token}/nocloud/meta-data`);
+    expect(meta.status, meta.body).toBe(200);
+    expect(meta.body).toContain("instance-id");
+    expect((await curl(`${relay.base}/h/${token}x/nocloud/meta-data`)).status).toBe(400); // malformed: never forwarded
     // The same request made to the API directly (with the relay's credential) renders the same host.
     const direct = await fetch(`${api.url}/boot/lab/ipxe?mac=${MAC}&arch=x86_64&platform=efi`, { headers: { authorization: `Bearer ${credential}` } });
     expect(direct.status).toBe(200);
@@ -124,8 +134,19 @@ describe("relay + Worker", () => {
     expect(relay.logs()).toContain('"msg":"chain served"');
   });
 
+  it("an address the relay never saw in DHCP gets the refusal script, never the host's chain", async () => {
+    const relay = await startRelay(api.url, credential);
+    await claimVia4011(relay.proxyPort, MAC, "127.0.0.1"); // the real machine booted from 127.0.0.1
+    const res = await curl(`${relay.base}/boot.ipxe?mac=${MAC}&arch=x86_64&platform=efi`, "127.0.0.7");
+    expect(res.status).toBe(200);
+    expect(res.body).toContain("# edgeboot relay: chain refused (unknown-client)");
+    expect(res.body).not.toContain("edgeboot-it");
+    expect(relay.logs()).toContain('"msg":"chain refused"');
+  });
+
   it("an unknown MAC gets the site's policy script, still signed and verified", async () => {
     const relay = await startRelay(api.url, credential);
+    await claimVia4011(relay.proxyPort, "52:54:00:99:99:99", "127.0.0.1");
     const res = await curl(`${relay.base}/boot.ipxe?mac=52:54:00:99:99:99&arch=x86_64&platform=efi`);
     expect(res.status).toBe(200);
     expect(res.body.startsWith("#!ipxe")).toBe(true);
@@ -134,6 +155,7 @@ describe("relay + Worker", () => {
 
   it("a wrong relay credential yields the failure script, not a hang", async () => {
     const relay = await startRelay(api.url, "ebr_not-a-real-credential-000000000000");
+    await claimVia4011(relay.proxyPort, MAC, "127.0.0.1");
     const res = await curl(`${relay.base}/boot.ipxe?mac=${MAC}&arch=x86_64`);
     expect(res.status).toBe(200);
     expect(res.body).toContain("# edgeboot relay: no verified boot script (api_status)");
@@ -156,6 +178,7 @@ describe("relay + Worker", () => {
     await new Promise<void>((r) => fake.listen(fakePort, "127.0.0.1", () => r()));
     cleanups.push(() => new Promise<void>((r) => fake.close(() => r())));
     const relay = await startRelay(`http://127.0.0.1:${fakePort}`, credential);
+    await claimVia4011(relay.proxyPort, MAC, "127.0.0.1");
     const res = await curl(`${relay.base}/boot.ipxe?mac=${MAC}&arch=x86_64&platform=efi`);
     expect(res.status).toBe(200);
     expect(res.body).toContain("# edgeboot relay: no verified boot script (bad_signature)");
