@@ -53,9 +53,12 @@ describe("NoCloud", () => {
         "#cloud-config",
         "hostname: {{ host.hostname }}",
         "ntp: {{ var.ntp }} role={{ var.role }} pool={{ var.pool }} rack={{ host.labels.rack }}",
-        "site: {{ site.slug }} profile: {{ profile.name }}",
-        'callback: {{ boot.eventsUrl }}?phase=installed literal={{ "{{" }}',
-        "vars: {{ host.labels | json }}",
+        "bootcmd: [site {{ site.slug }}, profile {{ profile.name }}]",
+        'phone_home: {url: "{{ boot.eventsUrl }}?phase=booted", post: all}',
+        "write_files:",
+        "  - path: /etc/literal",
+        '    content: "{{ "{{" }} not a reference"',
+        "runcmd: {{ host.labels | json }}",
         "",
       ].join("\n"),
     });
@@ -67,9 +70,13 @@ describe("NoCloud", () => {
         "#cloud-config",
         "hostname: node-a",
         "ntp: 10.0.0.1 role=host pool=a rack=r1",
-        "site: lab profile: debian-live",
-        `callback: http://api.test${seed.replace("/nocloud/", "/events")}?phase=installed literal={{`,
-        'vars: {"rack":"r1"}',
+        "bootcmd: [site lab, profile debian-live]",
+        `phone_home: {url: "http://api.test${seed.replace("/nocloud/", "/events")}?phase=booted", post: all}`,
+        "write_files:",
+        "  - path: /etc/literal",
+        "    content: \"{{ not a reference\"",
+        "runcmd:",
+        "  rack: r1",
         "",
       ].join("\n"),
     );
@@ -136,48 +143,48 @@ describe("NoCloud", () => {
     expect(ud.body).toBe("");
   });
 
-  it("network-config: v2 from the host's static addressing, values quoted", async () => {
+  it("network-config: v1 from the host's static addressing (the kernel line's network-config=, decoded)", async () => {
     const s = await lab();
-    await seedHost({
-      id: "host-s",
-      siteId: s.id,
-      hostname: "static-1",
-      mac: "52:54:00:00:00:5a",
-      profileId: "prf-debian-live",
-      network: { addresses: ["10.0.0.50/24", "fd00::50/64"], gateway4: "10.0.0.1", gateway6: "fd00::1", nameservers: ["10.0.0.53"], searchDomains: ["lab.example"] },
-    });
-    const res = await call(`${await seedOf("52:54:00:00:00:5a")}network-config`);
-    expect(res.body).toBe(
-      [
-        "network:",
-        "  version: 2",
-        "  ethernets:",
-        '    "primary":',
-        "      match:",
-        '        macaddress: "52:54:00:00:00:5a"',
-        "      dhcp4: false",
-        "      dhcp6: false",
-        '      addresses: ["10.0.0.50/24", "fd00::50/64"]',
-        "      routes:",
-        '        - to: "0.0.0.0/0"',
-        '          via: "10.0.0.1"',
-        '        - to: "::/0"',
-        '          via: "fd00::1"',
-        "      nameservers:",
-        '        addresses: ["10.0.0.53"]',
-        '        search: ["lab.example"]',
-        "",
-      ].join("\n"),
+    const network = { addresses: ["10.0.0.50/24", "fd00::50/64"], gateway4: "10.0.0.1", gateway6: "fd00::1", nameservers: ["10.0.0.53"], searchDomains: ["lab.example"] };
+    await seedHost({ id: "host-s", siteId: s.id, hostname: "static-1", mac: "52:54:00:00:00:5a", profileId: "prf-debian-live", network });
+    const v1 = {
+      version: 1,
+      config: [
+        {
+          type: "physical",
+          name: "eth0",
+          mac_address: "52:54:00:00:00:5a",
+          subnets: [
+            { type: "static", address: "10.0.0.50/24", gateway: "10.0.0.1" },
+            { type: "static6", address: "fd00::50/64", gateway: "fd00::1" },
+          ],
+        },
+        { type: "nameserver", address: ["10.0.0.53"], search: ["lab.example"] },
+      ],
+    };
+    const chain = await call("/boot/lab/ipxe?mac=52:54:00:00:00:5a");
+    const res = await call(`/boot/h/${tokensIn(chain.body)[0]}/nocloud/network-config`);
+    expect(JSON.parse(res.body)).toEqual({ network: v1 });
+    // The kernel line carries the same config, gzipped and base64 encoded (cloud-init's _b64dgz).
+    const arg = /network-config=([A-Za-z0-9+/=]+)/.exec(chain.body)![1]!;
+    const gz = Uint8Array.from(atob(arg), (ch) => ch.charCodeAt(0));
+    const text = await new Response(new Blob([gz]).stream().pipeThrough(new DecompressionStream("gzip"))).text();
+    expect(JSON.parse(text)).toEqual(v1);
+    // meta-data: ifupdown-ng text and nameservers for tiny-cloud.
+    const md = await call(`/boot/h/${tokensIn(chain.body)[0]}/nocloud/meta-data`);
+    expect(md.body).toContain(
+      'network-interfaces: "auto lo\\niface lo inet loopback\\n\\nauto eth0\\niface eth0 inet static\\n\\taddress 10.0.0.50/24\\n\\taddress fd00::50/64\\n\\tgateway 10.0.0.1\\n\\tgateway fd00::1\\n"\nresolv_conf:\n  nameservers: ["10.0.0.53"]\n',
     );
   });
 
   it("network-config: by interface name when given; the profile template otherwise; else empty (DHCP fallback)", async () => {
     const s = await lab({ networkConfig: "network:\n  version: 2\n  ethernets: {eth0: {dhcp4: true}}\n" });
     await seedHost({ id: "host-n", siteId: s.id, mac: "52:54:00:00:00:5b", profileId: "prf-debian-live", network: { interface: "eno1", addresses: ["10.0.0.9/24"] } });
-    expect((await call(`${await seedOf("52:54:00:00:00:5b")}network-config`)).body).toBe(
-      'network:\n  version: 2\n  ethernets:\n    "eno1":\n      dhcp4: false\n      dhcp6: false\n      addresses: ["10.0.0.9/24"]\n',
-    );
+    expect(JSON.parse((await call(`${await seedOf("52:54:00:00:00:5b")}network-config`)).body)).toEqual({
+      network: { version: 1, config: [{ type: "physical", name: "eno1", mac_address: "52:54:00:00:00:5b", subnets: [{ type: "static", address: "10.0.0.9/24" }] }] },
+    });
     expect((await call(`${await seedOf(MAC_A)}network-config`)).body).toBe("network:\n  version: 2\n  ethernets: {eth0: {dhcp4: true}}\n");
+    expect((await call(`${await seedOf(MAC_B)}network-config`)).body).toBe("network:\n  version: 2\n  ethernets: {eth0: {dhcp4: true}}\n");
   });
 
   it("records each fetch in the timeline, with the boot session", async () => {
