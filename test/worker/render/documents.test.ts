@@ -1,0 +1,222 @@
+// Template safety on rendered text: the issue's attacks against each document kind, parsed back with the `yaml`
+// package; save-time document checks; network config and tiny-cloud meta-data shapes.
+import { describe, expect, it } from "vitest";
+import { parse, parseDocument } from "yaml";
+import { checkDocument, renderDocument } from "../../../worker/render/documents.ts";
+import { byteLength, edgebootArgs, MAX_KERNEL_ARGS } from "../../../worker/render/kernelArgs.ts";
+import { CmdlineError, kernelLine } from "../../../worker/render/ipxe.ts";
+import { networkConfigArg, networkConfigV1, renderEni } from "../../../worker/render/netconfig.ts";
+import { renderMetaData } from "../../../worker/render/nocloud.ts";
+import type { TemplateContext } from "../../../worker/render/template.ts";
+
+const ATTACKS = {
+  secret: "p@ss: #word",
+  quoteBreak: 'x"\nusers: [{name: evil}]',
+  label: "r1\nbootcmd: [rm -rf /]",
+  jinja: "{{ v1.instance_id }}{% if true %}x{% endif %}{# c #}",
+  flow: "a], evil: [b",
+  anchor: "*alias &anchor !!python/object:os.system",
+  multi: "line1\n  - item\nkey: value",
+};
+
+const ctx = (extra: Partial<TemplateContext> = {}): TemplateContext => ({
+  host: { hostname: "node-1", labels: { rack: ATTACKS.label } },
+  var: { evil: ATTACKS.quoteBreak, jinja: ATTACKS.jinja, flow: ATTACKS.flow, anchor: ATTACKS.anchor, multi: ATTACKS.multi, port: 8080, on: true, list: ["a", { b: 1 }] },
+  secret: { PASS: ATTACKS.secret },
+  boot: { eventsUrl: "http://api.test/boot/h/TOKEN/events" },
+  ...extra,
+});
+
+const CLOUD_CONFIG = `#cloud-config
+# rack {{ host.labels.rack }}
+hostname: {{ host.hostname }}
+users:
+  - name: ops
+    passwd: {{ secret.PASS }}
+    gecos: "{{ var.evil }}"
+    homedir: '/home/{{ var.flow }}'
+    ssh_authorized_keys: [{{ var.flow }}, {{ var.anchor }}]
+write_files:
+  - path: /etc/motd
+    content: |
+      rack {{ host.labels.rack }}
+      {{ var.multi }}
+  - path: /etc/jinja
+    content: {{ var.jinja }}
+ntp: {enabled: {{ var.on }}, servers: [{{ var.port }}]}
+packages: {{ var.list | json }}
+`;
+
+describe("YAML documents: a value never changes the structure", () => {
+  it("every attack stays a scalar with its exact value", () => {
+    const out = renderDocument("userData", CLOUD_CONFIG, ctx());
+    expect(out.startsWith("#cloud-config\n")).toBe(true);
+    const doc = parse(out);
+    expect(Object.keys(doc)).toEqual(["hostname", "users", "write_files", "ntp", "packages"]);
+    expect(doc.users).toHaveLength(1);
+    expect(doc.users[0]).toEqual({
+      name: "ops",
+      passwd: ATTACKS.secret,
+      gecos: ATTACKS.quoteBreak,
+      homedir: `/home/${ATTACKS.flow}`,
+      ssh_authorized_keys: [ATTACKS.flow, ATTACKS.anchor],
+    });
+    expect(doc.write_files[0].content).toBe(`rack ${ATTACKS.label}\n${ATTACKS.multi}\n`);
+    expect(doc.write_files[1].content).toBe(ATTACKS.jinja);
+    // Typed plain scalars keep their type; `| json` places a node.
+    expect(doc.ntp).toEqual({ enabled: true, servers: [8080] });
+    expect(doc.packages).toEqual(["a", { b: 1 }]);
+    // The comment line carries the label without its line break.
+    expect(out.split("\n")[1]).toBe(`# rack ${ATTACKS.label.replace("\n", " ")}`);
+    expect(out).not.toMatch(/^bootcmd:/m);
+  });
+
+  it("a value cannot inject a top-level key in any position", () => {
+    for (const [name, value] of Object.entries(ATTACKS)) {
+      const tpl = `#cloud-config\nhostname: {{ var.x }}\nruncmd:\n  - echo {{ var.x }}\n  - [sh, -c, "{{ var.x }}"]\n  - '{{ var.x }}'\n`;
+      const doc = parseDocument(renderDocument("userData", tpl, ctx({ var: { x: value } })));
+      expect(doc.errors, name).toEqual([]);
+      const js = doc.toJS();
+      expect(Object.keys(js), name).toEqual(["hostname", "runcmd"]);
+      expect(js.runcmd, name).toEqual([`echo ${value}`, ["sh", "-c", value], value]);
+    }
+  });
+
+  it("a json-filtered value is a node, never more keys", () => {
+    const out = renderDocument("userData", "#cloud-config\nbootcmd: {{ var.x | json }}\n", ctx({ var: { x: { "a: b": "c\nusers: []" } } }));
+    expect(parse(out)).toEqual({ bootcmd: { "a: b": "c\nusers: []" } });
+  });
+
+  it("references are refused in anchors, tags and the header line", () => {
+    expect(() => renderDocument("userData", "#cloud-config\na: &{{ var.port }} b\n", ctx())).toThrow(/value, a key or a comment/);
+    expect(() => renderDocument("userData", "#cloud-config {{ var.port }}\n", ctx())).toThrow(/first line/);
+  });
+
+  it("network-config templates render the same way", () => {
+    const tpl = "network:\n  version: 2\n  ethernets:\n    eth0:\n      addresses: [{{ var.evil }}]\n";
+    const out = parse(renderDocument("networkConfig", tpl, ctx()));
+    expect(out.network.ethernets.eth0.addresses).toEqual([ATTACKS.quoteBreak]);
+  });
+});
+
+describe("Jinja templates and scripts: inert values only", () => {
+  it("refuses values with Jinja, shell or YAML syntax; passes inert ones", () => {
+    const jinja = "## template: jinja\n#cloud-config\nhostname: {{ host.hostname }}\nfqdn: {{ '{{' }} v1.local_hostname }}.{{ var.domain }}\n";
+    expect(renderDocument("userData", jinja, ctx({ var: { domain: "lab.example" } }))).toBe("## template: jinja\n#cloud-config\nhostname: node-1\nfqdn: {{ v1.local_hostname }}.lab.example\n");
+    for (const bad of [ATTACKS.jinja, ATTACKS.secret, ATTACKS.quoteBreak, "a b", "x:", "$(id)", "a,b"]) {
+      expect(() => renderDocument("userData", jinja, ctx({ var: { domain: bad } })), bad).toThrow(/cannot go into a "## template: jinja" document/);
+    }
+    const script = "#!/bin/sh\ncurl -fsS {{ boot.eventsUrl }}?phase=booted\necho {{ var.x }}\n";
+    expect(renderDocument("userData", script, ctx({ var: { x: "node-1.lab" } }))).toContain("curl -fsS http://api.test/boot/h/TOKEN/events?phase=booted\necho node-1.lab\n");
+    for (const bad of ["a;reboot", "`id`", "$(id)", "a b", "a\nb", "'"]) {
+      expect(() => renderDocument("userData", script, ctx({ var: { x: bad } })), bad).toThrow(/cannot go into a #! script/);
+    }
+  });
+});
+
+describe("save-time document checks", () => {
+  const check = (field: "userData" | "vendorData" | "networkConfig", text: string) => checkDocument(field, text);
+
+  it("accepts the supported kinds", () => {
+    expect(check("userData", CLOUD_CONFIG)).toEqual([]);
+    expect(check("userData", "#alpine-config\npackages: [curl]\n")).toEqual([]);
+    expect(check("userData", "#!/bin/sh\necho hi\n")).toEqual([]);
+    expect(check("userData", "## template: jinja\n#cloud-config\nhostname: {{ '{{' }} v1.local_hostname }}\n")).toEqual([]);
+    expect(check("vendorData", "#cloud-config\n")).toEqual([]);
+    expect(check("networkConfig", "version: 1\nconfig:\n  - type: physical\n    name: eth0\n")).toEqual([]);
+    expect(check("networkConfig", "network:\n  version: 2\n  ethernets: {eth0: {dhcp4: true}}\n")).toEqual([]);
+  });
+
+  it("refuses bad YAML, unknown keys, other kinds, version 3 and ENI text, naming the problem", () => {
+    expect(check("userData", "#cloud-config\nusers: [\n")[0]).toMatch(/not valid YAML/);
+    expect(check("userData", "#cloud-config\nuser_data: x\n")).toEqual(['unknown #cloud-config key "user_data"']);
+    expect(check("userData", "#cloud-config\n- a\n")).toEqual(["#cloud-config must be a YAML mapping of keys"]);
+    expect(check("userData", "#cloud-config\n{{ var.k }}: x\n")).toEqual(["top-level keys cannot be {{ references }}"]);
+    expect(check("userData", "hostname: x\n")[0]).toMatch(/starts with #cloud-config/);
+    expect(check("userData", "#include\nhttp://x\n")[0]).toMatch(/"#include" documents are not supported/);
+    expect(check("userData", 'Content-Type: multipart/mixed; boundary="x"\n')[0]).toMatch(/MIME multipart/);
+    expect(check("userData", "## template: jinja\nhostname: x\n")[0]).toMatch(/second line/);
+    expect(check("networkConfig", "network:\n  version: 3\n")[0]).toMatch(/version must be 1 or 2 \(got 3\)/);
+    expect(check("networkConfig", "auto eth0\niface eth0 inet dhcp\n")[0]).toMatch(/ENI text is not accepted/);
+    expect(check("networkConfig", "version: 1\nconfig:\n  - type: ethernet\n")[0]).toMatch(/config\[0\]\.type/);
+    expect(check("networkConfig", "version: 2\nethernet: {}\n")).toEqual(['unknown network-config version 2 key "ethernet"']);
+  });
+});
+
+describe("static network: cloud-init v1, kernel argument, tiny-cloud", () => {
+  const dual = { addresses: ["10.0.0.50/24", "fd00::50/64"], gateway4: "10.0.0.1", gateway6: "fd00::1", nameservers: ["10.0.0.53"] };
+
+  it("v1: MAC-matched NIC renamed, default routes as subnet gateways, global nameservers", () => {
+    expect(networkConfigV1(dual, "52:54:00:00:00:5a")).toEqual({
+      version: 1,
+      config: [
+        {
+          type: "physical",
+          name: "eth0",
+          mac_address: "52:54:00:00:00:5a",
+          subnets: [
+            { type: "static", address: "10.0.0.50/24", gateway: "10.0.0.1" },
+            { type: "static6", address: "fd00::50/64", gateway: "fd00::1" },
+          ],
+        },
+        { type: "nameserver", address: ["10.0.0.53"] },
+      ],
+    });
+  });
+
+  it("v1: bond of MACs with a VLAN on top carries the addresses", () => {
+    const v1 = networkConfigV1({ addresses: ["10.1.0.5/24"], gateway4: "10.1.0.1", bond: { interfaces: ["52:54:00:00:01:01", "52:54:00:00:01:02"], mode: "802.3ad" }, vlan: 100 }, null);
+    expect(v1.config.map((e) => [e.type, e.name])).toEqual([
+      ["physical", "bond0p0"],
+      ["physical", "bond0p1"],
+      ["bond", "bond0"],
+      ["vlan", "vlan100"],
+    ]);
+    expect(v1.config[3]).toMatchObject({ vlan_link: "bond0", vlan_id: 100, subnets: [{ type: "static", address: "10.1.0.5/24", gateway: "10.1.0.1" }] });
+  });
+
+  it("the kernel argument is base64 of gzip of the same JSON, a few hundred bytes", async () => {
+    const arg = await networkConfigArg(dual, "52:54:00:00:00:5a");
+    expect(arg).toMatch(/^[A-Za-z0-9+/]+=*$/);
+    expect(arg.length).toBeLessThan(320);
+    const gz = Uint8Array.from(atob(arg), (ch) => ch.charCodeAt(0));
+    const text = await new Response(new Blob([gz]).stream().pipeThrough(new DecompressionStream("gzip"))).text();
+    expect(JSON.parse(text)).toEqual(networkConfigV1(dual, "52:54:00:00:00:5a"));
+  });
+
+  it("ENI for tiny-cloud: one inet stanza per interface, in the syntax cloud-init's ENI parser also reads", () => {
+    expect(renderEni(dual)).toBe("auto lo\niface lo inet loopback\n\nauto eth0\niface eth0 inet static\n\taddress 10.0.0.50/24\n\taddress fd00::50/64\n\tgateway 10.0.0.1\n\tgateway fd00::1\n");
+    expect(renderEni({ interface: "eno1", addresses: ["10.0.0.9/24"], vlan: 7 })).toBe(
+      "auto lo\niface lo inet loopback\n\nauto eno1\niface eno1 inet manual\n\nauto vlan7\niface vlan7 inet static\n\tvlan-raw-device eno1\n\tvlan-id 7\n\taddress 10.0.0.9/24\n",
+    );
+  });
+
+  it("meta-data: tiny-cloud's public-keys/<n>/openssh-key, network-interfaces and resolv_conf", () => {
+    const md = renderMetaData({ hostId: "h1", hostname: "node-1", publicKeys: ["ssh-ed25519 AAAAC3Nza op@x", 'ssh-rsa AAAAB3 "q"'], network: dual });
+    expect(parse(md)).toEqual({
+      "instance-id": "iid-h1",
+      "local-hostname": "node-1",
+      hostname: "node-1",
+      "public-keys": { "0": { "openssh-key": "ssh-ed25519 AAAAC3Nza op@x" }, "1": { "openssh-key": 'ssh-rsa AAAAB3 "q"' } },
+      "network-interfaces": renderEni(dual),
+      resolv_conf: { nameservers: ["10.0.0.53"] },
+    });
+  });
+});
+
+describe("kernel line", () => {
+  const entry = (cmdline: string, networkConfig: string | null = null) => ({ initrdUrls: ["u"], cmdline, seedUrl: "http://api.test/boot/h/T/nocloud/", networkConfig });
+
+  it("edgeboot's arguments: the seed with dsmode=net last-keyed, then network-config", () => {
+    expect(edgebootArgs({ seedUrl: "http://a/s/", networkConfig: "H4sI" })).toEqual(["ds=nocloud;dsmode=net;s=http://a/s/", "network-config=H4sI"]);
+    expect(kernelLine(entry("console=ttyS0"))).toBe("initrd=initrd0 console=ttyS0 ds=nocloud;dsmode=net;s=http://api.test/boot/h/T/nocloud/");
+  });
+
+  it("is refused one byte over the budget, naming each part's share", () => {
+    const base = byteLength(kernelLine(entry("")));
+    const fits = "x".repeat(MAX_KERNEL_ARGS - base - 1);
+    expect(byteLength(kernelLine(entry(fits)))).toBe(MAX_KERNEL_ARGS);
+    expect(() => kernelLine(entry(`${fits}y`))).toThrow(CmdlineError);
+    expect(() => kernelLine(entry(`${fits}y`, "H4sI"))).toThrow(/kernel command line is \d+ bytes \(cmdline \d+, seed \d+, network-config 19, initrd names 14\)/);
+  });
+});
