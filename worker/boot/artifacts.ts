@@ -1,5 +1,7 @@
-// GET|HEAD /boot/h/:token/artifacts/:sha256: the kernel and initrds of the host's boot session, streamed from R2 by
-// the artifacts module. Only hashes of the image the token was issued for are served.
+// GET|HEAD /boot/h/:token/artifacts/:sha256[/<name>]: the artifacts of the host's boot session, streamed from R2 by
+// the artifacts module. Only hashes of the image the token was issued for are served. The optional file name is
+// ignored for lookup: it is there for boot tools that want one in the URL (live-boot's fetch= takes only
+// .squashfs/.iso/.tgz/.tar).
 import type { Context } from "hono";
 import { serveArtifact } from "../artifacts/serve.ts";
 import { insertEventStatement, touchHostStatement } from "../db/queries/bootEvents.ts";
@@ -9,9 +11,16 @@ import type { Clock } from "./chain.ts";
 import type { BootHostEnv } from "./hostToken.ts";
 import { writeBehind } from "./writeBehind.ts";
 
+// Same rule as the relay cache's route (relay/cache/http.ts).
+const FILE_NAME = /^[A-Za-z0-9._-]{1,128}$/;
+
 export async function serveHostArtifact(c: Context<BootHostEnv>, now: Clock): Promise<Response> {
   const sha256 = c.req.param("sha256") ?? "";
   if (!/^[0-9a-f]{64}$/.test(sha256)) throw notFound("artifact", { sha256 });
+  const name = c.req.param("name");
+  if (name !== undefined && !FILE_NAME.test(name)) {
+    throw new ApiError("invalid_input", "the artifact file name is 1-128 of A-Z a-z 0-9 . _ -", { field: "name", name: name.slice(0, 140) });
+  }
   const claims = c.get("hostToken");
   const db = c.get("db");
   const found = await loadTokenImage(db, claims);

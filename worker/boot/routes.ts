@@ -22,6 +22,6 @@ export function bootRoutes(options: { now?: Clock } = {}) {
     .use("/h/:token/*", requireHostToken(now))
     .get("/h/:token/nocloud/*", (c) => serveNocloud(c, now))
     .on(["GET", "POST"], "/h/:token/events", limit, (c) => recordHostEvent(c, now))
-    .on(["GET", "HEAD"], "/h/:token/artifacts/:sha256", (c) => serveHostArtifact(c, now));
+    .on(["GET", "HEAD"], "/h/:token/artifacts/:sha256/:name?", (c) => serveHostArtifact(c, now));
   return new Hono<AppEnv>().get("/:site/ipxe", (c) => serveChain(c, now)).route("/", host);
 }

@@ -1,4 +1,4 @@
-// /boot/h/:token/artifacts/:sha256: the boot session's own kernel and initrds, streamed with Range and ETag.
+// /boot/h/:token/artifacts/:sha256[/<name>]: the boot session's own kernel, initrds and rootfs, streamed with Range and ETag.
 import { describe, expect, it } from "vitest";
 import { bytesOf, seedArtifact } from "../artifacts/seed.ts";
 import { call, eventsOf, seedHost, seedImage, seedProfile, seedSite, tokensIn } from "./seed.ts";
@@ -21,9 +21,11 @@ async function lab() {
 
 describe("host artifacts", () => {
   it("serves the kernel and initrd named in the chain, with ETag and immutable caching", async () => {
-    const { site, base, k, i, kernel, initrd } = await lab();
+    const { site, k, i, kernel, initrd } = await lab();
+    // A second chain is a new boot session: its token serves, the first one's is superseded.
     const chain = await call(`/boot/lab/ipxe?mac=${MAC}`);
     expect(chain.body).toContain(`/artifacts/${k} `);
+    const base = `/boot/h/${tokensIn(chain.body)[0]}/artifacts`;
     const res = await fetchBytes(`${base}/${k}`);
     expect(res.status).toBe(200);
     expect(res.headers.get("etag")).toBe(`"${k}"`);
@@ -48,6 +50,39 @@ describe("host artifacts", () => {
     expect(JSON.parse(res.body).error.code).toBe("forbidden");
     expect((await call(`${base}/${"0".repeat(64)}`)).status).toBe(403);
     expect((await call(`${base}/not-a-hash`)).status).toBe(404);
+  });
+
+  it("takes one optional file-name segment, ignored for lookup, so live-boot's fetch= sees a .squashfs URL", async () => {
+    const rootfs = bytesOf(30_000, 14);
+    const [k, r, o] = [await seedArtifact(bytesOf(5000, 15)), await seedArtifact(rootfs), await seedArtifact(bytesOf(1000, 16))];
+    await seedSite({ slug: "live" });
+    await seedImage({ name: "debian-live", artifacts: { kernel: k, rootfs: r } });
+    await seedProfile({ name: "live", image: "debian-live", cmdline: "boot=live fetch={{ boot.artifacts.rootfs }}/root.squashfs" });
+    await seedHost({ id: "host-live", siteId: "site-live", mac: MAC, profileId: "prf-live" });
+    const chain = await call(`/boot/live/ipxe?mac=${MAC}`);
+    const base = `/boot/h/${tokensIn(chain.body)[0]}/artifacts`;
+    expect(chain.body).toContain(`fetch=http://api.test${base}/${r}/root.squashfs`);
+
+    const named = await fetchBytes(`${base}/${r}/root.squashfs`);
+    expect(named.status).toBe(200);
+    expect(named.headers.get("etag")).toBe(`"${r}"`);
+    expect(named.bytes).toEqual(rootfs);
+    for (const name of ["filesystem.squashfs", "a", "x".repeat(128), "Root_1.2-3.tgz"]) expect((await call(`${base}/${r}/${name}`)).status).toBe(200);
+    const head = await call(`${base}/${r}/root.squashfs`, { method: "HEAD" });
+    expect([head.status, head.headers.get("content-length")]).toEqual([200, String(rootfs.length)]);
+    const ranged = await call(`${base}/${r}/root.squashfs`, { headers: { range: "bytes=10-19" } });
+    expect([ranged.status, ranged.headers.get("content-range")]).toEqual([206, `bytes 10-19/${rootfs.length}`]);
+
+    // Bad names: a clear 400 naming the field; more segments are no route at all.
+    for (const bad of ["x".repeat(129), "root%20fs.squashfs", "r%2Fs.squashfs", "%2e%2e%2froot", "root.squashfs%00"]) {
+      const res = await call(`${base}/${r}/${bad}`);
+      expect(res.status, bad).toBe(400);
+      expect(JSON.parse(res.body).error).toMatchObject({ code: "invalid_input", details: { field: "name" } });
+    }
+    expect((await call(`${base}/${r}/a/b.squashfs`)).status).toBe(404);
+    // The name never widens what a token may fetch.
+    expect((await call(`${base}/${o}/root.squashfs`)).status).toBe(403);
+    expect((await call(`/boot/h/forged.token.value/artifacts/${r}/root.squashfs`)).status).toBe(401);
   });
 
   it("needs a valid host token", async () => {
