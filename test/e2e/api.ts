@@ -26,6 +26,7 @@ export class AdminApi {
   get = <T = unknown>(path: string) => this.request<T>("GET", path);
   post = <T = unknown>(path: string, body: unknown) => this.request<T>("POST", path, body);
   patch = <T = unknown>(path: string, body: unknown) => this.request<T>("PATCH", path, body);
+  put = <T = unknown>(path: string, body: unknown) => this.request<T>("PUT", path, body);
 
   /** `curl -T file` to PUT /v1/artifacts/<sha256>: streamed, the API verifies the hash. */
   uploadArtifact(file: string, sha256: string): void {

@@ -39,11 +39,17 @@ export function missingPrereqs(): string[] {
   return missing;
 }
 
+// The real-OS scenarios also build their image: mmdebstrap (Debian package mmdebstrap) and mksquashfs
+// (squashfs-tools), from the machine's apt sources.
+export function osPrereqsMissing(): string[] {
+  return ["mmdebstrap", "mksquashfs"].filter((cmd) => !onPath(cmd)).map((cmd) => `${cmd} on PATH`);
+}
+
 /** true = run the suite; false = skip it (message printed); throws in CI. */
 export function e2eEnabled(): boolean {
-  const missing = missingPrereqs();
+  const missing = [...missingPrereqs(), ...osPrereqsMissing()];
   if (missing.length === 0) return true;
-  const message = `e2e suite needs: ${missing.join(", ")} (Debian: qemu-system-x86 ovmf ipxe ipxe-qemu dnsmasq-base nginx-light busybox-static cpio iproute2 curl; run as root)`;
+  const message = `e2e suite needs: ${missing.join(", ")} (Debian: qemu-system-x86 ovmf ipxe ipxe-qemu dnsmasq-base nginx-light busybox-static cpio iproute2 curl mmdebstrap squashfs-tools; run as root)`;
   if (process.env.CI === "true") throw new Error(message);
   console.warn(`SKIPPING ${message}`);
   return false;

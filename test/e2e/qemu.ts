@@ -20,6 +20,8 @@ export interface VmOptions {
   uuid?: string;
   serial?: string;
   stages?: Stage[];
+  /** Guest RAM; the real OS keeps its squashfs root in RAM (default 512). */
+  memoryMb?: number;
 }
 
 export type Stage = [stage: string, pattern: RegExp];
@@ -63,7 +65,7 @@ export interface Vm {
 export function launchVm(opts: VmOptions): Vm {
   const serialLog = join(opts.workDir, `${opts.name}.serial.log`);
   const nic = `virtio-net-pci,netdev=n0,mac=${opts.mac}${opts.firmware === "uefi" ? ",romfile=" : ""}`;
-  const args = ["-accel", "tcg", "-m", "512", "-smp", "1", "-display", "none", "-monitor", "none", "-no-reboot"];
+  const args = ["-accel", "tcg", "-m", String(opts.memoryMb ?? 512), "-smp", "1", "-display", "none", "-monitor", "none", "-no-reboot"];
   args.push("-serial", `file:${serialLog}`, "-netdev", `tap,id=n0,ifname=${opts.tap},script=no,downscript=no`, "-device", nic, "-boot", "n");
   if (opts.uuid || opts.serial) args.push("-smbios", ["type=1", opts.uuid && `uuid=${opts.uuid}`, opts.serial && `serial=${opts.serial}`].filter(Boolean).join(","));
   if (opts.firmware === "uefi") {

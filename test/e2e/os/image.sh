@@ -1,0 +1,26 @@
+#!/bin/sh
+# Stage 2 of the diskless Debian image (quick; redone when this recipe changes): the base tree plus the e2e report
+# unit, host-specific state removed (hostname, SSH host keys, machine-id: cloud-init and systemd make them per
+# boot), DNS through systemd-resolved; packed as root.squashfs. Nothing of cloud-init is changed.
+#   image.sh <base dir> <out dir>        (as root)
+set -eu
+base=$1
+out=$2
+here=$(cd "$(dirname "$0")" && pwd)
+root="$out/root"
+mkdir -p "$out"
+rm -rf "$root"
+unsquashfs -q -n -d "$root" "$base/base.squashfs"
+
+install -D -m 0755 "$here/report.sh" "$root/usr/local/sbin/edgeboot-report"
+install -D -m 0644 "$here/edgeboot-report.service" "$root/etc/systemd/system/edgeboot-report.service"
+find "$root/etc/systemd/system" -name edgeboot-report.service -path '*.wants/*' -delete
+systemctl --root="$root" enable edgeboot-report.service systemd-networkd.service systemd-resolved.service
+ln -sf ../run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"
+rm -f "$root/etc/hostname" "$root"/etc/ssh/ssh_host_*
+: > "$root/etc/machine-id"
+
+cp "$base/vmlinuz" "$base/initrd.img" "$base/packages.txt" "$out/"
+rm -f "$out/root.squashfs"
+mksquashfs "$root" "$out/root.squashfs" -noappend -comp zstd -Xcompression-level 6 -quiet -no-xattrs
+rm -rf "$root"
