@@ -3,8 +3,9 @@
 // - every policy: only while the session is active (not after the host reported done) and within the site's window
 //   (sites.host_token_ttl_seconds after the chain);
 // - once: each file is served once per session; a second fetch is refused (410 secret_refetch) and is an alert event;
-// - bound: only through the relay that issued the chain (its credential) for the address it saw (or the host's own
-//   static addresses, which the OS may already use when cloud-init fetches);
+// - bound: only through the relay that issued the chain (its credential) for the address it saw, the host's own
+//   static addresses (the OS may already use them when cloud-init fetches), or an address that relay learned for the
+//   session's MAC from DHCP (Edgeboot-Client-Mac: the OS's DHCP client may lease another address than iPXE's);
 // - open: labs; still recorded.
 // Refusals are events (`secret-refetch`, `secret-refused`) written in the request's own waitUntil.
 import type { Context } from "hono";
@@ -14,9 +15,13 @@ import { claimSecretFile, markServedStatement, type BootSession } from "../db/qu
 import type { StaticNetwork } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
 import { timingSafeEqualHex } from "../lib/crypto.ts";
+import { normalizeMac } from "../lib/mac.ts";
 import type { BootHostEnv } from "./hostToken.ts";
 import { ClientAddress, CLIENT_ADDRESS_HEADER } from "./query.ts";
 import { writeBehind } from "./writeBehind.ts";
+
+// Sent by a relay with a proxied /h/ request: the MAC it learned, from DHCP, for the address it relays for.
+export const CLIENT_MAC_HEADER = "edgeboot-client-mac";
 
 export const SECRET_NOCLOUD_FILES: ReadonlySet<string> = new Set(["user-data", "vendor-data"]);
 export const isSecretFile = (file: string) => SECRET_NOCLOUD_FILES.has(file) || file.startsWith("files/");
@@ -73,7 +78,9 @@ export async function secretGate(c: Context<BootHostEnv>, file: string, host: Ho
       throw alert("secret-refused", new ApiError("delivery_bound", `${file} is delivered only through the relay that issued this boot's chain`, { file }));
     }
     const seen = ClientAddress.safeParse(c.req.header(CLIENT_ADDRESS_HEADER) ?? "");
-    if (!seen.success || !boundAddresses(session, host).has(seen.data)) {
+    const vouchedMac = normalizeMac(c.req.header(CLIENT_MAC_HEADER) ?? "");
+    const sameMachine = session.mac !== null && vouchedMac === session.mac;
+    if (!seen.success || !(boundAddresses(session, host).has(seen.data) || sameMachine)) {
       throw alert("secret-refused", new ApiError("delivery_bound", `${file} is delivered only to the address this boot's chain was fetched from`, { file }));
     }
   }

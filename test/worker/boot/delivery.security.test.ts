@@ -165,6 +165,12 @@ describe("delivery policy bound", () => {
     expect((await file(token, "user-data", via(relay, "10.0.0.77"))).body).toContain("join-secret-of-a");
     expect((await file(token, "user-data", via(relay, "::ffff:10.0.0.77"))).status).toBe(200);
     expect((await file(token, "user-data", via(relay, "10.0.0.50"))).status).toBe(200);
+    // The OS's DHCP client leased another address: the issuing relay vouches it learned the session's MAC there.
+    expect((await file(token, "user-data", { ...via(relay, "10.0.0.91"), "edgeboot-client-mac": MAC_A.toUpperCase() })).status).toBe(200);
+    const otherMac = await file(token, "user-data", { ...via(relay, "10.0.0.91"), "edgeboot-client-mac": MAC_B });
+    expect(otherMac.status).toBe(403);
+    // Another relay cannot vouch.
+    expect((await file(token, "user-data", { ...via(other, "10.0.0.91"), "edgeboot-client-mac": MAC_A })).status).toBe(403);
     // Meta-data carries no secret: any path.
     expect((await file(token, "meta-data")).status).toBe(200);
   });
