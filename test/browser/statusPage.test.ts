@@ -7,6 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWranglerDev, type WranglerDev } from "../helpers/wrangler.ts";
 import { type Admin, adminApi, chromiumPath, launchChromium, Machine, registerRelay, relayEvents, seedBootableProfile, shot } from "./support.ts";
 
+// Functions passed to page.evaluate run in the page; the repo's tsconfig has no DOM lib, so name its globals here.
+declare const document: any;
+declare const window: any;
+declare const location: any;
+declare function getComputedStyle(el: unknown, pseudo?: string): any;
+
 const SITE = "lab";
 const OTHER = "branch";
 const PROFILE = "linux";
@@ -70,7 +76,7 @@ const text = (page: Page) => page.evaluate(() => document.body.innerText);
 async function accessibilityProblems(page: Page): Promise<string[]> {
   return page.evaluate(() => {
     const problems: string[] = [];
-    for (const el of document.querySelectorAll<HTMLInputElement | HTMLSelectElement>("input:not([type=hidden]), select")) {
+    for (const el of document.querySelectorAll("input:not([type=hidden]), select")) {
       if (!el.labels?.length && !el.getAttribute("aria-label")) problems.push(`unlabelled ${el.tagName.toLowerCase()} ${el.name}`);
     }
     const rgb = (s: string) => (s.match(/[\d.]+/g) ?? []).map(Number);
@@ -81,7 +87,7 @@ async function accessibilityProblems(page: Page): Promise<string[]> {
       });
       return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
     };
-    const background = (el: Element | null): number[] => {
+    const background = (el: any): number[] => {
       for (let e = el; e; e = e.parentElement) {
         const c = rgb(getComputedStyle(e).backgroundColor);
         if (c.length >= 3 && (c.length < 4 || c[3]! > 0)) return c;
@@ -89,11 +95,11 @@ async function accessibilityProblems(page: Page): Promise<string[]> {
       return [255, 255, 255];
     };
     for (const el of document.querySelectorAll("a, button, .badge, .muted, .help, td, th, p, dd, dt, label, code, li")) {
-      if (!(el as HTMLElement).offsetParent || !el.textContent?.trim()) continue;
+      if (!el.offsetParent || !el.textContent?.trim()) continue;
       const fg = lum(rgb(getComputedStyle(el).color));
       const bg = lum(background(el));
       const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
-      if (ratio < 4.5) problems.push(`contrast ${ratio.toFixed(2)} for ${el.tagName.toLowerCase()}.${(el as HTMLElement).className}: "${el.textContent.trim().slice(0, 30)}"`);
+      if (ratio < 4.5) problems.push(`contrast ${ratio.toFixed(2)} for ${el.tagName.toLowerCase()}.${el.className}: "${el.textContent.trim().slice(0, 30)}"`);
     }
     return [...new Set(problems)];
   });
@@ -144,7 +150,7 @@ describe("status page in chromium", () => {
     console.log(`timeline: ms from the report to the row on the page: ${JSON.stringify(latency)}`);
     for (const [phase, ms] of Object.entries(latency)) expect(ms, `${phase} shown after ${ms} ms`).toBeLessThanOrEqual(LIVE_MS);
 
-    const stages = await page.$$eval("#timeline ol.stages li", (lis) => lis.map((li) => [li.querySelector(".name")?.textContent, li.className]));
+    const stages = await page.$$eval("#timeline ol.stages li", (lis) => lis.map((li: any) => [li.querySelector(".name")?.textContent, li.className]));
     expect(stages).toEqual([
       ["DHCP", "stage done"],
       ["TFTP", "stage done"],
@@ -153,7 +159,7 @@ describe("status page in chromium", () => {
       ["cloud-init", "stage done"],
       ["Host report", "stage done"],
     ]);
-    expect(await page.$eval("#timeline .boot-head", (p) => p.textContent)).toContain("finished");
+    expect(await page.$eval("#timeline .boot-head", (p: any) => p.textContent)).toContain("finished");
     expect(await accessibilityProblems(page)).toEqual([]);
     await snap(page, "03-timeline-booted");
     await page.close();
@@ -224,10 +230,10 @@ describe("status page in chromium", () => {
     await page.goto(`${api.url}/ui/sites/${SITE}/hosts`);
     await page.select("#f-state", "installed");
     await Promise.all([page.waitForNavigation(), page.click("form.filters button[type=submit]")]);
-    const rows = await page.$$eval("table.cards tbody th a", (as) => as.map((a) => a.textContent));
+    const rows = await page.$$eval("table.cards tbody th a", (as: any[]) => as.map((a) => a.textContent));
     expect(rows).toEqual(["node-2"]);
     await page.goto(`${api.url}/ui/sites/${SITE}/hosts?mac=not-a-mac`);
-    expect(await page.$eval(".notice.error", (n) => n.textContent)).toContain("MAC address: MAC address expected");
+    expect(await page.$eval(".notice.error", (n: any) => n.textContent)).toContain("MAC address: MAC address expected");
     expect(await page.$eval("#f-mac", (i) => i.getAttribute("aria-invalid"))).toBe("true");
     await snap(page, "08-bad-filter");
     await page.close();
@@ -243,11 +249,14 @@ describe("status page in chromium", () => {
     await snap(page, "10-phone-site");
     await page.goto(`${api.url}/ui/sites/${SITE}/hosts/node-1`);
     expect(await noHorizontalScroll(page)).toBe(true);
-    // Table headers are replaced by per-cell labels.
-    expect(await page.$eval("#timeline td[data-label]", (td) => getComputedStyle(td, "::before").content)).toContain("At");
     expect(await page.$("form[action$='/wake'] button")).not.toBeNull();
     expect(await accessibilityProblems(page)).toEqual([]);
     await snap(page, "11-phone-host");
+    // The hosts table becomes one card per host, each cell labelled in place of the hidden header row.
+    await page.goto(`${api.url}/ui/sites/${SITE}/hosts`);
+    expect(await noHorizontalScroll(page)).toBe(true);
+    expect(await page.$eval("td[data-label=MAC]", (td) => getComputedStyle(td, "::before").content)).toContain("MAC");
+    await snap(page, "12-phone-hosts");
     await page.close();
   });
 });

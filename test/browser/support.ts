@@ -113,7 +113,7 @@ export async function relayEvents(base: string, credential: string, events: { ph
 
 export async function registerRelay(base: string, credential: string, version: string) {
   const { publicKey } = await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]) as CryptoKeyPair;
-  const jwk = await crypto.subtle.exportKey("jwk", publicKey);
+  const jwk = (await crypto.subtle.exportKey("jwk", publicKey)) as JsonWebKey;
   const res = await fetch(`${base}/relay/v1/register`, {
     method: "POST",
     headers: { authorization: `Bearer ${credential}`, "content-type": "application/json" },

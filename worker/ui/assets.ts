@@ -28,10 +28,14 @@ h1 { font-size:1.5rem; margin:.4em 0; } h2 { font-size:1.2rem; margin:1.4em 0 .5
 .notice.error { background:var(--bad-bg); border-color:var(--bad); color:var(--bad); }
 .notice.ok { background:var(--ok-bg); border-color:var(--ok); color:var(--ok); }
 .badge { display:inline-block; padding:1px 8px; border-radius:999px; font-size:.8rem; font-weight:600; background:var(--panel); color:var(--fg); border:1px solid var(--line); text-decoration:none; white-space:nowrap; }
-.badge.ok, .state-booted, .state-installed, .status-booted { background:var(--ok-bg); color:var(--ok); border-color:#8fd19e; }
-.badge.bad, .state-failed, .status-failed { background:var(--bad-bg); color:var(--bad); border-color:#f5a3a9; }
-.badge.warn, .state-discovered, .status-waiting { background:var(--warn-bg); color:var(--warn); border-color:#e8c56b; }
-.badge.info, .state-booting, .state-installing, .status-in-progress { background:var(--info-bg); color:var(--info); border-color:#9cc8f0; }
+.badge.ok, .badge.state-booted, .badge.state-installed, .badge.status-booted { background:var(--ok-bg); color:var(--ok); border-color:#8fd19e; }
+.badge.bad, .badge.state-failed, .badge.status-failed { background:var(--bad-bg); color:var(--bad); border-color:#f5a3a9; }
+.badge.warn, .badge.state-discovered, .badge.status-waiting { background:var(--warn-bg); color:var(--warn); border-color:#e8c56b; }
+.badge.info, .badge.state-booting, .badge.state-installing, .badge.status-in-progress { background:var(--info-bg); color:var(--info); border-color:#9cc8f0; }
+.boot { border-left:4px solid var(--line); padding-left:10px; }
+.boot.status-booted { border-left-color:var(--ok); } .boot.status-failed { border-left-color:var(--bad); }
+.boot.status-waiting { border-left-color:#b7791f; } .boot.status-in-progress { border-left-color:var(--accent); }
+.nowrap { white-space:nowrap; }
 .badge.muted { color:var(--muted); }
 ul.chips, ul.plain { list-style:none; padding:0; margin:4px 0; } ul.chips { display:inline-flex; flex-wrap:wrap; gap:4px; vertical-align:middle; }
 .table-wrap { overflow-x:auto; }
@@ -65,7 +69,7 @@ ol.stages li { flex:1 1 110px; border-radius:6px; padding:6px 8px; border:1px so
 ol.stages .name { font-weight:600; font-size:.9rem; } ol.stages .dur { font-size:.85rem; }
 ol.stages li.done { background:var(--ok-bg); border-color:#8fd19e; color:var(--ok); }
 ol.stages li.failed { background:var(--bad-bg); border-color:#f5a3a9; color:var(--bad); }
-ol.stages li.not-reached { background:var(--panel); color:var(--muted); border-style:dashed; }
+ol.stages li.not-seen { background:var(--panel); color:var(--muted); border-style:dashed; }
 .boot-head { margin:.2em 0; }
 @media (max-width: 760px) {
   .host-grid { grid-template-columns:1fr; }
@@ -74,7 +78,12 @@ ol.stages li.not-reached { background:var(--panel); color:var(--muted); border-s
   table.cards tr { border:1px solid var(--line); border-radius:8px; margin:0 0 10px; padding:4px 0; }
   table.cards th, table.cards td { border:none; padding:2px 10px; }
   table.cards [data-label]::before { content:attr(data-label) ": "; color:var(--muted); font-weight:400; font-size:.85rem; }
-  .inline-form > div, .filters > div { flex:1 1 100%; } .inline-form input, .inline-form select, .filters input, .filters select { width:100%; }
+  table.events tr { padding:6px 10px; }
+  table.events td { display:inline; padding:0 8px 0 0; }
+  table.events [data-label]::before { content:none; }
+  table.events td.detail { display:block; padding:2px 0 0; }
+  table.cards td:empty { display:none; }
+  .inline-form > div, .filters > div, .inline-form fieldset { flex:1 1 100%; } .inline-form input, .inline-form select, .filters input, .filters select { width:100%; }
 }
 `;
 

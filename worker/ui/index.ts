@@ -10,7 +10,7 @@ import { ApiError } from "../errors.ts";
 import { type AdminClient, adminClient, type ApiResult, type Fetcher, query, seg } from "./apiClient.ts";
 import { APP_CSS, APP_JS } from "./assets.ts";
 import { failureNotice, type Notice, page } from "./layout.ts";
-import { hostPage, timelineFragment } from "./pages/host.ts";
+import { hostLive, hostPage } from "./pages/host.ts";
 import { FILTER_FIELDS, type HostFilters, hostsPage } from "./pages/hosts.ts";
 import { loginPage } from "./pages/login.ts";
 import { type EventItem, type HostItem, hostRef, type RelayItem, sitePage } from "./pages/site.ts";
@@ -250,7 +250,7 @@ export function uiRoutes(app: Fetcher) {
     if (!siteRes.ok) return c.text(siteRes.error.message, siteRes.status as 400);
     if (!hostRes.ok) return c.text(hostRes.error.message, hostRes.status as 400);
     const evs = await hostTimelineEvents(c.get("db"), siteRes.body.id, hostRes.body);
-    return c.html(timelineFragment(bootsOf(withCacheEventsOf(evs.host, evs.macless))));
+    return c.html(hostLive(hostRes.body, bootsOf(withCacheEventsOf(evs.host, evs.macless))));
   });
 
   // An action: call the API; on success go back to the host (by its possibly new name), else show why, in place.

@@ -2,7 +2,7 @@ import { html } from "hono/html";
 import type { Principal } from "../../context.ts";
 import { seg } from "../apiClient.ts";
 import { duration, isoUtc } from "../format.ts";
-import { type Html, type Notice, page, stateBadge, when } from "../layout.ts";
+import { type Html, type Notice, page, stateBadge } from "../layout.ts";
 import { type Boot, STAGE_LABEL, STAGES } from "../timeline.ts";
 import { enrollForm, eventDetail, type HostItem, hostName, hostRef, ms, profileOptions } from "./site.ts";
 
@@ -18,8 +18,11 @@ function stageBar(b: Boot): Html {
   const shown = STAGES.filter((s) => s !== "wake" || seen.has(s));
   return html`<ol class="stages" aria-label="Stages">${shown.map((stage) => {
     const s = seen.get(stage);
-    if (!s) return html`<li class="stage not-reached"><span class="name">${STAGE_LABEL[stage]}</span><span class="dur">not reached</span></li>`;
-    return html`<li class="stage ${s.failed ? "failed" : "done"}"><span class="name">${s.label}</span><span class="dur">${s.failed ? "failed · " : ""}${duration(s.ms)}</span></li>`;
+    if (!s) return html`<li class="stage not-seen"><span class="name">${STAGE_LABEL[stage]}</span><span class="dur">no events</span></li>`;
+    const at = `at +${duration(s.startAt - b.startAt)}`;
+    // A stage of one instant (the host's final report) has a time, not a duration.
+    const took = s.ms === 0 && s.events === 1 ? at : `${duration(s.ms)}, ${at}`;
+    return html`<li class="stage ${s.failed ? "failed" : "done"}"><span class="name">${s.label}</span><span class="dur">${s.failed ? "failed · " : ""}${took}</span></li>`;
   })}</ol>`;
 }
 
@@ -28,16 +31,16 @@ export function timelineFragment(boots: Boot[]): Html {
   const [latest, ...earlier] = boots as [Boot, ...Boot[]];
   return html`<div class="boot status-${latest.status}">
   <p class="boot-head"><strong>Latest boot</strong>: started ${isoUtc(latest.startAt)},
-    <span class="badge status-${latest.status}">${STATUS_TEXT[latest.status]}</span>, ${duration(latest.endAt - latest.startAt)} so far, last event <code>${latest.lastPhase}</code></p>
+    <span class="badge status-${latest.status}">${STATUS_TEXT[latest.status]}</span>, ${latest.status === "in-progress" || latest.status === "waiting" ? `${duration(latest.endAt - latest.startAt)} so far` : `took ${duration(latest.endAt - latest.startAt)}`}, last event <code>${latest.lastPhase}</code></p>
   ${stageBar(latest)}
   <div class="table-wrap"><table class="cards compact events">
     <caption class="sr-only">Events of the latest boot, oldest first</caption>
     <thead><tr><th scope="col">At</th><th scope="col">Stage</th><th scope="col">Event</th><th scope="col">From</th><th scope="col">Detail</th></tr></thead>
     <tbody>${latest.events.map(
       (e) => html`<tr data-phase="${e.phase}">
-      <td data-label="At"><span title="${isoUtc(e.at)}">+${duration(e.offsetMs)}</span></td>
+      <td data-label="At" class="nowrap"><span title="${isoUtc(e.at)}">+${duration(e.offsetMs)}</span></td>
       <td data-label="Stage">${STAGE_LABEL[e.stage]}</td>
-      <td data-label="Event"><code>${e.phase}</code></td>
+      <td data-label="Event"><code class="nowrap">${e.phase}</code></td>
       <td data-label="From">${e.source}</td>
       <td data-label="Detail" class="detail">${eventDetail(e.detail)}</td>
     </tr>`,
@@ -83,6 +86,26 @@ function actions(site: string, h: HostItem, profiles: string[], etag: string | n
 </section>`;
 }
 
+// The part of the host page that the browser re-fetches every second: what the host is now, and its boots.
+export function hostLive(h: HostItem, boots: Boot[]): Html {
+  const labels = Object.entries(h.labels);
+  const seen = ms(h.lastSeenAt);
+  return html`<dl class="facts">
+  <div><dt>State</dt><dd>${stateBadge(h.state)}</dd></div>
+  <div><dt>MAC</dt><dd><code>${h.mac ?? "—"}</code></dd></div>
+  <div><dt>Profile</dt><dd>${h.profile ?? html`<span class="muted">none</span>`}</dd></div>
+  <div><dt>Last seen</dt><dd>${seen === null ? html`<span class="muted">never</span>` : html`<time datetime="${new Date(seen).toISOString()}">${isoUtc(seen)}</time>`}</dd></div>
+  <div><dt>Architecture</dt><dd>${h.lastIdentity?.arch ?? h.arch ?? "—"}${h.lastIdentity?.platform ? ` (${h.lastIdentity.platform})` : ""}</dd></div>
+  ${h.uuid ? html`<div><dt>UUID</dt><dd><code>${h.uuid}</code></dd></div>` : ""}
+  ${h.serial ? html`<div><dt>Serial</dt><dd>${h.serial}</dd></div>` : ""}
+  ${labels.length ? html`<div><dt>Labels</dt><dd><ul class="chips">${labels.map(([k, v]) => html`<li><span class="badge">${k}=${v}</span></li>`)}</ul></dd></div>` : ""}
+</dl>
+<section aria-labelledby="tl-h">
+  <h2 id="tl-h">Boot timeline</h2>
+  ${timelineFragment(boots)}
+</section>`;
+}
+
 export function hostPage(o: {
   principal: Principal;
   site: { slug: string; name: string };
@@ -96,24 +119,10 @@ export function hostPage(o: {
 }): Html {
   const { site, host: h, now } = o;
   const slug = site.slug;
-  const labels = Object.entries(h.labels);
-  const body = html`<h1>${hostName(h)} ${stateBadge(h.state)}</h1>
-<dl class="facts">
-  <div><dt>MAC</dt><dd><code>${h.mac ?? "—"}</code></dd></div>
-  <div><dt>Profile</dt><dd>${h.profile ?? html`<span class="muted">none</span>`}</dd></div>
-  <div><dt>Last seen</dt><dd>${when(ms(h.lastSeenAt), now)}</dd></div>
-  <div><dt>Architecture</dt><dd>${h.lastIdentity?.arch ?? h.arch ?? "—"}${h.lastIdentity?.platform ? ` (${h.lastIdentity.platform})` : ""}</dd></div>
-  ${h.uuid ? html`<div><dt>UUID</dt><dd><code>${h.uuid}</code></dd></div>` : ""}
-  ${h.serial ? html`<div><dt>Serial</dt><dd>${h.serial}</dd></div>` : ""}
-  ${h.lastIdentity?.relay || h.lastIdentity?.auth ? html`<div><dt>Last chain via</dt><dd>${h.lastIdentity?.auth ?? ""}</dd></div>` : ""}
-  ${labels.length ? html`<div><dt>Labels</dt><dd><ul class="chips">${labels.map(([k, v]) => html`<li><span class="badge">${k}=${v}</span></li>`)}</ul></dd></div>` : ""}
-</dl>
+  const body = html`<h1>${hostName(h)}</h1>
+<p class="live" id="tl-status" role="status">Updates every second while this page is open.</p>
 <div class="host-grid">
-<section aria-labelledby="tl-h">
-  <h2 id="tl-h">Boot timeline</h2>
-  <p class="live" id="tl-status" role="status">Updates every second while this page is open.</p>
-  <div id="timeline" data-poll="/ui/sites/${seg(slug)}/hosts/${seg(hostRef(h))}/timeline" data-status="tl-status">${timelineFragment(o.boots)}</div>
-</section>
+<div id="timeline" data-poll="/ui/sites/${seg(slug)}/hosts/${seg(hostRef(h))}/timeline" data-status="tl-status">${hostLive(h, o.boots)}</div>
 ${o.canWrite ? actions(slug, h, o.profiles, o.etag) : html`<section class="card"><h2>Actions</h2><p class="muted">This token can only look at this site, so enrolling, next-boot changes and wake are not offered.</p></section>`}
 </div>`;
   return page({

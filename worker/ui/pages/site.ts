@@ -131,15 +131,15 @@ ${o.canWrite ? "" : html` · <span class="badge muted">view only</span> this tok
   <h2 id="events-h">Recent boot events</h2>
   ${o.events.length === 0
     ? html`<p class="empty">No boot events yet.</p>`
-    : html`<div class="table-wrap"><table class="cards compact">
+    : html`<div class="table-wrap"><table class="cards compact events">
     <thead><tr><th scope="col">When</th><th scope="col">Host</th><th scope="col">Stage</th><th scope="col">Event</th><th scope="col">Detail</th></tr></thead>
     <tbody>${o.events.map((e) => {
       const h = e.hostId ? o.hostsById.get(e.hostId) : undefined;
       return html`<tr>
-      <td data-label="When">${when(ms(e.at), now)}</td>
+      <td data-label="When" class="nowrap">${when(ms(e.at), now)}</td>
       <td data-label="Host">${h ? html`<a href="${hostHref(slug, h)}">${hostName(h)}</a>` : (e.mac ?? html`<span class="muted">—</span>`)}</td>
       <td data-label="Stage">${STAGE_LABEL[stageOf(e)]}</td>
-      <td data-label="Event"><code>${e.phase}</code> <span class="muted">${e.source}</span></td>
+      <td data-label="Event"><code class="nowrap">${e.phase}</code> <span class="muted">${e.source}</span></td>
       <td data-label="Detail" class="detail">${eventDetail(e.detail)}</td>
     </tr>`;
     })}</tbody></table></div>`}
