@@ -70,6 +70,18 @@ describe("relay config", () => {
     expect(errors([...required, "--arm64-binary", "../x.efi"])[0]).toMatch(/^--arm64-binary/);
   });
 
+  it("reads relay-agent networks as CIDRs (none by default: relayed DHCP is dropped)", () => {
+    expect(ok(required).config.relayAgentNetworks).toEqual([]);
+    const { config } = ok([...required, "--relay-agent-network", "10.20.0.0/16", "--relay-agent-network", "192.168.7.1"]);
+    expect(config.relayAgentNetworks.map((n) => n.text)).toEqual(["10.20.0.0/16", "192.168.7.1/32"]);
+    expect(ok([], { ...env, EDGEBOOT_API_URL: "https://a.example", EDGEBOOT_SITE: "x", EDGEBOOT_RELAY_AGENT_NETWORKS: "10.0.0.0/8, 172.16.0.0/12" }).config.relayAgentNetworks).toHaveLength(2);
+    expect(errors([...required, "--relay-agent-network", "10.20.0.1/16"])).toEqual([
+      '--relay-agent-network (EDGEBOOT_RELAY_AGENT_NETWORKS) has host bits set (did you mean 10.20.0.0/16?); got "10.20.0.1/16"',
+    ]);
+    expect(errors([...required, "--relay-agent-network", "10.20.0.0/33"])[0]).toMatch(/prefix length must be 0-32/);
+    expect(errors([...required, "--relay-agent-network", "lan"])[0]).toMatch(/must be an IPv4 network like 10.1.0.0\/16/);
+  });
+
   it("requires the API URL, site and credential, and never echoes the credential", () => {
     expect(errors([], {})).toEqual([
       "--api-url (EDGEBOOT_API_URL) is required",
