@@ -1,5 +1,5 @@
 // The composition root in-process: DHCP, the client table and /boot.ipxe are wired together (a REQUEST the relay
-// overhears decides which MAC /boot.ipxe asks the API for), and close() releases every port.
+// overhears decides which MAC /boot.ipxe may ask the API for), and close() releases every port.
 import { createSocket } from "node:dgram";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -40,9 +40,11 @@ describe("startRelay", () => {
       request.set([127, 0, 0, 1], at + 2);
       await client.send(request, relay.ports.dhcp);
       await new Promise((r) => setTimeout(r, 100));
-      const res = await fetch(`http://127.0.0.1:${relay.ports.http}/boot.ipxe?mac=02:00:00:00:00:99`);
-      const body = await res.text();
-      // The API is unreachable: the failure script names the MAC the relay saw in DHCP, not the query's.
+      // Another MAC in the query than the one this address used in DHCP: refused, never fetched for either.
+      const other = await (await fetch(`http://127.0.0.1:${relay.ports.http}/boot.ipxe?mac=02:00:00:00:00:99`)).text();
+      expect(other).toContain("# edgeboot relay: chain refused (mac-mismatch)");
+      const body = await (await fetch(`http://127.0.0.1:${relay.ports.http}/boot.ipxe?mac=52-54-00-eb-00-01`)).text();
+      // The API is unreachable: the failure script names the MAC the relay saw in DHCP.
       expect(body).toContain("echo edgeboot: cannot boot 52:54:00:eb:00:01 yet");
       expect(body).toContain(`http://127.0.0.1:${relay.ports.http}/boot.ipxe?mac=52%3A54%3A00%3Aeb%3A00%3A01&attempt=2`);
     } finally {
