@@ -94,7 +94,8 @@ export function documentSiteToolRoutes(registry: Registry) {
       200: { description: `iPXE script or NoCloud document (${NOCLOUD_FILES.join(", ")})`, content: { "text/plain": { schema: z.string() } } },
       ...commonErrors,
       404: noSiteOrHost,
-      500: errorResponse("A template or command line could not be rendered, or no boot plan resolves (code render_failed)"),
+      409: errorResponse("No boot plan resolves: a profile without image, no image build for the arch, a missing profile (code not_bootable)"),
+      500: errorResponse("A template or command line could not be rendered (code render_failed)"),
     },
   });
   registry.registerPath({
