@@ -83,7 +83,8 @@ ol.stages li.not-seen { background:var(--panel); color:var(--muted); border-styl
   table.events [data-label]::before { content:none; }
   table.events td.detail { display:block; padding:2px 0 0; }
   table.cards td:empty { display:none; }
-  .inline-form > div, .filters > div, .inline-form fieldset { flex:1 1 100%; } .inline-form input, .inline-form select, .filters input, .filters select { width:100%; }
+  .inline-form > div, .inline-form fieldset { flex:1 1 100%; }
+  .filters > div { flex:1 1 40%; } .filters small { display:none; } .inline-form input, .inline-form select, .filters input, .filters select { width:100%; }
 }
 `;
 

@@ -33,6 +33,7 @@ export function timelineFragment(boots: Boot[]): Html {
   <p class="boot-head"><strong>Latest boot</strong>: started ${isoUtc(latest.startAt)},
     <span class="badge status-${latest.status}">${STATUS_TEXT[latest.status]}</span>, ${latest.status === "in-progress" || latest.status === "waiting" ? `${duration(latest.endAt - latest.startAt)} so far` : `took ${duration(latest.endAt - latest.startAt)}`}, last event <code>${latest.lastPhase}</code></p>
   ${stageBar(latest)}
+  <p class="help">Each stage lasts from its first event to the first event of the next one (so Artifacts includes the kernel starting).</p>
   <div class="table-wrap"><table class="cards compact events">
     <caption class="sr-only">Events of the latest boot, oldest first</caption>
     <thead><tr><th scope="col">At</th><th scope="col">Stage</th><th scope="col">Event</th><th scope="col">From</th><th scope="col">Detail</th></tr></thead>
