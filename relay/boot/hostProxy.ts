@@ -110,7 +110,11 @@ export function hostProxyRoute(deps: {
         timedOut = true;
         upstream.destroy(new Error("timeout"));
       }, deps.timeoutMs);
-      const onClientGone = () => upstream.destroy();
+      // A client gone before the end aborts the API request; after the end the socket belongs to the agent's pool.
+      let ended = false;
+      const onClientGone = () => {
+        if (!ended) upstream.destroy();
+      };
       res.once("close", onClientGone);
       upstream.on("response", (up) => {
         clearTimeout(headerTimer);
@@ -124,7 +128,10 @@ export function hostProxyRoute(deps: {
         up.socket.setTimeout(idleMs, () => up.destroy(new Error(`API response stalled for ${idleMs} ms`)));
         up.pipe(res);
         up.on("error", () => res.destroy());
-        up.on("end", () => deps.log.debug("host path proxied", { client, path: `/h/…/${rest}`, status: up.statusCode, ms: Math.round(performance.now() - started) }));
+        up.on("end", () => {
+          ended = true;
+          deps.log.debug("host path proxied", { client, path: `/h/…/${rest}`, status: up.statusCode, ms: Math.round(performance.now() - started) });
+        });
       });
       upstream.on("error", (err) => {
         clearTimeout(headerTimer);

@@ -1,6 +1,8 @@
 // What the DHCP side saw, for /boot.ipxe and TFTP: which MAC holds which IP (bindings learned only from the client's
 // own DHCP packets, never from an HTTP query) and whether that MAC's iPXE advertised HTTPS (option 175.20).
-// Pure and clocked: no sockets. Bounded in size (oldest evicted first) and age (CLIENT_TTL_MS since the last packet).
+// Pure and clocked: no sockets. Bounded in size (oldest evicted first) and age (CLIENT_TTL_MS since the last packet:
+// iPXE fetches its chain seconds after its DHCP; a client still retrying later is refused once, renews DHCP, and is
+// learned again, and a contest clears sooner).
 //
 // Conflicts. A MAC claimed from two live IPs, or an IP claimed by two live MACs, is "contested": /boot.ipxe serves
 // neither until the older claim ages out, and the claim that made the conflict is reported (`mac-rebind`). The new
@@ -30,7 +32,7 @@ type Held = { key: string; at: number; ipxe: boolean };
 
 const MAX_ENTRIES = 8192;
 const MAX_CLAIMS_PER_KEY = 4; // a few live claims per MAC or IP are enough to see a contest
-export const CLIENT_TTL_MS = 10 * 60_000;
+export const CLIENT_TTL_MS = 5 * 60_000;
 // A continuing contest is reported at most this often per MAC/IP pair (a flood of forged packets is one alert).
 export const REBIND_REPORT_MS = 60_000;
 
