@@ -1,7 +1,8 @@
 // Per-host boot tokens: EdDSA JWTs that sit in the URL path (/boot/h/<token>/...), because cloud-init appends file
 // names to the NoCloud seed URL. A token carries only its boot session id (`sid`), the boot entry it was minted for
 // (`e`, menus only) and its expiry: site, host, MAC, profile, image, delivery policy and state live in the session
-// row (boot_sessions), so a token is ~210 characters instead of ~625 and the kernel line keeps its room.
+// row (boot_sessions), so a token is ~226 characters instead of ~625 (with a 10-character kid; each kid character
+// adds 4/3) and the kernel line keeps its room.
 // Verification is strict: EdDSA only (`alg: none`, HS256 keyed with the public key and every other algorithm are
 // refused by jose before any key is used), a known `kid`, `typ` edgeboot-host+jwt (what separates it from the
 // relay's boot tokens, which use another typ and are verified with another key), `sid` and `exp` required and
@@ -14,15 +15,15 @@ import type { SigningKeys } from "../keys/signingKeys.ts";
 export const HOST_TOKEN_TYPE = "edgeboot-host+jwt";
 // Path segment shape of a compact JWS with a small payload and an Ed25519 signature (86 characters).
 export const HOST_TOKEN_PATTERN = /^[A-Za-z0-9_-]{20,200}\.[A-Za-z0-9_-]{20,200}\.[A-Za-z0-9_-]{86}$/;
-// Boot session ids: 16 random bytes, base64url.
-export const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+// Boot session ids: 12 random bytes, base64url (96 bits: unique, not a secret; the signature is what counts).
+export const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{16}$/;
 // A menu offers at most this many boot entries per chain.
 export const MAX_ENTRIES = 64;
 
 export type HostTokenPayload = { sid: string; entry: number; exp: number };
 
 export function newSessionId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
   return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
