@@ -48,6 +48,17 @@ export default defineConfig({
         },
       },
       {
+        // The edgeboot CLI as a child process against a real wrangler dev (test/cli/).
+        test: {
+          name: "cli",
+          root,
+          environment: "node",
+          include: ["test/cli/**/*.test.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 240_000,
+        },
+      },
+      {
         // Tests whose peers are Debian tools or packages (atftp, tftp-hpa, dnsmasq, cloud-init extracted with dpkg -x):
         // `npm run test:interop`, run by .ci/run after it installs them.
         test: {

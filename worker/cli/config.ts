@@ -4,21 +4,27 @@ import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { parse, stringify } from "yaml";
-import { z } from "zod";
 import { CliError } from "./errors.ts";
 
-const Context = z.strictObject({
-  api: z.url({ protocol: /^https?$/, message: "api must be an http(s) URL" }),
-  token: z.string().min(1).optional(),
-  site: z.string().optional(),
-});
-export type Context = z.infer<typeof Context>;
+export type Context = { api: string; token?: string; site?: string };
+export type ConfigFile = { current: string | null; contexts: Record<string, Context> };
 
-const ConfigFile = z.strictObject({
-  current: z.string().nullable().default(null),
-  contexts: z.record(z.string(), Context).default({}),
-});
-export type ConfigFile = z.infer<typeof ConfigFile>;
+// Checked by hand: the file is tiny, and zod would cost every command half a second of start-up.
+function checkConfig(raw: unknown): ConfigFile | string {
+  const o = (raw ?? {}) as Record<string, unknown>;
+  if (typeof o !== "object" || Array.isArray(o)) return "not a mapping";
+  const current = o.current ?? null;
+  if (current !== null && typeof current !== "string") return "current: a context name";
+  const contexts = (o.contexts ?? {}) as Record<string, Record<string, unknown>>;
+  if (typeof contexts !== "object" || Array.isArray(contexts)) return "contexts: a mapping of names to {api, token, site}";
+  for (const [name, c] of Object.entries(contexts)) {
+    if (!c || typeof c.api !== "string" || !/^https?:\/\/[^/]/.test(c.api)) return `contexts.${name}.api: an http(s) URL`;
+    for (const k of Object.keys(c)) if (!["api", "token", "site"].includes(k)) return `contexts.${name}.${k}: unknown field`;
+    if (c.token !== undefined && typeof c.token !== "string") return `contexts.${name}.token: a string`;
+    if (c.site !== undefined && typeof c.site !== "string") return `contexts.${name}.site: a string`;
+  }
+  return { current, contexts: contexts as Record<string, Context> };
+}
 
 export type Env = Record<string, string | undefined>;
 
@@ -32,9 +38,15 @@ export async function loadConfig(env: Env): Promise<ConfigFile> {
   } catch {
     return { current: null, contexts: {} };
   }
-  const parsed = ConfigFile.safeParse(parse(text) ?? {});
-  if (!parsed.success) throw new CliError("bad_config", `${path}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-  return parsed.data;
+  let raw: unknown;
+  try {
+    raw = parse(text);
+  } catch (err) {
+    throw new CliError("bad_config", `${path}: ${(err as Error).message.split("\n")[0]}`);
+  }
+  const checked = checkConfig(raw);
+  if (typeof checked === "string") throw new CliError("bad_config", `${path}: ${checked}`);
+  return checked;
 }
 
 // The file holds tokens: written 0600 in a 0700 directory, replaced atomically.

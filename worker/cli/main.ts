@@ -57,7 +57,8 @@ function report(err: unknown): number {
   }
   if (err instanceof CliError) {
     const status = err.status ? ` (HTTP ${err.status})` : "";
-    process.stderr.write(`${pc.red(`error[${err.code}]`)}${status}: ${err.message}\n`);
+    const hint = err.status === 401 ? "\n  (the API refused the token: check EDGEBOOT_TOKEN, or the context's token: edgeboot context list)" : "";
+    process.stderr.write(`${pc.red(`error[${err.code}]`)}${status}: ${err.message}${hint}\n`);
     const details = describeDetails(err);
     if (details) process.stderr.write(`${details}\n`);
     return err.exitCode;

@@ -24,9 +24,10 @@ export function printList<T>(rows: T[], columns: Column<T>[], format: Format, ou
   if (format === "json") return void out.write(`${JSON.stringify(rows, null, 2)}\n`);
   if (format === "yaml") return void out.write(stringify(rows));
   if (rows.length === 0) return void process.stderr.write("no items\n");
-  const table = new Table({ head: columns.map(([h]) => h), style: { head: ["bold"], border: [] }, chars: plainChars, wordWrap: false });
+  // Colours through picocolors, which honours NO_COLOR and plain pipes (cli-table3's own styling does not).
+  const table = new Table({ head: columns.map(([h]) => pc.bold(h)), style: { head: [], border: [], "padding-left": 0, "padding-right": 0 }, chars: plainChars, wordWrap: false });
   for (const row of rows) table.push(columns.map(([, f]) => cell(f(row))));
-  out.write(`${table.toString()}\n`);
+  out.write(`${table.toString().split("\n").map((l) => l.trimEnd()).join("\n")}\n`);
 }
 
 export function printOne(value: unknown, format: Format, out: NodeJS.WritableStream = process.stdout): void {

@@ -15,7 +15,9 @@ export function contextCommands(program: Command, env: Env): void {
     .option("--token-stdin", "read the token from stdin (keeps it out of ps and shell history)")
     .option("--token-env <VAR>", "copy the token from this environment variable")
     .option("--site <slug>", "default site for site-scoped commands")
-    .action(async (name: string, o: { api?: string; tokenStdin?: boolean; tokenEnv?: string; site?: string }) => {
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      // --api and --site are also global options; whichever level commander bound them to counts.
+      const o = cmd.optsWithGlobals<{ api?: string; tokenStdin?: boolean; tokenEnv?: string; site?: string }>();
       const config = await loadConfig(env);
       const prev = config.contexts[name];
       const api = o.api ?? prev?.api;

@@ -4,8 +4,6 @@ import type { Command } from "commander";
 import pc from "picocolors";
 import type { Env } from "../config.ts";
 import { CliError } from "../errors.ts";
-import { bundleCheck } from "../deploy/bundle.ts";
-import { deploy } from "../deploy/steps.ts";
 
 const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 const MiB = (n: number) => `${(n / 1024 ** 2).toFixed(2)} MiB`;
@@ -19,6 +17,7 @@ export function deployCommands(program: Command, _env: Env): void {
     .option("--name <worker>", "Worker name (default: wrangler.toml's)")
     .action(async (o: { dryRun?: boolean; publicUrl?: string; name?: string }) => {
       const log = (l: string) => void process.stderr.write(`${l}\n`);
+      const { deploy } = await import("../deploy/steps.ts");
       const out = await deploy({ root: ROOT, dryRun: Boolean(o.dryRun), publicUrl: o.publicUrl, workerName: o.name, log });
       if (o.dryRun) return log(pc.yellow("dry run: nothing was created, changed or deployed"));
       log(pc.green(`deployed${out.url ? `: ${out.url}` : ""}`));
@@ -34,7 +33,8 @@ export function deployCommands(program: Command, _env: Env): void {
     .description("bundle the Worker as `wrangler deploy` would (--dry-run --outdir) and print its size, gzip included; fails over the limit")
     .option("--limit-mib <n>", "fail above this many MiB gzipped", "3")
     .option("--outdir <dir>", "keep the bundle here")
-    .action((o: { limitMib: string; outdir?: string }) => {
+    .action(async (o: { limitMib: string; outdir?: string }) => {
+      const { bundleCheck } = await import("../deploy/bundle.ts");
       const r = bundleCheck(ROOT, { limit: Number(o.limitMib) * 1024 ** 2, keep: o.outdir });
       process.stdout.write(`worker bundle: ${r.files} file(s), ${MiB(r.raw)} raw, ${MiB(r.gzip)} gzip (limit ${MiB(r.limit)} gzip)\n`);
       if (!r.ok) throw new CliError("bundle_too_large", `the bundle is ${MiB(r.gzip)} gzipped, over ${MiB(r.limit)}`);

@@ -6,13 +6,21 @@ import { stringify } from "yaml";
 import type { Env } from "../config.ts";
 import { CliError, usage } from "../errors.ts";
 import { session } from "../session.ts";
-import { applyPlan } from "../site/apply.ts";
-import { exportSite } from "../site/export.ts";
-import { loadSiteFile } from "../site/load.ts";
-import { makePlan, type Plan } from "../site/plan.ts";
-import { printPlan } from "../site/print.ts";
-import { siteFileJsonSchema } from "../site/schema.ts";
+import type { Plan } from "../site/plan.ts";
 import { readFile } from "node:fs/promises";
+
+// Loaded when a site-file command runs: zod and the admin schemas cost a second of start-up on a busy machine.
+const site = async () => {
+  const [load, plan, apply, print, exp, schema] = await Promise.all([
+    import("../site/load.ts"),
+    import("../site/plan.ts"),
+    import("../site/apply.ts"),
+    import("../site/print.ts"),
+    import("../site/export.ts"),
+    import("../site/schema.ts"),
+  ]);
+  return { ...load, ...plan, ...apply, ...print, ...exp, ...schema };
+};
 
 export function siteFileCommands(program: Command, env: Env): void {
   program
@@ -24,6 +32,7 @@ export function siteFileCommands(program: Command, env: Env): void {
     .option("--out <plan.json>", "save the plan; `apply --plan` applies exactly it, refusing anything changed since")
     .option("--exit-code", "exit 1 when there are changes")
     .action(async (o: { file: string; prune?: boolean; rotateSecrets?: boolean; out?: string; exitCode?: boolean }, cmd: Command) => {
+      const { loadSiteFile, makePlan, printPlan } = await site();
       const loaded = await loadSiteFile(o.file);
       const s = await session(cmd, env);
       const plan = await makePlan(s.api, loaded, { prune: o.prune, rotateSecrets: o.rotateSecrets });
@@ -43,6 +52,7 @@ export function siteFileCommands(program: Command, env: Env): void {
     .option("--dry-run", "print the plan only (same as diff)")
     .action(async (o: { file?: string; plan?: string; prune?: boolean; rotateSecrets?: boolean; dryRun?: boolean }, cmd: Command) => {
       if (!o.file === !o.plan) throw usage("give -f SITE_FILE or --plan PLAN_FILE");
+      const { loadSiteFile, makePlan, printPlan, applyPlan } = await site();
       const s = await session(cmd, env);
       let plan: Plan;
       if (o.plan) {
@@ -66,9 +76,10 @@ export function siteFileCommands(program: Command, env: Env): void {
     .option("--out <file>", "write here instead of stdout")
     .action(async (slug: string | undefined, o: { out?: string }, cmd: Command) => {
       const s = await session(cmd, env);
-      const site = slug ?? s.target.site;
-      if (!site) throw usage("which site? edgeboot export SLUG");
-      const doc = await exportSite(s.api, site);
+      const slugOf = slug ?? s.target.site;
+      if (!slugOf) throw usage("which site? edgeboot export SLUG");
+      const { exportSite } = await import("../site/export.ts");
+      const doc = await exportSite(s.api, slugOf);
       const text = `# edgeboot site file, exported from ${s.target.api} on ${new Date().toISOString()}\n${stringify(doc, { blockQuote: "literal", lineWidth: 0 })}`;
       if (o.out) await writeFile(o.out, text);
       else process.stdout.write(text);
@@ -77,5 +88,8 @@ export function siteFileCommands(program: Command, env: Env): void {
   program
     .command("schema")
     .description("print the site file's JSON Schema (for editors; also in worker/cli/site.schema.json)")
-    .action(() => void process.stdout.write(`${JSON.stringify(siteFileJsonSchema(), null, 2)}\n`));
+    .action(async () => {
+      const { siteFileJsonSchema } = await import("../site/schema.ts");
+      process.stdout.write(`${JSON.stringify(siteFileJsonSchema(), null, 2)}\n`);
+    });
 }

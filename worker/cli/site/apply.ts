@@ -5,7 +5,7 @@ import pc from "picocolors";
 import type { Api } from "../api.ts";
 import type { Env } from "../config.ts";
 import { CliError } from "../errors.ts";
-import { uploadArtifact } from "../commands/upload.ts";
+import { uploadArtifact } from "../upload/command.ts";
 import { artifactApi } from "../upload/api.ts";
 import { driftBetween } from "./compare.ts";
 import type { Change, Plan } from "./plan.ts";
@@ -17,15 +17,15 @@ export async function resolveSecrets(plan: Plan, env: Env): Promise<Map<Change, 
     if (c.op !== "secret") continue;
     if (c.ref.fromEnv) {
       const v = env[c.ref.fromEnv];
-      if (v === undefined || v === "") missing.push(`${plan.file}:${c.ref.line}: secrets: ${c.key}: environment variable ${c.ref.fromEnv} is not set`);
+      if (v === undefined || v === "") missing.push(`${plan.file}:${c.ref.line}: ${c.ref.field}: environment variable ${c.ref.fromEnv} (secret ${c.key}) is not set`);
       else values.set(c, v);
     } else if (c.ref.fromFile) {
       try {
         const v = (await readFile(c.ref.fromFile, "utf8")).replace(/\r?\n$/, "");
-        if (v === "") missing.push(`${plan.file}:${c.ref.line}: secrets: ${c.key}: ${c.ref.fromFile} is empty`);
+        if (v === "") missing.push(`${plan.file}:${c.ref.line}: ${c.ref.field}: ${c.ref.fromFile} (secret ${c.key}) is empty`);
         else values.set(c, v);
       } catch {
-        missing.push(`${plan.file}:${c.ref.line}: secrets: ${c.key}: cannot read ${c.ref.fromFile}`);
+        missing.push(`${plan.file}:${c.ref.line}: ${c.ref.field}: cannot read ${c.ref.fromFile} (secret ${c.key})`);
       }
     }
   }
@@ -37,20 +37,29 @@ export async function applyPlan(api: Api, target: { api: string; token: string }
   const secrets = await resolveSecrets(plan, env);
   const uploads = artifactApi({ apiUrl: target.api, token: target.token });
   let done = 0;
+  let shown = 0;
+  // The second half of a create (a new profile's menu, a new site's vendor-data) is guarded by the create's ETag.
+  const written = new Map<string, string>();
   for (const c of plan.changes) {
     try {
       if (c.op === "upload") await uploadArtifact(uploads, c.file, { env, log: () => {} });
       else if (c.op === "secret") await api.request("PUT", c.path, { body: { value: secrets.get(c) } });
       else if (c.op === "delete") await api.request("DELETE", c.path, { ifMatch: c.etag });
-      else await api.request(c.method, c.path, { body: c.body, ...(c.op === "update" ? { ifMatch: c.etag } : {}) });
+      else {
+        const ifMatch = c.op === "update" ? (c.followUp ? (written.get(`${c.kind}:${c.key}`) ?? null) : c.etag) : null;
+        const r = await api.request(c.method, c.path, { body: c.body, ifMatch });
+        if (r.etag) written.set(`${c.kind}:${c.key}`, r.etag);
+      }
     } catch (err) {
       throw await explainFailure(api, c, err, done);
     }
     done++;
+    if (c.op === "update" && c.followUp) continue;
+    shown++;
     const verb = { upload: "uploaded", create: "created", update: "updated", delete: "deleted", secret: "wrote" }[c.op];
     log(`${pc.green("✓")} ${verb} ${c.kind === "artifact" ? "" : `${c.kind} `}${c.key}`);
   }
-  return done;
+  return shown;
 }
 
 // A stale ETag: re-read the resource and show what changed since the plan was made.
@@ -68,7 +77,7 @@ async function explainFailure(api: Api, c: Change, err: unknown, done: number): 
     return new CliError(
       "precondition_failed",
       `${c.kind} ${c.key} changed since the plan was made, so it was not ${c.op === "delete" ? "deleted" : "updated"}${applied}:\n  ${changes.join("\n  ") || "(revision only)"}\nRun \`edgeboot diff\` again and re-apply.`,
-      err.details,
+      null,
       err.status,
     );
   }

@@ -13,12 +13,13 @@ import { isSha, type SiteFileHost } from "./schema.ts";
 
 type Row = Record<string, any>;
 export type Kind = "artifact" | "image" | "profile" | "site" | "host" | "secret";
-export type SecretRef = { fromEnv?: string; fromFile?: string; line: number };
+export type SecretRef = { fromEnv?: string; fromFile?: string; line: number; field: string };
 
 export type Change =
   | { op: "upload"; kind: "artifact"; key: string; file: string; sha256: string; size: number }
   | { op: "create"; kind: Kind; key: string; method: "POST"; path: string; body: Row; fields: FieldChange[] }
-  | { op: "update"; kind: Kind; key: string; method: "PATCH"; path: string; body: Row; fields: FieldChange[]; etag: string | null; before: Row | null }
+  // followUp: the second half of a create (a new profile's menu), shown with the create.
+  | { op: "update"; kind: Kind; key: string; method: "PATCH"; path: string; body: Row; fields: FieldChange[]; etag: string | null; before: Row | null; followUp?: boolean }
   | { op: "delete"; kind: Kind; key: string; method: "DELETE"; path: string; etag: string | null; before: Row }
   | { op: "secret"; kind: "secret"; key: string; method: "PUT"; path: string; ref: SecretRef; exists: boolean };
 
@@ -105,7 +106,7 @@ export async function makePlan(api: Api, loaded: Loaded, opts: PlanOptions = {})
     if (!current) {
       const { menu, ...first } = desired;
       changes.push({ op: "create", kind: "profile", key: name, method: "POST", path: "/v1/profiles", body: { name, ...first }, fields: changedFields(desired, {}) });
-      if (menu) menus.push({ op: "update", kind: "profile", key: name, method: "PATCH", path, body: { menu }, fields: [], etag: null, before: null });
+      if (menu) menus.push({ op: "update", kind: "profile", key: name, method: "PATCH", path, body: { menu }, fields: [], etag: null, before: null, followUp: true });
     } else {
       const fields = changedFields(desired, current);
       if (fields.length) changes.push({ op: "update", kind: "profile", key: name, method: "PATCH", path, body: pick(desired, fields), fields, etag: etag(current), before: current });
@@ -113,14 +114,50 @@ export async function makePlan(api: Api, loaded: Loaded, opts: PlanOptions = {})
   }
   changes.push(...menus);
 
+  // The site, then its own secrets, then what may name them: a site's vendor-data may only use secrets that exist
+  // (the API checks at save), so vendor-data and site updates come after the site's secrets.
   const { slug: _, ...siteSettings } = file.site;
   const desiredSite = defined(siteSettings as Row);
+  const afterSiteSecrets: Change[] = [];
   if (!currentSite) {
-    changes.push({ op: "create", kind: "site", key: slug, method: "POST", path: "/v1/sites", body: { slug, ...desiredSite }, fields: changedFields(desiredSite, {}) });
+    const { vendorData, ...first } = desiredSite;
+    const namesSecrets = typeof vendorData === "string" && /\{\{[^}]*\bsecret\./.test(vendorData);
+    changes.push({ op: "create", kind: "site", key: slug, method: "POST", path: "/v1/sites", body: { slug, ...(namesSecrets ? first : desiredSite) }, fields: changedFields(desiredSite, {}) });
+    if (namesSecrets) afterSiteSecrets.push({ op: "update", kind: "site", key: slug, method: "PATCH", path: sitePath, body: { vendorData }, fields: [], etag: null, before: null, followUp: true });
   } else {
     const fields = changedFields(desiredSite, currentSite);
-    if (fields.length) changes.push({ op: "update", kind: "site", key: slug, method: "PATCH", path: sitePath, body: pick(desiredSite, fields), fields, etag: etag(currentSite), before: currentSite });
+    if (fields.length) afterSiteSecrets.push({ op: "update", kind: "site", key: slug, method: "PATCH", path: sitePath, body: pick(desiredSite, fields), fields, etag: etag(currentSite), before: currentSite });
   }
+
+  // Secrets: values are never readable, so an existing secret is rewritten only with --rotate-secrets.
+  const fileHostRef = (ref: string) => {
+    const h = file.hosts.find((x) => x.hostname === ref.toLowerCase() || x.mac === ref.toLowerCase().replace(/-/g, ":"));
+    return h ? hostKey(h) : ref;
+  };
+  const wanted = new Set<string>();
+  const secretChanges = (level: "site" | "host"): Change[] => {
+    const out: Change[] = [];
+    for (const [i, s] of file.secrets.entries()) {
+      if ((s.host === undefined) !== (level === "site")) continue;
+      const host = s.host === undefined ? null : fileHostRef(s.host);
+      const exists = secrets.some((r) => r.name === s.name && (r.host ?? null) === host);
+      wanted.add(`${host ?? ""}/${s.name}`);
+      if (exists && !opts.rotateSecrets) continue;
+      const q = new URLSearchParams({ site: slug, ...(host ? { host } : {}) });
+      const field = s.fromEnv ? "fromEnv" : "fromFile";
+      out.push({
+        op: "secret",
+        kind: "secret",
+        key: host ? `${s.name} (host ${host})` : s.name,
+        method: "PUT",
+        path: `/v1/secrets/${enc(s.name)}?${q}`,
+        ref: defined({ fromEnv: s.fromEnv, fromFile: s.fromFile === undefined ? undefined : resolvePath(baseDir, s.fromFile), line: loaded.lineOf(["secrets", i, field]), field: `secrets[${i}].${field}` }) as SecretRef,
+        exists,
+      });
+    }
+    return out;
+  };
+  changes.push(...secretChanges("site"), ...afterSiteSecrets);
 
   // Hosts are matched by hostname when the file gives one, else by MAC.
   const matched = new Set<string>();
@@ -139,28 +176,7 @@ export async function makePlan(api: Api, loaded: Loaded, opts: PlanOptions = {})
     }
   }
 
-  // Secrets: values are never readable, so an existing secret is rewritten only with --rotate-secrets.
-  const fileHostRef = (ref: string) => {
-    const h = file.hosts.find((x) => x.hostname === ref.toLowerCase() || x.mac === ref.toLowerCase().replace(/-/g, ":"));
-    return h ? hostKey(h) : ref;
-  };
-  const wanted = new Set<string>();
-  for (const [i, s] of file.secrets.entries()) {
-    const host = s.host === undefined ? null : fileHostRef(s.host);
-    const exists = secrets.some((r) => r.name === s.name && (r.host ?? null) === host);
-    wanted.add(`${host ?? ""}/${s.name}`);
-    if (exists && !opts.rotateSecrets) continue;
-    const q = new URLSearchParams({ site: slug, ...(host ? { host } : {}) });
-    changes.push({
-      op: "secret",
-      kind: "secret",
-      key: host ? `${s.name} (host ${host})` : s.name,
-      method: "PUT",
-      path: `/v1/secrets/${enc(s.name)}?${q}`,
-      ref: defined({ fromEnv: s.fromEnv, fromFile: s.fromFile === undefined ? undefined : resolvePath(baseDir, s.fromFile), line: loaded.lineOf(["secrets", i]) }) as SecretRef,
-      exists,
-    });
-  }
+  changes.push(...secretChanges("host"));
 
   if (opts.prune) {
     for (const r of secrets) {

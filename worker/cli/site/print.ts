@@ -12,6 +12,7 @@ const fieldLines = (fields: FieldChange[], create: boolean) =>
   fields.map((f) => (create ? `      ${f.field}: ${show(f.to)}` : `      ${f.field}: ${show(f.from)} ${pc.dim("→")} ${show(f.to)}`));
 
 export function describeChange(c: Change): string[] {
+  if (c.op === "update" && c.followUp) return [];
   switch (c.op) {
     case "upload":
       return [pc.cyan(`  ↑ upload ${c.key} (sha256 ${c.sha256.slice(0, 12)}…, ${(c.size / 1024 ** 2).toFixed(1)} MiB)`)];
@@ -27,7 +28,7 @@ export function describeChange(c: Change): string[] {
 }
 
 export function summary(plan: Plan): string {
-  const n = (op: Change["op"]) => plan.changes.filter((c) => c.op === op).length;
+  const n = (op: Change["op"]) => plan.changes.filter((c) => c.op === op && !(c.op === "update" && c.followUp)).length;
   if (plan.changes.length === 0) return pc.green(`No changes: site ${plan.site} matches ${plan.file}.`);
   const parts = [`${n("create")} to create`, `${n("update")} to update`, `${n("delete")} to delete`];
   if (n("upload")) parts.push(`${n("upload")} to upload`);
@@ -36,7 +37,10 @@ export function summary(plan: Plan): string {
 }
 
 export function printPlan(plan: Plan, out: NodeJS.WritableStream = process.stdout): void {
-  for (const c of plan.changes) out.write(`${describeChange(c).join("\n")}\n`);
+  for (const c of plan.changes) {
+    const lines = describeChange(c);
+    if (lines.length) out.write(`${lines.join("\n")}\n`);
+  }
   if (plan.changes.length) out.write("\n");
   out.write(`${summary(plan)}\n`);
 }
