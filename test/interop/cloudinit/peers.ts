@@ -1,0 +1,97 @@
+// Debian's own cloud-init, extracted with `dpkg -x` (never installed: the package would enable its services), for
+// tests that run it against edgeboot's rendered data. Debian 12 (bookworm, 22.4.x) comes from the machine's apt
+// sources; Debian 13 (trixie, 25.1.x) from a private apt configuration that leaves the machine's sources, pins and
+// lists alone. Cached in test/interop/.cache (git-ignored), keyed by package version: a new version is a new
+// directory. A missing peer fails the test naming it.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const CACHE = fileURLToPath(new URL("../.cache/", import.meta.url));
+export const PYTHON = "/usr/bin/python3";
+// Debian packages cloud-init imports (its Depends); the interop suite needs them installed.
+export const PYTHON_PACKAGES: Record<string, string> = {
+  yaml: "python3-yaml",
+  jsonschema: "python3-jsonschema",
+  jinja2: "python3-jinja2",
+  configobj: "python3-configobj",
+  requests: "python3-requests",
+  jsonpatch: "python3-jsonpatch",
+  netifaces: "python3-netifaces",
+  serial: "python3-serial",
+  oauthlib: "python3-oauthlib",
+};
+
+export type CloudInit = { dist: "bookworm" | "trixie"; version: string; pythonPath: string; bin: string };
+
+function need(cond: boolean, what: string): asserts cond {
+  if (!cond) throw new Error(`interop peer missing: ${what}`);
+}
+
+export function requirePython(): void {
+  need(existsSync(PYTHON), `${PYTHON} (apt-get install python3)`);
+  const missing = Object.entries(PYTHON_PACKAGES).filter(([mod]) => spawnSync(PYTHON, ["-c", `import ${mod}`]).status !== 0);
+  need(missing.length === 0, `Python modules for cloud-init: apt-get install ${missing.map(([, pkg]) => pkg).join(" ")}`);
+}
+
+// apt options for trixie without touching the machine's apt state (see worker/boot/README.md, "Versions proven").
+function trixieApt(dir: string): string[] {
+  mkdirSync(join(dir, "lists", "partial"), { recursive: true });
+  mkdirSync(join(dir, "cache", "archives", "partial"), { recursive: true });
+  writeFileSync(join(dir, "trixie.list"), "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main\n");
+  return [
+    `-o`, `Dir::Etc::SourceList=${join(dir, "trixie.list")}`,
+    `-o`, `Dir::Etc::SourceParts=/dev/null`,
+    `-o`, `Dir::State::Lists=${join(dir, "lists")}`,
+    `-o`, `Dir::Cache=${join(dir, "cache")}`,
+    `-o`, `APT::Architectures::=amd64`,
+  ];
+}
+
+function candidateVersion(opts: string[]): string | null {
+  const out = spawnSync("apt-cache", [...opts, "policy", "cloud-init"], { encoding: "utf8" });
+  return /Candidate:\s*(\S+)/.exec(out.stdout ?? "")?.[1] ?? null;
+}
+
+/** The extracted cloud-init of a Debian release, downloading it only when that version is not cached. */
+export function cloudInit(dist: "bookworm" | "trixie"): CloudInit {
+  need(spawnSync("apt-get", ["--version"]).status === 0, "apt-get (a Debian machine)");
+  need(spawnSync("dpkg", ["--version"]).status === 0, "dpkg");
+  const distDir = join(CACHE, dist);
+  mkdirSync(distDir, { recursive: true });
+  const opts = dist === "trixie" ? trixieApt(join(distDir, "apt")) : [];
+  let version = candidateVersion(opts);
+  if (!version && dist === "trixie") {
+    const update = spawnSync("apt-get", [...opts, "update"], { encoding: "utf8" });
+    need(update.status === 0, `Debian trixie package lists (apt-get update with the private config failed: ${update.stderr?.slice(-300)})`);
+    version = candidateVersion(opts);
+  }
+  need(version !== null, `cloud-init in the ${dist} package lists`);
+  const root = join(distDir, `cloud-init-${version.replace(/[^A-Za-z0-9.+~-]/g, "_")}`);
+  if (!existsSync(join(root, "usr", "bin", "cloud-init"))) {
+    const dl = join(distDir, "download");
+    rmSync(dl, { recursive: true, force: true });
+    mkdirSync(dl, { recursive: true });
+    const got = spawnSync("apt-get", [...opts, "download", `cloud-init=${version}`], { cwd: dl, encoding: "utf8" });
+    need(got.status === 0, `cloud-init ${version} from the ${dist} archive (apt-get download: ${got.stderr?.slice(-300)})`);
+    const deb = readdirSync(dl).find((f) => f.endsWith(".deb"));
+    need(deb !== undefined, `cloud-init ${version} .deb`);
+    const tmp = `${root}.tmp`;
+    rmSync(tmp, { recursive: true, force: true });
+    execFileSync("dpkg", ["-x", join(dl, deb), tmp]);
+    renameSync(tmp, root);
+    rmSync(dl, { recursive: true, force: true });
+  }
+  return { dist, version, pythonPath: join(root, "usr", "lib", "python3", "dist-packages"), bin: join(root, "usr", "bin", "cloud-init") };
+}
+
+/** Runs `cloud-init <args>` of that version with Debian's python3. */
+export function runCloudInit(ci: CloudInit, args: string[], cwd?: string) {
+  return spawnSync(PYTHON, [ci.bin, ...args], { cwd, encoding: "utf8", env: { ...process.env, PYTHONPATH: ci.pythonPath }, timeout: 120_000 });
+}
+
+/** Runs a Python script with that version's modules importable. */
+export function runPython(ci: CloudInit, script: string, args: string[]) {
+  return spawnSync(PYTHON, [script, ...args], { encoding: "utf8", env: { ...process.env, PYTHONPATH: ci.pythonPath }, timeout: 120_000 });
+}
