@@ -22,6 +22,7 @@ h1 { font-size:1.5rem; margin:.4em 0; } h2 { font-size:1.2rem; margin:1.4em 0 .5
 .muted { color:var(--muted); } .lead { margin-top:0; } .help { color:var(--muted); font-size:.9rem; margin:.2em 0 .6em; }
 .empty { padding:12px; background:var(--panel); border:1px dashed var(--line); border-radius:6px; }
 .card { border:1px solid var(--line); border-radius:8px; padding:12px 16px; background:#fff; }
+.card > h2:first-child { margin-top:0; }
 .card.narrow { max-width:560px; margin:24px auto; }
 .notice { border-radius:6px; padding:10px 14px; margin:8px 0 16px; border:1px solid; }
 .notice p { margin:0; font-weight:600; } .notice ul { margin:.4em 0 0; }
@@ -84,7 +85,7 @@ ol.stages li.not-seen { background:var(--panel); color:var(--muted); border-styl
   table.events td.detail { display:block; padding:2px 0 0; }
   table.cards td:empty { display:none; }
   .inline-form > div, .inline-form fieldset { flex:1 1 100%; }
-  .filters > div { flex:1 1 40%; } .filters small { display:none; } .inline-form input, .inline-form select, .filters input, .filters select { width:100%; }
+  .filters > div { flex:1 1 40%; } .inline-form input:not([type=radio]), .inline-form select, .filters input, .filters select { width:100%; }
 }
 `;
 

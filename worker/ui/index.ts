@@ -9,7 +9,7 @@ import { canAccessSite } from "../auth/adminScopes.ts";
 import { ApiError } from "../errors.ts";
 import { type AdminClient, adminClient, type ApiResult, type Fetcher, query, seg } from "./apiClient.ts";
 import { APP_CSS, APP_JS } from "./assets.ts";
-import { failureNotice, type Notice, page } from "./layout.ts";
+import { describeAccess, failureNotice, type Notice, page } from "./layout.ts";
 import { hostLive, hostPage } from "./pages/host.ts";
 import { FILTER_FIELDS, type HostFilters, hostsPage } from "./pages/hosts.ts";
 import { loginPage } from "./pages/login.ts";
@@ -53,6 +53,7 @@ function apiFailure(c: Context<UiEnv>, r: Extract<ApiResult<unknown>, { ok: fals
   }
   const title = r.status === 403 ? "Not allowed" : r.status === 404 ? "Not found" : "Error";
   const n = failureNotice(r.error);
+  if (r.status === 403) n.details = [...(n.details ?? []), `You are logged in as ${c.get("principal").name} (${describeAccess(c.get("principal"))}).`];
   return errorPage(c, r.status, title, n.text, n.details);
 }
 

@@ -62,6 +62,13 @@ describe("status page: login and session", () => {
     expect(home.body).not.toContain(ROOT_TOKEN);
   });
 
+  it("logs out by clearing the cookie", async () => {
+    const out = await ui("/ui/logout", { form: {} });
+    expect(out.status).toBe(303);
+    expect(out.headers.get("location")).toBe("/ui/login?reason=signed-out");
+    expect(out.headers.get("set-cookie")).toMatch(/^edgeboot_session=;.*Max-Age=0/);
+  });
+
   it("refuses a bad or unknown token with a clear message and no cookie", async () => {
     const short = await ui("/ui/login", { token: null, form: { token: "abc" } });
     expect(short.status).toBe(401);

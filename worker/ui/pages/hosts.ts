@@ -43,9 +43,8 @@ export function hostsPage(o: {
 <form method="get" action="${base}" class="filters" aria-label="Filter hosts">
   <div><label for="f-state">State</label>
     <select id="f-state" name="state"${bad("state")}><option value="">any state</option>${HOST_STATES.map((s) => html`<option value="${s}" ${f.state === s ? "selected" : ""}>${s}</option>`)}</select></div>
-  <div><label for="f-label">Label</label>
-    <input id="f-label" name="label" value="${f.label}" placeholder="rack=r12" maxlength="320" autocomplete="off" aria-describedby="f-label-help"${bad("label")}>
-    <small id="f-label-help" class="help">key=value</small></div>
+  <div><label for="f-label">Label (key=value)</label>
+    <input id="f-label" name="label" value="${f.label}" placeholder="rack=r12" maxlength="320" autocomplete="off"${bad("label")}></div>
   <div><label for="f-mac">MAC address</label>
     <input id="f-mac" name="mac" value="${f.mac}" placeholder="52:54:00:12:34:56" maxlength="32" autocomplete="off"${bad("mac")}></div>
   <div><label for="f-limit">Hosts per page</label>
