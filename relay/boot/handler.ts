@@ -71,6 +71,21 @@ export type BootHandlerDeps = {
   now?: () => number;
 };
 
+// At most `max` per window per address, for at most 1024 addresses (the oldest forgotten first).
+function perAddressBudget(now: () => number, max: number, windowMs: number) {
+  const seen = new Map<string, { from: number; n: number }>();
+  return (ip: string): boolean => {
+    const t = now();
+    let e = seen.get(ip);
+    if (!e || t - e.from >= windowMs) e = { from: t, n: 0 };
+    e.n++;
+    seen.delete(ip);
+    seen.set(ip, e);
+    if (seen.size > 1024) seen.delete(seen.keys().next().value!);
+    return e.n <= max;
+  };
+}
+
 function sendScript(res: ServerResponse, body: string, status = 200): void {
   res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(body), "cache-control": "no-store" });
   res.end(body);
@@ -82,6 +97,7 @@ export function createBootIpxeHandler(deps: BootHandlerDeps) {
     deps.fetchChain ??
     createChainFetcher({ apiUrl: deps.config.apiUrl, site: deps.config.site, credential: deps.config.credential, timeoutMs: deps.config.apiTimeoutMs, getKey: deps.getKey, now });
   const { log, metrics, events } = deps;
+  const reportRefusal = perAddressBudget(now, 6, 60_000);
 
   return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const relayBase = deps.relayBase();
@@ -107,7 +123,8 @@ export function createBootIpxeHandler(deps: BootHandlerDeps) {
       const reason = refusal ?? "unknown-client";
       const seenMac = binding.kind === "unknown" ? null : binding.mac;
       metrics.chainFetches.inc({ result: reason.replace(/-/g, "_") });
-      events.emit({
+      // Reported at most a few times a minute per address: a requester in a loop must not flood the boot timeline.
+      if (reportRefusal(ip)) events.emit({
         phase: "chain-refused",
         ...(seenMac ? { mac: seenMac } : {}),
         detail: { client: ip, reason, ...(queryMac ? { queryMac } : {}), ...(binding.kind === "contested" ? { others: binding.others.slice(0, 4) } : {}), attempt },

@@ -110,6 +110,17 @@ describe("GET /boot.ipxe, relay mode", () => {
     }
   });
 
+  it("reports refusals to one address at most six times a minute (the metric counts them all)", async () => {
+    const r = await relay({ clients: seen(MAC, "10.0.0.50"), fetchChain: async () => ({ ok: true, body: chainBody, ms: 1 }) });
+    try {
+      for (let i = 0; i < 10; i++) await (await fetch(`${r.base}/boot.ipxe?mac=${MAC}`)).text();
+      expect(r.events.filter((e) => e.phase === "chain-refused")).toHaveLength(6);
+      expect(r.registry.render()).toContain('edgeboot_chain_fetches_total{result="unknown_client"} 10');
+    } finally {
+      await r.close();
+    }
+  });
+
   it("refuses a query MAC that differs from the one this address used in DHCP", async () => {
     const asked: string[] = [];
     const r = await relay({ clients: seen("aa:bb:cc:dd:ee:ff"), fetchChain: async (p) => (asked.push(p.mac), { ok: true, body: chainBody, ms: 1 }) });
