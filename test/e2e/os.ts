@@ -30,7 +30,8 @@ export function sshPublicKey(comment: string): string {
 }
 
 /**
- * The user-data, with the values given either as edgeboot template expressions or as literals (DIY).
+ * The user-data, with the values given either as edgeboot template expressions or as literals (DIY). The URL in
+ * runcmd's flow sequence is quoted: cloud-init's PyYAML (YAML 1.1) ends a plain scalar at `?` inside `[...]`.
  * runcmd's second command reports a later phase once cloud-final is over (after phone_home's `booted`), leaving
  * curl's exit code in /run/edgeboot-ready.done for the report unit (os/report.sh).
  */
@@ -50,7 +51,7 @@ write_files:
 ssh_genkeytypes: [ed25519]
 runcmd:
   - [sh, -c, 'echo "runcmd ran on $(hostname)" > /run/edgeboot-runcmd']
-  - [systemd-run, --no-block, --unit=edgeboot-ready, --property=After=cloud-final.service, sh, -c, 'curl -fsS -X POST "$0" > /run/edgeboot-ready.out 2>&1; echo $? > /run/edgeboot-ready.done', ${v.eventsUrl}?phase=app-ready]
+  - [systemd-run, --no-block, --unit=edgeboot-ready, --property=After=cloud-final.service, sh, -c, 'curl -fsS -X POST "$0" > /run/edgeboot-ready.out 2>&1; echo $? > /run/edgeboot-ready.done', "${v.eventsUrl}?phase=app-ready"]
 phone_home:
   url: ${v.eventsUrl}?phase=booted
   post: all

@@ -19,6 +19,11 @@ systemctl --root="$root" enable edgeboot-report.service systemd-networkd.service
 ln -sf ../run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"
 rm -f "$root/etc/hostname" "$root"/etc/ssh/ssh_host_*
 : > "$root/etc/machine-id"
+# A generated default locale, as Debian's cloud images have: cloud-init's locale module otherwise fails
+# ("update-locale: Error: invalid locale settings: LANG=en_US.UTF-8").
+sed -i 's/^# *\(en_US.UTF-8 UTF-8\)/\1/' "$root/etc/locale.gen"
+chroot "$root" locale-gen >/dev/null
+echo LANG=en_US.UTF-8 > "$root/etc/default/locale"
 
 cp "$base/vmlinuz" "$base/initrd.img" "$base/packages.txt" "$out/"
 rm -f "$out/root.squashfs"
