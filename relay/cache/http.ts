@@ -16,6 +16,8 @@ export function artifactRoute(cache: ArtifactCache, opts: { onServed?: (e: Cache
     prefix: "/artifacts/",
     async handle(req, res) {
       const started = performance.now();
+      // Read now: once a client has closed the connection (wget does, right after the last byte) it is gone.
+      const client = req.socket.remoteAddress ?? null;
       if (req.method !== "GET" && req.method !== "HEAD") return void sendError(res, 405, "method_not_allowed", "GET or HEAD only", { allow: "GET, HEAD" });
       const [sha256, name, ...rest] = (req.url ?? "").split("?")[0]!.slice("/artifacts/".length).toLowerCase().split("/");
       // One optional file-name segment, ignored for lookup: boot tools that need a file name in the URL
@@ -77,7 +79,7 @@ export function artifactRoute(cache: ArtifactCache, opts: { onServed?: (e: Cache
         bytes,
         status: res.statusCode,
         ms: Math.round(performance.now() - started),
-        client: req.socket.remoteAddress ?? null,
+        client,
       });
     },
   };
