@@ -57,8 +57,8 @@ export async function startRelay(config: RelayConfig, log: Logger): Promise<Rela
   // ---- end cache + sync ---------------------------------------------------------------------------------------
 
   // Host-token paths for the `bound` secret-delivery policy: only via this relay, for the address it saw.
-  extraRoutes.push(hostProxyRoute({ apiUrl: config.apiUrl, credential: config.credential, timeoutMs: config.apiTimeoutMs, log: log.child({ part: "host-proxy" }) }));
   const clients = new ClientTable();
+  extraRoutes.push(hostProxyRoute({ apiUrl: config.apiUrl, credential: config.credential, timeoutMs: config.apiTimeoutMs, clients, log: log.child({ part: "host-proxy" }) }));
   let httpBase = `http://${advertise}:${config.httpPort}`;
   const jwks = createRemoteJWKSet(new URL("/.well-known/jwks.json", config.apiUrl), { timeoutDuration: config.apiTimeoutMs });
   const bootIpxe = createBootIpxeHandler({ config, state, keys, getKey: jwks, clients, relayBase: () => httpBase, log: log.child({ part: "boot" }), metrics, events });

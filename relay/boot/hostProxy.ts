@@ -6,12 +6,15 @@
 // may read: the relay adds nothing but its credential and the address.
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import { request as httpsRequest } from "node:https";
+import type { ClientTable } from "../dhcp/clients.ts";
 import type { RouteHandler } from "../http/server.ts";
 import type { Logger } from "../log.ts";
 import { CLIENT_ADDRESS_HEADER } from "./chain.ts";
 import { clientIp } from "./handler.ts";
 
 export const HOST_PREFIX = "/h/";
+// The MAC this relay learned from DHCP for the requesting address (worker/boot/delivery.ts CLIENT_MAC_HEADER).
+export const CLIENT_MAC_HEADER = "Edgeboot-Client-Mac";
 // The compact-JWS shape of a host token (worker/auth/hostTokens.ts HOST_TOKEN_PATTERN, kept in step by a test).
 export const HOST_TOKEN_SHAPE = /^[A-Za-z0-9_-]{20,200}\.[A-Za-z0-9_-]{20,200}\.[A-Za-z0-9_-]{86}$/;
 const SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/; // no empty, "." or ".." segments, no hidden names
@@ -72,6 +75,7 @@ export function hostProxyRoute(deps: {
   credential: string;
   timeoutMs: number; // until the API's response headers arrive
   idleMs?: number; // a response body that stalls this long is cut off
+  clients?: Pick<ClientTable, "vouch">;
   log: Logger;
 }): RouteHandler {
   const base = new URL(deps.apiUrl.replace(/\/*$/, "/"));
@@ -99,6 +103,10 @@ export function hostProxyRoute(deps: {
         const v = req.headers[name];
         if (typeof v === "string" && v.length <= 1024) headers[name] = v;
       }
+      // Vouched only when unambiguous (one MAC ever claimed this address, no contest): the API then accepts an OS
+      // address other than iPXE's for the boot session's own MAC.
+      const mac = deps.clients?.vouch(client);
+      if (mac) headers[CLIENT_MAC_HEADER] = mac;
       if (body) headers["content-length"] = String(body.length);
       const { token, rest, search } = parsed.value;
       const target = new URL(`boot/h/${token}/${rest}${search}`, base);

@@ -1,6 +1,8 @@
-// Which IP↔MAC binding a DHCP packet teaches the relay, if any (pure). Only REQUESTs (and 4011 INFORMs) from PXE or
-// iPXE clients count; a laptop's DHCP is not a boot. The relay listens on 67 and 4011, not 68, so it never sees the
-// site server's ACK: a REQUEST names the address the client is taking.
+// Which IP↔MAC binding a DHCP packet teaches the relay, if any (pure). REQUESTs (and 4011 INFORMs) from PXE or iPXE
+// clients are boot claims (they decide who gets a chain); other clients' REQUESTs on 67 are `os` claims, kept apart:
+// they only let the /h/ proxy vouch for the MAC of an installed OS whose DHCP client leased another address than iPXE.
+// The relay listens on 67 and 4011, not 68, so it never sees the site server's ACK: a REQUEST names the address the
+// client is taking.
 //  - 67, broadcast REQUEST (SELECTING / INIT-REBOOT; source 0.0.0.0): option 50; REBINDING: ciaddr from that source.
 //    A relayed one (giaddr set, an allowed agent) comes from the agent, so the source is not the client's.
 //  - 4011 REQUEST/INFORM: unicast from the client's configured address; ciaddr, if set, must agree with the source.
@@ -18,14 +20,15 @@ export function claimFrom(req: DhcpPacket, on: ReceivedOn, from: Source): Claim 
   if (!mac) return null;
   const vendor = vendorClass(req.options) ?? "";
   const ipxe = userClasses(req.options).includes("iPXE") || req.options.has(OPT.IPXE);
-  if (!ipxe && !vendor.startsWith("PXEClient") && !vendor.startsWith("HTTPClient")) return null;
+  const os = !ipxe && !vendor.startsWith("PXEClient") && !vendor.startsWith("HTTPClient");
   const relayed = req.giaddr !== ZERO;
   if (on === "proxy") {
+    if (os) return null;
     if (from.address === ZERO || (req.ciaddr !== ZERO && req.ciaddr !== from.address)) return null;
     return { ip: from.address, mac, ipxe, source: "pxe-request" };
   }
   const ip = ipOption(req.options, OPT.REQUESTED_IP) ?? (req.ciaddr !== ZERO ? req.ciaddr : null);
   if (!ip) return null;
   if (!relayed && from.address !== ZERO && from.address !== ip) return null;
-  return { ip, mac, ipxe, source: "dhcp-request" };
+  return { ip, mac, ipxe, source: "dhcp-request", ...(os ? { os: true } : {}) };
 }

@@ -15,7 +15,8 @@
 export type SeenClient = { mac: string; https: boolean; arch: number | null; at: number };
 
 export type ClaimSource = "dhcp-request" | "pxe-request";
-export type Claim = { ip: string; mac: string; ipxe: boolean; source: ClaimSource };
+// `os`: not a PXE/iPXE client (an installed OS's DHCP): recorded apart, never a chain binding (see vouch()).
+export type Claim = { ip: string; mac: string; ipxe: boolean; source: ClaimSource; os?: boolean };
 
 // What a claim changed, for the caller to report. `conflict` carries the other party of the contest.
 export type ClaimOutcome =
@@ -41,6 +42,7 @@ export class ClientTable {
   #ipsOfMac = new Map<string, Held[]>();
   #macsOfIp = new Map<string, Held[]>();
   #reported = new Map<string, number>();
+  #osMacsOfIp = new Map<string, Held[]>();
   readonly #now: () => number;
 
   constructor(now: () => number = Date.now) {
@@ -63,6 +65,10 @@ export class ClientTable {
   claim(c: Claim): ClaimOutcome {
     if (c.ip === "0.0.0.0" || c.ip === "255.255.255.255") return { kind: "refresh" };
     const now = this.#now();
+    if (c.os) {
+      this.#hold(this.#osMacsOfIp, c.ip, c.mac, false, now);
+      return { kind: "new" };
+    }
     const ips = this.#live(this.#ipsOfMac, c.mac, now);
     const macs = this.#live(this.#macsOfIp, c.ip, now);
     const known = ips.some((h) => h.key === c.ip);
@@ -101,14 +107,28 @@ export class ClientTable {
     return { kind: "bound", mac };
   }
 
+  // The MAC this relay can vouch for at an address (the /h/ proxy's Edgeboot-Client-Mac): the one MAC that claimed it
+  // in DHCP, at any stage, with no other MAC claiming it at any stage and no contest over its boot binding. An
+  // installed OS often leases another address than iPXE did (another client id); the API accepts the vouch only for
+  // the boot session's own MAC and only from the relay that issued the chain.
+  vouch(ip: string): string | null {
+    const now = this.#now();
+    const os = this.#live(this.#osMacsOfIp, ip, now);
+    const boot = this.lookup(ip);
+    if (boot.kind === "contested") return null;
+    const macs = new Set(os.map((h) => h.key));
+    if (boot.kind === "bound") macs.add(boot.mac);
+    return macs.size === 1 ? [...macs][0]! : null;
+  }
+
   // The MAC for an IP when it is unambiguous (TFTP uses it to label events); null otherwise.
   macForIp(ip: string): string | null {
     const b = this.lookup(ip);
     return b.kind === "bound" ? b.mac : null;
   }
 
-  get size(): { macs: number; ips: number } {
-    return { macs: this.#ipsOfMac.size, ips: this.#macsOfIp.size };
+  get size(): { macs: number; ips: number; osIps: number } {
+    return { macs: this.#ipsOfMac.size, ips: this.#macsOfIp.size, osIps: this.#osMacsOfIp.size };
   }
 
   #live(map: Map<string, Held[]>, key: string, now: number): Held[] {

@@ -34,7 +34,9 @@ describe("which packets teach a binding", () => {
     laptop.options.delete(60);
     laptop.options.delete(77);
     laptop.options.delete(175);
-    expect(claimFrom(laptop, "dhcp", { address: "0.0.0.0", port: 68 })).toBeNull();
+    // Any other client's REQUEST is an OS claim: never a chain binding, only what the /h/ proxy may vouch for.
+    expect(claimFrom(laptop, "dhcp", { address: "0.0.0.0", port: 68 })).toMatchObject({ ip: "10.213.0.110", os: true });
+    expect(claimFrom(laptop, "proxy", { address: "10.213.0.110", port: 68 })).toBeNull();
     const relayed = decodeDhcp(rewrite("ipxe-efi-request.bin", { giaddr: "10.9.0.1" }));
     expect(claimFrom(relayed, "dhcp", { address: "10.9.0.1", port: 67 })).toMatchObject({ ip: "10.213.0.110" });
   });
@@ -50,7 +52,7 @@ describe("ClientTable", () => {
     expect(t.lookup("10.0.0.1")).toEqual({ kind: "bound", mac: A });
     c.advance(CLIENT_TTL_MS + 1);
     expect(t.lookup("10.0.0.1")).toEqual({ kind: "unknown" });
-    expect(t.size).toEqual({ macs: 1, ips: 0 }); // pruned on read; the MAC side goes when next read or evicted
+    expect(t.size).toEqual({ macs: 1, ips: 0, osIps: 0 }); // pruned on read; the MAC side goes when next read or evicted
   });
 
   it("a MAC claimed from a second live address contests both; the alert is rate-limited; it clears when the older claim expires", () => {
@@ -89,6 +91,21 @@ describe("ClientTable", () => {
     expect(t.claim({ ip: "10.0.0.4", mac: A, ipxe: false, source: "dhcp-request" })).toMatchObject({ kind: "conflict" });
   });
 
+  it("OS claims are never chain bindings; the relay vouches for an address only when one MAC ever claimed it", () => {
+    const t = new ClientTable(clock().now);
+    t.claim({ ip: "10.0.0.1", mac: A, ipxe: true, source: "dhcp-request" }); // iPXE
+    t.claim({ ip: "10.0.0.2", mac: A, ipxe: false, source: "dhcp-request", os: true }); // the installed OS, another lease
+    expect(t.lookup("10.0.0.2")).toEqual({ kind: "unknown" });
+    expect(t.lookup("10.0.0.1")).toEqual({ kind: "bound", mac: A }); // no contest: the OS claim is apart
+    expect(t.vouch("10.0.0.2")).toBe(A);
+    expect(t.vouch("10.0.0.1")).toBe(A);
+    expect(t.vouch("10.0.0.3")).toBeNull();
+    t.claim({ ip: "10.0.0.2", mac: B, ipxe: false, source: "dhcp-request", os: true }); // someone else claims it too
+    expect(t.vouch("10.0.0.2")).toBeNull();
+    t.claim({ ip: "10.0.0.1", mac: B, ipxe: false, source: "dhcp-request", os: true });
+    expect(t.vouch("10.0.0.1")).toBeNull(); // boot binding A, OS claim B: ambiguous
+  });
+
   it("stays bounded under a flood of forged claims", () => {
     const t = new ClientTable(clock().now);
     for (let i = 0; i < 10_000; i++) {
@@ -98,5 +115,7 @@ describe("ClientTable", () => {
     }
     expect(t.size.macs).toBeLessThanOrEqual(8192);
     expect(t.size.ips).toBeLessThanOrEqual(8192);
+    for (let i = 0; i < 10_000; i++) t.claim({ ip: `10.1.${(i >> 8) & 255}.${i & 255}`, mac: A, ipxe: false, source: "dhcp-request", os: true });
+    expect(t.size.osIps).toBeLessThanOrEqual(8192);
   });
 });

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HOST_TOKEN_PATTERN } from "../../worker/auth/hostTokens.ts";
 import { HOST_TOKEN_SHAPE, hostProxyRoute, MAX_HOST_BODY } from "../../relay/boot/hostProxy.ts";
 import { BinaryCatalog } from "../../relay/binaries.ts";
+import { ClientTable } from "../../relay/dhcp/clients.ts";
 import { createRelayHttpServer } from "../../relay/http/server.ts";
 import { getFrom, listen } from "./support/http.ts";
 import { parts } from "./support/relayParts.ts";
@@ -15,11 +16,12 @@ let answer: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) =>
 let api: Awaited<ReturnType<typeof listen>>;
 let relay: Awaited<ReturnType<typeof listen>> & ReturnType<typeof parts>;
 
+const clients = new ClientTable();
 async function startRelay(apiUrl: string, timeoutMs = 2000) {
   const p = parts();
   const binaries = new BinaryCatalog("/nonexistent-edgeboot", []);
   await binaries.ready();
-  const route = hostProxyRoute({ apiUrl, credential: "ebr_relay-cred", timeoutMs, idleMs: 1000, log: p.log });
+  const route = hostProxyRoute({ apiUrl, credential: "ebr_relay-cred", timeoutMs, idleMs: 1000, clients, log: p.log });
   const server = createRelayHttpServer({ bootIpxe: async () => {}, binaries, registry: p.registry, metrics: p.metrics, log: p.log, extraRoutes: [route] });
   return { ...(await listen(server)), ...p };
 }
@@ -64,6 +66,21 @@ describe("relay /h/ proxy", () => {
     expect(seen[0]!.headers["user-agent"]).toBe("Cloud-Init/22.4");
     // The token reads secrets: it never reaches the relay's log.
     expect(relay.lines.join("\n")).not.toContain(TOKEN);
+  });
+
+  it("vouches with Edgeboot-Client-Mac only for an address one MAC claimed in DHCP (an installed OS's other lease)", async () => {
+    reset();
+    clients.claim({ ip: "127.0.0.4", mac: "52:54:00:00:00:04", ipxe: false, source: "dhcp-request", os: true });
+    await getFrom(`${relay.base}/h/${TOKEN}/nocloud/user-data`, "127.0.0.4");
+    expect(seen[0]!.headers["edgeboot-client-mac"]).toBe("52:54:00:00:00:04");
+    expect(seen[0]!.headers["edgeboot-client-address"]).toBe("127.0.0.4");
+    clients.claim({ ip: "127.0.0.4", mac: "52:54:00:00:00:05", ipxe: false, source: "dhcp-request", os: true });
+    await getFrom(`${relay.base}/h/${TOKEN}/nocloud/user-data`, "127.0.0.4");
+    expect(seen[1]!.headers["edgeboot-client-mac"]).toBeUndefined(); // two MACs claimed it: no vouch
+    // A client cannot vouch for itself: its own header is not passed on.
+    await getFrom(`${relay.base}/h/${TOKEN}/nocloud/user-data`, "127.0.0.8", { headers: { "edgeboot-client-mac": "52:54:00:00:00:04", "edgeboot-client-address": "10.9.9.9" } });
+    expect(seen[2]!.headers["edgeboot-client-mac"]).toBeUndefined();
+    expect(seen[2]!.headers["edgeboot-client-address"]).toBe("127.0.0.8");
   });
 
   it("passes API errors through and streams large bodies (HEAD and Range too)", async () => {
