@@ -22,4 +22,5 @@ CREATE TABLE `boot_sessions` (
 );
 --> statement-breakpoint
 CREATE INDEX `boot_sessions_host_state` ON `boot_sessions` (`host_id`,`state`);--> statement-breakpoint
-CREATE INDEX `boot_sessions_site_issued` ON `boot_sessions` (`site_id`,`issued_at`);
+CREATE INDEX `boot_sessions_site_issued` ON `boot_sessions` (`site_id`,`issued_at`);--> statement-breakpoint
+CREATE INDEX `boot_sessions_expires` ON `boot_sessions` (`expires_at`);

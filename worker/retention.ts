@@ -3,6 +3,8 @@
 // 30), plus each host's last boot timeline however old: its events from shortly before its newest `chain-served` on. Events of
 // hosts that no longer exist, and of unknown machines, just age out. Deletes go in chunks so one statement stays
 // well inside D1's per-query limits; a run stops after a bounded number of chunks and the next run continues.
+import { pruneBootSessions } from "./db/queries/bootSessions.ts";
+
 export const RETENTION_CHUNK = 2000;
 export const RETENTION_MAX_CHUNKS = 250;
 const DAY_MS = 86_400_000;
@@ -47,6 +49,8 @@ export async function applyRetention(d1: D1Database, now: number, opts: { chunk?
 
 export async function scheduledRetention(d1: D1Database, scheduledTime: number): Promise<RetentionResult> {
   const result = await applyRetention(d1, scheduledTime);
-  console.log(JSON.stringify({ msg: "event retention", ...result }));
+  // Boot sessions past their maximum age (worker/db/queries/bootSessions.ts) go too: one row per chain otherwise grows.
+  const sessionsDeleted = await pruneBootSessions(d1, scheduledTime);
+  console.log(JSON.stringify({ msg: "event retention", ...result, sessionsDeleted }));
   return result;
 }

@@ -289,5 +289,9 @@ export const bootSessions = sqliteTable(
     lastUsedAt: integer("last_used_at"),
     endedAt: integer("ended_at"),
   },
-  (t) => [index("boot_sessions_host_state").on(t.hostId, t.state), index("boot_sessions_site_issued").on(t.siteId, t.issuedAt)],
+  (t) => [
+    index("boot_sessions_host_state").on(t.hostId, t.state),
+    index("boot_sessions_site_issued").on(t.siteId, t.issuedAt),
+    index("boot_sessions_expires").on(t.expiresAt),
+  ],
 );

@@ -118,3 +118,18 @@ export const endSessionStatement = (sid: string, at: number): BoundStatement => 
   sql: `update boot_sessions set state = 'done', ended_at = ?, last_used_at = ? where id = ? and state = 'active'`,
   params: [at, at, sid],
 });
+
+// Sessions past their maximum age can never be used again (their tokens' exp is the same instant): the cron
+// deletes them in bounded chunks, oldest first (boot_sessions_expires).
+export async function pruneBootSessions(d1: D1Database, now: number, opts: { chunk?: number; maxChunks?: number } = {}): Promise<number> {
+  const chunk = opts.chunk ?? 2000;
+  const maxChunks = opts.maxChunks ?? 50;
+  const statement = d1.prepare(`delete from boot_sessions where id in (select id from boot_sessions where expires_at <= ? order by expires_at limit ?)`);
+  let deleted = 0;
+  for (let i = 0; i < maxChunks; i++) {
+    const { meta } = await statement.bind(now, chunk).run();
+    deleted += meta.changes;
+    if (meta.changes < chunk) break;
+  }
+  return deleted;
+}
