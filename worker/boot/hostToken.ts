@@ -29,7 +29,11 @@ export const requireHostToken = (now: Clock) =>
     const env = c.get("env");
     const at = now();
     const token = await verifyHostToken(c.req.param("token") ?? "", await getSigningKeys(env), { nowSeconds: Math.floor(at / 1000) });
-    const session = await loadSession(c.get("db").$client, token.sid);
+    const session = await loadSession(c.get("db").$client, token.sid).catch((err: unknown) => {
+      // D1 unreachable: a transient 503, so cloud-init and installers retry (their HTTP clients do on 5xx).
+      console.error("boot session read failed", err instanceof Error ? err.message : String(err));
+      throw new ApiError("unavailable", "the boot API cannot reach its database; retry", { retryAfterSeconds: 10 });
+    });
     if (!session) throw new ApiError("unauthorized", "host token names no boot session here");
     if (session.state === "superseded") {
       throw new ApiError("session_superseded", "this boot session was superseded: the host chained again since this token was issued", { sid: session.id });

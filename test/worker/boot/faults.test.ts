@@ -136,3 +136,19 @@ describe("D1 errors on the chain path", () => {
     expect((await call(`/boot/lab/ipxe?mac=${MAC_A}&arch=x86_64`)).status).toBe(200);
   });
 });
+
+describe("D1 errors behind a host token", () => {
+  it("the session read failing is a 503 unavailable (clients retry), not a 500", async () => {
+    const site = await seedSite({ slug: "lab", secretDelivery: "open" });
+    await seedImage({ name: "os" });
+    await seedProfile({ name: "p", image: "os" });
+    await seedHost({ id: "host-a", siteId: site.id, hostname: "node-a", mac: MAC_A, profileId: "prf-p" });
+    const token = (await call(`/boot/lab/ipxe?mac=${MAC_A}`)).body.match(/\/boot\/h\/([^/]+)\//)![1]!;
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const { bindings } = faultyD1({ failRead: (sql) => /from boot_sessions/.test(sql) });
+    const res = await call(`/boot/h/${token}/nocloud/meta-data`, {}, bindings);
+    expect(res.status).toBe(503);
+    expect(JSON.parse(res.body).error.code).toBe("unavailable");
+    expect((await call(`/boot/h/${token}/nocloud/meta-data`)).status).toBe(200);
+  });
+});
