@@ -10,6 +10,8 @@ import { compileTemplate, refText, refValue, TemplateError, type CompiledTemplat
 const MARK = "EdgebootRefQ";
 const MARK_RE = new RegExp(`${MARK}(\\d+)Q`, "g");
 const STRINGIFY = { lineWidth: 0, flowCollectionPadding: false } as const;
+// cloud-init and tiny-cloud read YAML 1.1 (PyYAML, libyaml): `yes`, `on`, `0644` and friends must be quoted as strings.
+const PARSE = { version: "1.1", uniqueKeys: true } as const;
 
 type Prepared = { doc: Document; refs: RefPart[] };
 
@@ -40,7 +42,7 @@ export function prepareYaml(body: string): Prepared {
       text += part.text;
     }
   }
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  const doc = parseDocument(text, { ...PARSE, prettyErrors: true });
   if (doc.errors.length) throw new YamlTemplateError(`not valid YAML: ${describe(doc.errors[0]!)}`);
   hit = { doc, refs };
   if (prepared.size >= 500) prepared.clear();
@@ -139,7 +141,7 @@ export function renderYaml(body: string, ctx: TemplateContext): string {
   const out = doc.toString(STRINGIFY);
   // A marker left over stood in an anchor, alias or tag: not a place for a value.
   if (out.includes(MARK)) throw new YamlTemplateError("a {{ reference }} can stand only in a value, a key or a comment");
-  const check = parseDocument(out, { uniqueKeys: true });
+  const check = parseDocument(out, PARSE);
   if (check.errors.length) throw new YamlTemplateError(`rendered document is not valid YAML: ${describe(check.errors[0]!)}${keyRef ? " (a key made of a value collides with another)" : ""}`);
   const diff = sameShape(template.contents, check.contents, wildcards, "");
   if (diff) throw new YamlTemplateError(`a substituted value changed the document's structure at ${diff}`);

@@ -82,6 +82,11 @@ describe("YAML documents: a value never changes the structure", () => {
     }
   });
 
+  it("strings that YAML 1.1 (PyYAML, cloud-init) would read as booleans or octal stay strings", () => {
+    const out = renderDocument("userData", "#cloud-config\na: {{ var.a }}\nb: {{ var.b }}\nc: [{{ var.c }}]\n", ctx({ var: { a: "yes", b: "0644", c: "on" } }));
+    expect(parse(out, { version: "1.1" })).toEqual({ a: "yes", b: "0644", c: ["on"] });
+  });
+
   it("a json-filtered value is a node, never more keys", () => {
     const out = renderDocument("userData", "#cloud-config\nbootcmd: {{ var.x | json }}\n", ctx({ var: { x: { "a: b": "c\nusers: []" } } }));
     expect(parse(out)).toEqual({ bootcmd: { "a: b": "c\nusers: []" } });
