@@ -193,6 +193,15 @@ describe("status page in chromium", () => {
     await page.close();
   });
 
+  it("the site page's relays and recent events update on their own", async () => {
+    const page = await loggedIn(siteToken);
+    await page.goto(`${api.url}/ui/sites/${SITE}`);
+    await relayEvents(api.url, relayCredential, [{ phase: "wake-sent", mac: "52:54:00:aa:00:02", detail: { commandId: "demo" } }]);
+    await page.waitForFunction(() => document.querySelector("#activity")?.textContent.includes("wake-sent"), { timeout: 8000 });
+    expect(await page.$eval("#activity", (el: any) => el.textContent)).toContain("node-2");
+    await page.close();
+  });
+
   it("a read token sees every site and cannot act; a forged action is refused", async () => {
     const page = await loggedIn(readToken);
     expect(await text(page)).toContain("read-only, all sites");

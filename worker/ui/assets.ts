@@ -98,8 +98,18 @@ document.addEventListener("DOMContentLoaded", function () {
   });
   document.querySelectorAll("[data-poll]").forEach(function (el) {
     var status = document.getElementById(el.dataset.status || "");
-    var last = null, busy = false;
-    var say = function (text) { if (status) status.textContent = text; };
+    var every = Number(el.dataset.every) || 1000;
+    var last = null, busy = false, pending = null;
+    var say = function (text) { if (status && status.textContent !== text) status.textContent = text; };
+    var apply = function (text) {
+      // Never swap the content under the keyboard focus; apply it once focus has left.
+      if (el.contains(document.activeElement)) { pending = text; return; }
+      var open = Array.prototype.map.call(el.querySelectorAll("details"), function (d) { return d.open; });
+      el.innerHTML = text;
+      el.querySelectorAll("details").forEach(function (d, i) { if (open[i]) d.open = true; });
+      pending = null;
+    };
+    el.addEventListener("focusout", function () { setTimeout(function () { if (pending !== null) apply(pending); }, 0); });
     var tick = function () {
       if (busy || document.hidden) return;
       busy = true;
@@ -111,21 +121,15 @@ document.addEventListener("DOMContentLoaded", function () {
         })
         .then(function (text) {
           if (text === null) return;
-          if (text !== last) {
-            if (last !== null) {
-              var open = Array.prototype.map.call(el.querySelectorAll("details"), function (d) { return d.open; });
-              el.innerHTML = text;
-              el.querySelectorAll("details").forEach(function (d, i) { if (open[i]) d.open = true; });
-            }
-            last = text;
-            el.dataset.updated = String(Date.now());
-          }
-          say("Live: checked " + new Date().toLocaleTimeString() + ".");
+          if (last !== null && text !== last) apply(text);
+          if (text !== last) el.dataset.updated = String(Date.now());
+          last = text;
+          say("Live: updates appear here on their own.");
         })
-        .catch(function () { say("Cannot reach the API; retrying every second."); })
+        .catch(function () { say("Cannot reach the API; retrying."); })
         .then(function () { busy = false; });
     };
-    var timer = setInterval(tick, 1000);
+    var timer = setInterval(tick, every);
     tick();
   });
 });

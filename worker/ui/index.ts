@@ -13,7 +13,7 @@ import { describeAccess, failureNotice, type Notice, page } from "./layout.ts";
 import { hostLive, hostPage } from "./pages/host.ts";
 import { FILTER_FIELDS, type HostFilters, hostsPage } from "./pages/hosts.ts";
 import { loginPage } from "./pages/login.ts";
-import { type EventItem, type HostItem, hostRef, type RelayItem, sitePage } from "./pages/site.ts";
+import { type Activity, type EventItem, type HostItem, hostRef, type RelayItem, siteActivity, sitePage } from "./pages/site.ts";
 import { type SiteItem, sitesPage } from "./pages/sites.ts";
 import { hostNames, hostStateCounts, hostTimelineEvents, lastPhases, relayCacheUse, relaysOfSites } from "./queries.ts";
 import { endSession, principalFor, requireSession, startSession, type UiEnv } from "./session.ts";
@@ -145,36 +145,52 @@ export function uiRoutes(app: Fetcher) {
     const site = siteRes.body;
     const db = c.get("db");
     const now = Date.now();
-    const [relays, discovered, profiles, evs, counts, cache] = await Promise.all([
-      api.get<List<RelayItem>>(`/sites/${seg(slug)}/relays?limit=100&revoked=false`),
+    const [activity, discovered, profiles, counts] = await Promise.all([
+      loadActivity(c, api, site, now),
       api.get<List<HostItem>>(`/sites/${seg(slug)}/hosts?state=discovered&limit=20`),
       profileNamesVisible(api),
-      api.get<{ items: EventItem[] }>(`/sites/${seg(slug)}/events?limit=15`),
       hostStateCounts(db, [site.id]),
-      relayCacheUse(db, site.id, now),
     ]);
-    for (const r of [relays, discovered, evs]) if (!r.ok) return apiFailure(c, r);
-    if (!relays.ok || !discovered.ok || !evs.ok) throw new ApiError("internal", "unreachable");
-    const names = await hostNames(db, site.id, evs.body.items.flatMap((e) => (e.hostId ? [e.hostId] : [])));
+    if (activity instanceof Response) return activity;
+    if (!discovered.ok) return apiFailure(c, discovered);
     return c.html(
       sitePage({
         principal: c.get("principal"),
         site,
         canWrite: canWrite(c, slug),
-        relays: relays.body.items,
-        cache,
+        ...activity,
         counts: counts.get(site.id) ?? {},
         discovered: discovered.body.items,
         discoveredMore: discovered.body.nextCursor !== null,
         profiles,
-        events: evs.body.items,
-        hostsById: names,
         notice,
         now,
       }),
       status as 200,
     );
   }
+
+  // Relays (with cache use) and recent events: on the site page, and re-fetched by it every few seconds.
+  async function loadActivity(c: Context<UiEnv>, api: AdminClient, site: SiteView, now: number): Promise<Activity | Response> {
+    const db = c.get("db");
+    const [relays, evs, cache] = await Promise.all([
+      api.get<List<RelayItem>>(`/sites/${seg(site.slug)}/relays?limit=100&revoked=false`),
+      api.get<List<EventItem>>(`/sites/${seg(site.slug)}/events?limit=15`),
+      relayCacheUse(db, site.id, now),
+    ]);
+    if (!relays.ok) return apiFailure(c, relays);
+    if (!evs.ok) return apiFailure(c, evs);
+    const hostsById = await hostNames(db, site.id, evs.body.items.flatMap((e) => (e.hostId ? [e.hostId] : [])));
+    return { slug: site.slug, relays: relays.body.items, cache, events: evs.body.items, hostsById, now };
+  }
+
+  ui.get("/sites/:site/activity", async (c) => {
+    const api = apiOf(c);
+    const siteRes = await api.get<SiteView>(`/sites/${seg(c.req.param("site"))}`);
+    if (!siteRes.ok) return c.text(siteRes.error.message, siteRes.status as 400);
+    const activity = await loadActivity(c, api, siteRes.body, Date.now());
+    return activity instanceof Response ? activity : c.html(siteActivity(activity));
+  });
 
   ui.get("/sites/:site/find", async (c) => {
     const slug = c.req.param("site");

@@ -44,7 +44,8 @@ export const requireSession = createMiddleware<UiEnv>(async (c, next) => {
   const result = token ? await principalFor(c, token) : null;
   if (!token || !result || "error" in result) {
     if (token) endSession(c);
-    if (c.req.method === "GET" && !c.req.path.endsWith("/timeline")) return c.redirect(`/ui/login${token ? "?reason=expired" : ""}`, 303);
+    // Page fragments the browser polls get a 401 it can explain; whole pages go to the login form.
+    if (c.req.method === "GET" && !/\/(timeline|activity)$/.test(c.req.path)) return c.redirect(`/ui/login${token ? "?reason=expired" : ""}`, 303);
     return c.text("session ended: log in again at /ui/login\n", 401);
   }
   c.set("principal", result.principal);

@@ -62,6 +62,18 @@ describe("status page: login and session", () => {
     expect(home.body).not.toContain(ROOT_TOKEN);
   });
 
+  it("page fragments the browser polls answer 401 without a session, not a redirect", async () => {
+    const { site } = await lab();
+    await seedHost(site, { hostname: "frag-1" });
+    for (const path of [`/ui/sites/${site}/activity`, `/ui/sites/${site}/hosts/frag-1/timeline`]) {
+      expect((await ui(path, { token: null })).status).toBe(401);
+      const ok = await ui(path);
+      expect(ok.status).toBe(200);
+      expect(ok.body).not.toContain("<html");
+    }
+    expect((await ui(`/ui/sites/${site}/activity`)).body).toContain("Recent boot events");
+  });
+
   it("logs out by clearing the cookie", async () => {
     const out = await ui("/ui/logout", { form: {} });
     expect(out.status).toBe(303);

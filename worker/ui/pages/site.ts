@@ -62,6 +62,48 @@ export function eventDetail(d: Record<string, unknown>): string {
   return parts.join(" ");
 }
 
+export type Activity = { slug: string; relays: RelayItem[]; cache: Map<string, CacheUse>; events: EventItem[]; hostsById: Map<string, Pick<HostItem, "id" | "hostname" | "mac">>; now: number };
+
+// The part of the site page the browser re-fetches (no forms in it, so nothing the operator types is replaced).
+export function siteActivity(o: Activity): Html {
+  const { slug, now } = o;
+  return html`<section aria-labelledby="relays-h">
+  <h2 id="relays-h">Relays</h2>
+  ${o.relays.length === 0
+    ? html`<p class="empty">No relay yet. Create one with <code>POST /v1/sites/${slug}/relays</code> and run <code>edgeboot-relay</code> on the site's LAN.</p>`
+    : html`<div class="table-wrap"><table class="cards">
+    <thead><tr><th scope="col">Relay</th><th scope="col">Health</th><th scope="col">Version</th><th scope="col">LAN address</th><th scope="col">Last sync</th><th scope="col">Artifact cache</th></tr></thead>
+    <tbody>${o.relays.map(
+      (r) => html`<tr>
+      <th scope="row" data-label="Relay">${r.name}</th>
+      <td data-label="Health">${relayHealth({ lastSeenAt: ms(r.lastSeenAt), revokedAt: ms(r.revokedAt) }, now)}</td>
+      <td data-label="Version">${r.softwareVersion ?? html`<span class="muted">not registered</span>`}</td>
+      <td data-label="LAN address">${r.lanAddress ?? html`<span class="muted">—</span>`}</td>
+      <td data-label="Last sync">${when(ms(r.lastSeenAt), now)}</td>
+      <td data-label="Artifact cache">${cacheUse(o.cache.get(r.name))}</td>
+    </tr>`,
+    )}</tbody></table></div>`}
+</section>
+
+<section aria-labelledby="events-h">
+  <h2 id="events-h">Recent boot events</h2>
+  ${o.events.length === 0
+    ? html`<p class="empty">No boot events yet.</p>`
+    : html`<div class="table-wrap"><table class="cards compact events">
+    <thead><tr><th scope="col">When</th><th scope="col">Host</th><th scope="col">Stage</th><th scope="col">Event</th><th scope="col">Detail</th></tr></thead>
+    <tbody>${o.events.map((e) => {
+      const h = e.hostId ? o.hostsById.get(e.hostId) : undefined;
+      return html`<tr>
+      <td data-label="When" class="nowrap">${when(ms(e.at), now)}</td>
+      <td data-label="Host">${h ? html`<a href="${hostHref(slug, h)}">${hostName(h)}</a>` : (e.mac ?? html`<span class="muted">—</span>`)}</td>
+      <td data-label="Stage">${STAGE_LABEL[stageOf(e)]}</td>
+      <td data-label="Event"><code class="nowrap">${e.phase}</code> <span class="muted">${e.source}</span></td>
+      <td data-label="Detail" class="detail">${eventDetail(e.detail)}</td>
+    </tr>`;
+    })}</tbody></table></div>`}
+</section>`;
+}
+
 export function sitePage(o: {
   principal: Principal;
   site: { slug: string; name: string; bootAuth: string; unknownHostPolicy: string; discoverRetrySeconds: number; defaultProfile: string | null };
@@ -109,41 +151,8 @@ ${o.canWrite ? "" : html` · <span class="badge muted">view only</span> this tok
   ${o.discoveredMore ? html`<p><a href="/ui/sites/${seg(slug)}/hosts?state=discovered">All discovered machines</a></p>` : ""}`}
 </section>
 
-<section aria-labelledby="relays-h">
-  <h2 id="relays-h">Relays</h2>
-  ${o.relays.length === 0
-    ? html`<p class="empty">No relay yet. Create one with <code>POST /v1/sites/${slug}/relays</code> and run <code>edgeboot-relay</code> on the site's LAN.</p>`
-    : html`<div class="table-wrap"><table class="cards">
-    <thead><tr><th scope="col">Relay</th><th scope="col">Health</th><th scope="col">Version</th><th scope="col">LAN address</th><th scope="col">Last sync</th><th scope="col">Artifact cache</th></tr></thead>
-    <tbody>${o.relays.map(
-      (r) => html`<tr>
-      <th scope="row" data-label="Relay">${r.name}</th>
-      <td data-label="Health">${relayHealth({ lastSeenAt: ms(r.lastSeenAt), revokedAt: ms(r.revokedAt) }, now)}</td>
-      <td data-label="Version">${r.softwareVersion ?? html`<span class="muted">not registered</span>`}</td>
-      <td data-label="LAN address">${r.lanAddress ?? html`<span class="muted">—</span>`}</td>
-      <td data-label="Last sync">${when(ms(r.lastSeenAt), now)}</td>
-      <td data-label="Artifact cache">${cacheUse(o.cache.get(r.name))}</td>
-    </tr>`,
-    )}</tbody></table></div>`}
-</section>
-
-<section aria-labelledby="events-h">
-  <h2 id="events-h">Recent boot events</h2>
-  ${o.events.length === 0
-    ? html`<p class="empty">No boot events yet.</p>`
-    : html`<div class="table-wrap"><table class="cards compact events">
-    <thead><tr><th scope="col">When</th><th scope="col">Host</th><th scope="col">Stage</th><th scope="col">Event</th><th scope="col">Detail</th></tr></thead>
-    <tbody>${o.events.map((e) => {
-      const h = e.hostId ? o.hostsById.get(e.hostId) : undefined;
-      return html`<tr>
-      <td data-label="When" class="nowrap">${when(ms(e.at), now)}</td>
-      <td data-label="Host">${h ? html`<a href="${hostHref(slug, h)}">${hostName(h)}</a>` : (e.mac ?? html`<span class="muted">—</span>`)}</td>
-      <td data-label="Stage">${STAGE_LABEL[stageOf(e)]}</td>
-      <td data-label="Event"><code class="nowrap">${e.phase}</code> <span class="muted">${e.source}</span></td>
-      <td data-label="Detail" class="detail">${eventDetail(e.detail)}</td>
-    </tr>`;
-    })}</tbody></table></div>`}
-</section>`;
+<p class="live" id="act-status">Relays and events update every few seconds while this page is open.</p>
+<div id="activity" data-poll="/ui/sites/${seg(slug)}/activity" data-status="act-status" data-every="3000">${siteActivity({ slug, relays: o.relays, cache: o.cache, events: o.events, hostsById: o.hostsById, now })}</div>`;
   return page({ title: site.name, principal: o.principal, crumbs: [{ href: "/ui", label: "Sites" }, { label: site.name }], notice: o.notice, body });
 }
 
