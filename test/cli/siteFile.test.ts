@@ -241,6 +241,30 @@ describe("resource commands, contexts, upload, import", () => {
     expect(Array.isArray(JSON.parse(events.stdout))).toBe(true);
   });
 
+  it("events --follow prints a boot's events as they happen", async () => {
+    const { spawn } = await import("node:child_process");
+    const { BIN } = await import("./run.ts");
+    const created = await cli(["sites", "create", "open-lab", "--name", "Open lab", "--boot-auth", "open"]);
+    expect(created.code, created.stderr).toBe(0);
+    // debian-live's user-data names var.ntp, which this site does not set: the host brings its own.
+    const host = await cli(["hosts", "create", "o-1", "--mac", "52:54:00:00:03:01", "--profile", "debian-live", "--site", "open-lab", "--data", '{"vars":{"ntp":"10.9.9.9"}}']);
+    expect(host.code, host.stderr).toBe(0);
+    const follower = spawn(process.execPath, [BIN, "events", "--site", "open-lab", "--follow", "--interval", "0.5", "-o", "json"], { env: { PATH: process.env.PATH, NO_COLOR: "1", ...env } });
+    let out = "";
+    follower.stdout.on("data", (d) => (out += d));
+    try {
+      // Let it take its first (empty) page, then boot: the chain fetch records chain-served.
+      await new Promise((r) => setTimeout(r, 2500));
+      expect((await fetch(`${api.url}/boot/open-lab/ipxe?mac=52:54:00:00:03:01&arch=x86_64`)).status).toBe(200);
+      const deadline = Date.now() + 20_000;
+      while (!out.includes("chain-served") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      const events = out.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+      expect(events).toContainEqual(expect.objectContaining({ phase: "chain-served", mac: "52:54:00:00:03:01" }));
+    } finally {
+      follower.kill("SIGTERM");
+    }
+  });
+
   it("imports dnsmasq reservations, reports skipped lines, and a re-import changes nothing", async () => {
     const conf = join(work, "dnsmasq.conf");
     writeFileSync(conf, "dhcp-host=52:54:00:00:02:01,10.0.0.41,imp-1\ndhcp-host=id:client-9,10.0.0.49,by-id\n");

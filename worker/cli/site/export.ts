@@ -34,7 +34,8 @@ export async function exportSite(api: Api, slug: string): Promise<Row> {
     discoverRetrySeconds: site.discoverRetrySeconds,
     hostTokenTtlSeconds: site.hostTokenTtlSeconds,
     allowDirect: site.allowDirect,
-    ...compact(site, ["vars", "vendorData"]),
+    // Settings newer APIs have; absent from older ones.
+    ...compact(site, ["secretDelivery", "eventRetentionDays", "vars", "vendorData"]),
   };
   return {
     apiVersion: API_VERSION,

@@ -71,6 +71,8 @@ const Site = z.strictObject({
   discoverRetrySeconds: z.number().int().min(5).max(3600).optional(),
   hostTokenTtlSeconds: z.number().int().min(60).max(7 * 86400).optional(),
   allowDirect: z.boolean().optional(),
+  secretDelivery: z.enum(["once", "bound", "open"]).optional().describe("how secret-bearing files are delivered per boot session (worker/boot/README.md)"),
+  eventRetentionDays: z.number().int().min(1).max(3650).optional(),
   vars: Vars.optional(),
   vendorData: z.string().nullable().optional(),
 });
