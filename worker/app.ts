@@ -5,6 +5,7 @@ import { manifestAdmin } from "./admin/manifest.ts";
 import { wakeAdmin } from "./admin/wake.ts";
 import { renderAdmin } from "./admin/render.ts";
 import { eventsAdmin } from "./admin/events.ts";
+import { bootSessionsAdmin } from "./admin/bootSessions.ts";
 import { bootRoutes } from "./boot/routes.ts";
 import { jwksRoutes } from "./keys/jwks.ts";
 import { bearerAuth } from "./auth/bearer.ts";
@@ -39,6 +40,7 @@ export function createApp(options: { now?: () => number } = {}) {
   app.route("/v1", wakeAdmin);
   app.route("/v1", renderAdmin);
   app.route("/v1", eventsAdmin);
+  app.route("/v1", bootSessionsAdmin);
   app.route("/boot", bootRoutes({ now: options.now }));
   app.route("/", jwksRoutes);
   app.route("/relay/v1", relayApi);

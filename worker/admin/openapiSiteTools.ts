@@ -5,6 +5,7 @@ import { z } from "@hono/zod-openapi";
 import { NOCLOUD_FILES } from "../boot/nocloud.ts";
 import { sites } from "../db/schema.ts";
 import { EventsParam, EventsQuery } from "./events.ts";
+import { BootSessionView, SessionsParam, SessionsQuery } from "./bootSessions.ts";
 import { HOST_STATES, Intent } from "./hostFields.ts";
 import { commonErrors, errorResponse, jsonContent, type Registry, security } from "./openapi.ts";
 import { DryRunQuery, Params as HostParams, RenderParams } from "./render.ts";
@@ -115,5 +116,14 @@ export function documentSiteToolRoutes(registry: Registry) {
     summary: "The site's boot timeline, newest first",
     request: { params: EventsParam, query: EventsQuery },
     responses: { 200: jsonContent(z.object({ items: z.array(BootEvent), nextCursor: z.string().nullable() }), "Events"), ...commonErrors, 404: noSiteOrHost },
+  });
+  registry.registerPath({
+    method: "get",
+    path: "/sites/{site}/sessions",
+    tags: ["events"],
+    security,
+    summary: "The site's boot sessions, newest first: client address, relay, delivery policy, state, secret-bearing files served",
+    request: { params: SessionsParam, query: SessionsQuery },
+    responses: { 200: jsonContent(z.object({ items: z.array(BootSessionView), nextCursor: z.string().nullable() }), "Boot sessions"), ...commonErrors, 404: noSiteOrHost },
   });
 }

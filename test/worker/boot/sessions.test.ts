@@ -48,3 +48,33 @@ describe("boot sessions", () => {
     expect(await db().select().from(bootSessions)).toEqual([]);
   });
 });
+
+describe("GET /v1/sites/:site/sessions", () => {
+  const ROOT = { authorization: `Bearer ${env.ADMIN_TOKEN}` };
+
+  it("lists what each chain handed out and what came of it, newest first, by host and state, paged; never a token", async () => {
+    await lab();
+    const old = await chainToken();
+    expect((await call(`/boot/h/${old}/nocloud/meta-data`)).status).toBe(200);
+    await chainToken("52:54:00:5e:00:02");
+    const current = await chainToken();
+    const res = await call("/v1/sites/lab/sessions?host=host-1", { headers: ROOT });
+    expect(res.status).toBe(200);
+    const { items, nextCursor } = JSON.parse(res.body);
+    expect(items.map((s: { id: string; state: string }) => [s.id, s.state])).toEqual([
+      [(await tokenScope(current)).sid, "active"],
+      [(await tokenScope(old)).sid, "superseded"],
+    ]);
+    expect(items[0]).toMatchObject({ hostId: "host-1", mac: MAC, delivery: "once", entries: [{ profileId: "prf-p", imageId: "img-os-x86_64" }], served: {} });
+    expect(nextCursor).toBeNull();
+    expect(res.body).not.toContain(current);
+
+    const page1 = JSON.parse((await call("/v1/sites/lab/sessions?limit=2", { headers: ROOT })).body);
+    expect(page1.items).toHaveLength(2);
+    const page2 = JSON.parse((await call(`/v1/sites/lab/sessions?limit=2&cursor=${page1.nextCursor}`, { headers: ROOT })).body);
+    expect(page2.items).toHaveLength(1);
+    expect(JSON.parse((await call("/v1/sites/lab/sessions?state=superseded", { headers: ROOT })).body).items).toHaveLength(1);
+    expect((await call("/v1/sites/lab/sessions")).status).toBe(401);
+    expect((await call("/v1/sites/lab/sessions?state=gone", { headers: ROOT })).status).toBe(400);
+  });
+});
