@@ -74,6 +74,7 @@ ol.stages li.not-seen { background:var(--panel); color:var(--muted); border-styl
 .boot-head { margin:.2em 0; }
 @media (max-width: 760px) {
   .host-grid { grid-template-columns:1fr; }
+  dl.facts { grid-template-columns:1fr 1fr; }
   table.cards thead { position:absolute; width:1px; height:1px; overflow:hidden; clip:rect(0 0 0 0); }
   table.cards, table.cards tbody, table.cards tr, table.cards th, table.cards td { display:block; width:100%; }
   table.cards tr { border:1px solid var(--line); border-radius:8px; margin:0 0 10px; padding:4px 0; }
