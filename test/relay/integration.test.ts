@@ -11,7 +11,9 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { alive, descendants, freePort, startWranglerDev, type WranglerDev } from "../helpers/wrangler.ts";
-import { claimVia4011 } from "./support/dhcpClaim.ts";
+import { decodeDhcp, encodeDhcp } from "../../relay/dhcp/packet.ts";
+import { claimVia4011, rewrite } from "./support/dhcpClaim.ts";
+import { UdpPeer } from "./support/udp.ts";
 
 const run = promisify(execFile);
 const MAIN = fileURLToPath(new URL("../../relay/main.ts", import.meta.url));
@@ -32,16 +34,17 @@ async function admin(method: string, path: string, body?: unknown) {
   return text ? JSON.parse(text) : null;
 }
 
-type RelayProcess = { base: string; proxyPort: number; logs(): string };
+type RelayProcess = { base: string; proxyPort: number; dhcpPort: number; logs(): string };
 
-async function startRelay(apiUrl: string, cred: string): Promise<RelayProcess> {
+async function startRelay(apiUrl: string, cred: string, site = "lab"): Promise<RelayProcess> {
   const stateDir = mkdtempSync(join(tmpdir(), "edgeboot-relay-it-"));
   const httpPort = await freePort();
   const tftpPort = await freePort();
   const proxyPort = await freePort(); // a free TCP port number; UDP 4011 stand-in on loopback
+  const dhcpPort = await freePort(); // likewise for 67
   const child: ChildProcess = spawn(
     process.execPath,
-    [MAIN, "--api-url", apiUrl, "--site", "lab", "--listen", "127.0.0.1", "--advertise", "127.0.0.1", "--dhcp-port", "0", "--proxy-dhcp-port", String(proxyPort), "--tftp-port", String(tftpPort), "--http-port", String(httpPort), "--state-dir", stateDir, "--api-timeout-ms", "15000"],
+    [MAIN, "--api-url", apiUrl, "--site", site, "--listen", "127.0.0.1", "--advertise", "127.0.0.1", "--dhcp-port", String(dhcpPort), "--proxy-dhcp-port", String(proxyPort), "--tftp-port", String(tftpPort), "--http-port", String(httpPort), "--state-dir", stateDir, "--api-timeout-ms", "15000"],
     { env: { ...process.env, EDGEBOOT_RELAY_CREDENTIAL: cred }, stdio: ["ignore", "ignore", "pipe"] },
   );
   let logs = "";
@@ -71,7 +74,7 @@ async function startRelay(apiUrl: string, cred: string): Promise<RelayProcess> {
     if (Date.now() > deadline) throw new Error(`relay did not come up:\n${logs}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { base, proxyPort, logs: () => logs };
+  return { base, proxyPort, dhcpPort, logs: () => logs };
 }
 
 const curl = async (url: string, from = "127.0.0.1") => {
@@ -110,6 +113,45 @@ afterAll(async () => {
 }, 60_000);
 
 describe("relay + Worker", () => {
+  it("bound delivery: user-data only through the issuing relay, for the address it learned in DHCP", async () => {
+    await admin("POST", "/v1/profiles", { name: "it-bound", image: "it-image", cmdline: "console=ttyS0", userData: "#cloud-config\nhostname: bound-1\n" });
+    await admin("POST", "/v1/sites", { slug: "bound-lab", name: "Bound lab", bootAuth: "relay", unknownHostPolicy: "discover", secretDelivery: "bound" });
+    const { credential: boundCred } = await admin("POST", "/v1/sites/bound-lab/relays", { name: "relay-bound" });
+    const hostMac = "52:54:00:aa:bb:02";
+    await admin("POST", "/v1/sites/bound-lab/hosts", { hostname: "bound-1", mac: hostMac, profile: "it-bound" });
+    const relay = await startRelay(api.url, boundCred, "bound-lab");
+    // The chain points NoCloud at the relay's LAN base once the relay has registered (its cache URL).
+    let chain = "";
+    for (let i = 0; i < 50 && !chain.includes(`${relay.base}/h/`); i++) {
+      await claimVia4011(relay.proxyPort, hostMac, "127.0.0.1");
+      chain = (await curl(`${relay.base}/boot.ipxe?mac=${hostMac}&arch=x86_64&platform=efi`)).body;
+      if (!chain.includes(`${relay.base}/h/`)) await new Promise((r) => setTimeout(r, 300));
+    }
+    const token = new RegExp(`${relay.base.replace(/[.:/]/g, "\\$&")}/h/([A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+)/`).exec(chain)?.[1];
+    expect(token, `${chain}\n${relay.logs()}`).toBeTruthy();
+    // Straight at the API (no relay credential): refused.
+    const direct = await fetch(`${api.url}/boot/h/${token}/nocloud/user-data`);
+    expect(direct.status).toBe(403);
+    // Through the relay from an address that never sent DHCP (no vouch, not the chain's address): refused.
+    const stranger = await curl(`${relay.base}/h/${token}/nocloud/user-data`, "127.0.0.9");
+    expect(stranger.status, stranger.body).toBe(403);
+    // Through the relay from the address that booted: served.
+    const mine = await curl(`${relay.base}/h/${token}/nocloud/user-data`);
+    expect(mine.status, mine.body).toBe(200);
+    expect(mine.body).toContain("hostname: bound-1");
+    // The installed OS leases another address (its own DHCP client, not PXE): the relay saw that REQUEST and vouches
+    // for the MAC there (Edgeboot-Client-Mac), which the API accepts for this session's MAC.
+    const os = await UdpPeer.bind(68, "127.0.0.11").catch(() => UdpPeer.bind(0, "127.0.0.11"));
+    const osRequest = decodeDhcp(rewrite("ovmf-x64-request.bin", { mac: hostMac, requestedIp: "127.0.0.11" }));
+    for (const code of [60, 77, 93, 94, 97, 175]) osRequest.options.delete(code);
+    await os.send(encodeDhcp(osRequest), relay.dhcpPort);
+    await os.close();
+    await new Promise((r) => setTimeout(r, 200));
+    const fromOs = await curl(`${relay.base}/h/${token}/nocloud/user-data`, "127.0.0.11");
+    expect(fromOs.status, fromOs.body).toBe(200);
+  });
+
+
   it("curl /boot.ipxe on the relay returns the host's chain, fetched and verified through the API", async () => {
     const relay = await startRelay(api.url, credential);
     await claimVia4011(relay.proxyPort, MAC, "127.0.0.1"); // what the machine's iPXE tells the relay before the chain
