@@ -141,7 +141,6 @@ export async function renderProblems(input: CheckInput, filter: SQL): Promise<Re
   const caches = new Map<string, string | null>();
   for (const s of siteRows) caches.set(s.id, cacheBase((await liveCache(db, s.id, Date.now() - RELAY_HEALTHY_MS))[0]?.cacheUrl ?? null));
 
-  const minter = await previewMinter(input.env, Date.now());
   const problems: RenderProblem[] = [];
   for (const host of hostRows) {
     const site = siteRows.find((s) => s.id === host.siteId);
@@ -149,6 +148,8 @@ export async function renderProblems(input: CheckInput, filter: SQL): Promise<Re
     for (const profile of bootedBy(host, byId, byName)) {
       const archs = archCandidates(host.arch, null);
       const image = imageRows.find((i) => i.name === profile.image && archs.includes(i.arch));
+      // A fresh minter per boot: the chain's token for a single profile is entry 0, as here.
+      const minter = await previewMinter(input.env, Date.now());
       problems.push(...(await checkOne(input, site, host, profile, image, names, minter, caches.get(site.id) ?? null)));
       if (problems.length >= 20) return problems;
     }
