@@ -113,16 +113,31 @@ describe("site file: apply, diff, apply again, export", () => {
     expect(diff.code, diff.stdout + diff.stderr).toBe(0);
   });
 
+  it("names a discovered machine (MAC only) when the file lists its MAC", async () => {
+    expect((await admin("POST", "/v1/sites/lab/hosts", { mac: "52:54:00:00:01:03", state: "discovered" })).status).toBe(201);
+    const file = join(work, "enrol.yaml");
+    writeFileSync(file, `${readFileSync(siteFile, "utf8")}`.replace("\nsecrets:", "\n  - hostname: node-03\n    mac: 52:54:00:00:01:03\n    profile: debian-live\n\nsecrets:"));
+    const diff = await cli(["diff", "-f", file]);
+    expect(diff.stdout).toContain("~ host node-03");
+    expect(diff.stdout).toContain('hostname: null → "node-03"');
+    expect((await cli(["apply", "-f", file])).code).toBe(0);
+    expect((await admin("GET", "/v1/sites/lab/hosts/52:54:00:00:01:03")).body).toMatchObject({ hostname: "node-03", profile: "debian-live" });
+    expect((await admin("DELETE", "/v1/sites/lab/hosts/node-03")).status).toBe(204);
+  });
+
   it("--prune deletes the site's hosts the file does not name", async () => {
     expect((await admin("POST", "/v1/sites/lab/hosts", { hostname: "stray", mac: "52:54:00:00:01:99" })).status).toBe(201);
+    expect((await admin("PUT", "/v1/secrets/OLD_TOKEN?site=lab", { value: "old" })).status).toBe(201);
     const plan = await cli(["diff", "-f", siteFile, "--prune"]);
     expect(plan.stdout).toContain("- host stray");
+    expect(plan.stdout).toContain("- secret OLD_TOKEN");
     expect((await cli(["apply", "-f", siteFile])).code).toBe(0);
     expect((await admin("GET", "/v1/sites/lab/hosts/stray")).status).toBe(200); // not without --prune
     const pruned = await cli(["apply", "-f", siteFile, "--prune"]);
     expect(pruned.code, pruned.stderr).toBe(0);
     expect(pruned.stderr).toContain("✓ deleted host stray");
     expect((await admin("GET", "/v1/sites/lab/hosts/stray")).status).toBe(404);
+    expect((await admin("GET", "/v1/secrets?site=lab")).body.items.map((x: { name: string }) => x.name)).toEqual(["K3S_TOKEN"]);
   });
 });
 

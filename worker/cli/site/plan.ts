@@ -159,9 +159,9 @@ export async function makePlan(api: Api, loaded: Loaded, opts: PlanOptions = {})
   };
   changes.push(...secretChanges("site"), ...afterSiteSecrets);
 
-  // Hosts are matched by hostname when the file gives one, else by MAC.
+  // Hosts are matched by hostname, then by MAC: a discovered machine (MAC only) is named by the file's entry.
   const matched = new Set<string>();
-  const findHost = (h: SiteFileHost) => (h.hostname ? hosts.find((r) => r.hostname === h.hostname) : hosts.find((r) => r.mac === h.mac));
+  const findHost = (h: SiteFileHost) => (h.hostname ? hosts.find((r) => r.hostname === h.hostname) : undefined) ?? (h.mac ? hosts.find((r) => r.mac === h.mac) : undefined);
   for (const h of file.hosts) {
     const desired = defined(h as Row);
     const current = findHost(h);
