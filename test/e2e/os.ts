@@ -48,7 +48,6 @@ write_files:
   - path: /etc/edgeboot/site-join-token
     permissions: "0600"
     content: ${v.secret}
-ssh_genkeytypes: [ed25519]
 runcmd:
   - [sh, -c, 'echo "runcmd ran on $(hostname)" > /run/edgeboot-runcmd']
   - [systemd-run, --no-block, --unit=edgeboot-ready, --property=After=cloud-final.service, sh, -c, 'curl -fsS -X POST "$0" > /run/edgeboot-ready.out 2>&1; echo $? > /run/edgeboot-ready.done', "${v.eventsUrl}?phase=app-ready"]

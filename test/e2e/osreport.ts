@@ -8,7 +8,7 @@ export function osStages(kernelName: string): Stage[] {
     ...firmware,
     ["Linux started", /Linux version/],
     ["squashfs fetch", /Trying wget \S*root\.squashfs/],
-    ["systemd", /Welcome to .*Debian/],
+    ["systemd", /systemd\[1\]: systemd \d+\S* running in system mode/],
     ["cloud-init local", /running 'init-local'/],
     ["cloud-init network", /running 'init' at/],
     ["cloud-init config", /running 'modules:config'/],

@@ -15,7 +15,7 @@ unsquashfs -q -n -d "$root" "$base/base.squashfs"
 install -D -m 0755 "$here/report.sh" "$root/usr/local/sbin/edgeboot-report"
 install -D -m 0644 "$here/edgeboot-report.service" "$root/etc/systemd/system/edgeboot-report.service"
 find "$root/etc/systemd/system" -name edgeboot-report.service -path '*.wants/*' -delete
-systemctl --root="$root" enable edgeboot-report.service systemd-networkd.service systemd-resolved.service
+chroot "$root" systemctl enable edgeboot-report.service systemd-networkd.service systemd-resolved.service
 ln -sf ../run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"
 rm -f "$root/etc/hostname" "$root"/etc/ssh/ssh_host_*
 : > "$root/etc/machine-id"
@@ -24,6 +24,10 @@ rm -f "$root/etc/hostname" "$root"/etc/ssh/ssh_host_*
 sed -i 's/^# *\(en_US.UTF-8 UTF-8\)/\1/' "$root/etc/locale.gen"
 chroot "$root" locale-gen >/dev/null
 echo LANG=en_US.UTF-8 > "$root/etc/default/locale"
+
+# The root is an overlay on a squashfs in RAM: nothing to grow or resize (cloud-init warns when it tries).
+mkdir -p "$root/etc/cloud/cloud.cfg.d"
+printf '%s\n' '# diskless: / is an overlay in RAM' 'resize_rootfs: false' 'growpart: {mode: "off"}' > "$root/etc/cloud/cloud.cfg.d/90-diskless.cfg"
 
 cp "$base/vmlinuz" "$base/initrd.img" "$base/packages.txt" "$out/"
 rm -f "$out/root.squashfs"
