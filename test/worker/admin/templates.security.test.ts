@@ -105,6 +105,19 @@ describe("secret scope at save: who may make which template name which secret", 
   });
 });
 
+describe("host import: the same scopes, the same quoting", () => {
+  it("read and other sites cannot import; a site token's imported vars stay values", async () => {
+    const hosts = [{ hostname: "imp-1", mac: uniqMac(), profile: L.profile, vars: { x: 'y"\nusers: [{name: evil}]' } }];
+    for (const who of ["read", "siteB"] as const) expect((await api("POST", `/v1/sites/${L.a}/hosts/import`, hosts, { token: L.tokens[who] })).status, who).toBe(403);
+    expect((await api("POST", `/v1/sites/${L.a}/hosts/import`, hosts, { token: L.tokens.siteA })).status).toBe(201);
+    expect((await api("PATCH", `/v1/profiles/${L.profile}`, { userData: "#cloud-config\nhostname: {{ host.hostname }}\nbootcmd: [{{ var.x }}]\n" })).status).toBe(400); // node-1 has no var x
+    expect((await api("PATCH", `/v1/sites/${L.a}/hosts/node-1`, { vars: { x: "plain" } })).status).toBe(200);
+    expect((await api("PATCH", `/v1/profiles/${L.profile}`, { userData: "#cloud-config\nhostname: {{ host.hostname }}\nbootcmd: [{{ var.x }}]\n" })).status).toBe(200);
+    const ud = await nocloud(L.a, hosts[0]!.mac, "user-data");
+    expect(parse(String(ud.body))).toEqual({ hostname: "imp-1", bootcmd: [hosts[0]!.vars.x] });
+  });
+});
+
 describe("secret scope at render: enforced even for data written around the API", () => {
   it("a site's vendor-data naming a global secret renders as not set, never the value", async () => {
     await env.DB.prepare("update sites set vendor_data = ? where slug = ?").bind("#cloud-config\nbootcmd: [echo {{ secret.GLOBAL_ONLY }}]\n", L.a).run();
