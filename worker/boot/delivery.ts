@@ -109,6 +109,7 @@ function requester(c: Context): Record<string, string> {
   const direct = c.req.header("cf-connecting-ip");
   if (relayed) out.relayedFor = relayed.slice(0, 64);
   if (direct) out.from = direct.slice(0, 64);
-  out.via = c.req.header("authorization") ? "relay" : "direct";
+  // Whether a bearer credential came with it (checked against the issuing relay only under `bound`).
+  out.credential = c.req.header("authorization") ? "presented" : "none";
   return out;
 }
