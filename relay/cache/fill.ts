@@ -117,6 +117,10 @@ export class Fill {
     await unlink(this.tmpPath).catch(() => {});
   }
 
+  get trackedReaders(): number {
+    return this.#positions.size;
+  }
+
   // A direct fill's reader says how far it has sent; the upstream waits for the slowest.
   track(start: number): { at(position: number): void; done(): void } {
     const id = Symbol("reader");
@@ -276,6 +280,8 @@ export async function fetchInto(fill: Fill, upstream: Upstream, opts: FillOption
     await opts.makeRoom(size);
     if (!fill.direct && opts.hasRoom && !(await opts.hasRoom(size))) await direct(`no room for ${size} bytes`);
     fill.begin(size);
+    // An uncached transfer nobody reads (a HEAD) is dropped at once rather than held open until the stall timeout.
+    if (fill.direct) setTimeout(() => fill.trackedReaders === 0 && fill.state === "filling" && fill.abort("no reader for an uncached transfer"), 2000).unref();
     const hash = createHash("sha256");
     for await (const chunk of res.body) {
       arm();

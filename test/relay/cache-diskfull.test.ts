@@ -73,6 +73,18 @@ describe("artifact cache on a full disk", () => {
     expect(await readdir(dir)).toEqual([sha]);
   });
 
+  it("answers a HEAD on a full disk and drops the uncached transfer nobody reads", async () => {
+    free = 0;
+    const bytes = randomBytes(4 * 1024 * 1024);
+    const sha = upstream.add(bytes);
+    const head = await fetch(url(sha), { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-length")).toBe(String(bytes.length));
+    for (let i = 0; i < 50 && cache.stats.fillFailures === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(cache.stats.fillFailures).toBe(1);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
   it("paces the upstream by a slow reader instead of buffering the artifact", async () => {
     free = 0;
     const bytes = randomBytes(32 * 1024 * 1024);
