@@ -89,6 +89,6 @@ describe("cloud-init phone_home → events", () => {
     // The boot reported done: its user-data is closed.
     const replay = await fetch(`${seed}user-data`);
     expect(replay.status).toBe(410);
-    expect((await replay.json()).error.code).toBe("boot_done");
+    expect(((await replay.json()) as { error: { code: string } }).error.code).toBe("boot_done");
   });
 });
