@@ -5,7 +5,8 @@ import pc from "picocolors";
 import type { Env } from "../config.ts";
 import { CliError } from "../errors.ts";
 
-const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
+// The checkout (wrangler.toml, migrations/): bin.js says where it is, since the code may run from a JS copy.
+const ROOT = process.env.EDGEBOOT_ROOT ?? fileURLToPath(new URL("../../..", import.meta.url));
 const MiB = (n: number) => `${(n / 1024 ** 2).toFixed(2)} MiB`;
 
 export function deployCommands(program: Command, _env: Env): void {
