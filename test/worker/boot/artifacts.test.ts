@@ -56,7 +56,7 @@ describe("host artifacts", () => {
     const rootfs = bytesOf(30_000, 14);
     const [k, r, o] = [await seedArtifact(bytesOf(5000, 15)), await seedArtifact(rootfs), await seedArtifact(bytesOf(1000, 16))];
     await seedSite({ slug: "live" });
-    await seedImage({ name: "debian-live", artifacts: { kernel: k, rootfs: r } });
+    await seedImage({ name: "debian-live", artifacts: { kernel: k, initrd: [], rootfs: r } });
     await seedProfile({ name: "live", image: "debian-live", cmdline: "boot=live fetch={{ boot.artifacts.rootfs }}/root.squashfs" });
     await seedHost({ id: "host-live", siteId: "site-live", mac: MAC, profileId: "prf-live" });
     const chain = await call(`/boot/live/ipxe?mac=${MAC}`);
