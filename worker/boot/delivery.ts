@@ -92,7 +92,12 @@ export async function secretGate(c: Context<BootHostEnv>, file: string, host: Ho
   return {
     async commit() {
       if (session.delivery === "once") {
-        if (!(await claimSecretFile(db, session.id, file, at))) {
+        const claimed = await claimSecretFile(db, session.id, file, at).catch((err: unknown) => {
+          // D1 unreachable: nothing was marked served, so the client's retry (on a 5xx) can still have the file.
+          console.error("secret claim failed", err instanceof Error ? err.message : String(err));
+          throw new ApiError("unavailable", "the boot API cannot reach its database; retry", { file });
+        });
+        if (!claimed) {
           throw alert("secret-refetch", new ApiError("secret_refetch", `${file} was already served to this boot session; a second fetch is refused`, { file }), { race: true });
         }
         return;

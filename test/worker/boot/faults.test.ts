@@ -152,3 +152,21 @@ describe("D1 errors behind a host token", () => {
     expect((await call(`/boot/h/${token}/nocloud/meta-data`)).status).toBe(200);
   });
 });
+
+describe("D1 errors on a secret-bearing file under once", () => {
+  it("a failed claim is a 503 and leaves the file unserved, so the retry gets it", async () => {
+    const site = await seedSite({ slug: "lab" });
+    await seedImage({ name: "os" });
+    await seedProfile({ name: "p", image: "os", userData: "#cloud-config\nruncmd: [true]\n" });
+    await seedHost({ id: "host-a", siteId: site.id, hostname: "node-a", mac: MAC_A, profileId: "prf-p" });
+    const token = (await call(`/boot/lab/ipxe?mac=${MAC_A}`)).body.match(/\/boot\/h\/([^/]+)\//)![1]!;
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const { bindings } = faultyD1({ failRead: (sql) => /update boot_sessions set served/.test(sql) });
+    const failed = await call(`/boot/h/${token}/nocloud/user-data`, {}, bindings);
+    expect(failed.status).toBe(503);
+    expect(failed.body).not.toContain("runcmd");
+    const retry = await call(`/boot/h/${token}/nocloud/user-data`);
+    expect(retry.status).toBe(200);
+    expect(retry.body).toContain("runcmd");
+  });
+});
