@@ -188,7 +188,7 @@ describe("protocol behaviour on real sockets", () => {
     expect(r.data.equals(files["big.bin"]!)).toBe(true);
   });
 
-  it("refuses new transfers beyond the limit with an error instead of silence", async () => {
+  it("drops new transfers beyond the limit silently and serves the client's retransmitted RRQ once a slot frees", async () => {
     const q = parts();
     const limited = await startTftpServer({
       port: 0,
@@ -201,13 +201,24 @@ describe("protocol behaviour on real sockets", () => {
     });
     const peers = await Promise.all([UdpPeer.bind(), UdpPeer.bind(), UdpPeer.bind()]);
     try {
+      const firstData = [];
       for (const peer of peers.slice(0, 2)) {
         await peer.send(encodeTftp({ op: "RRQ", filename: "big.bin", mode: "octet", options: [] }), limited.port);
-        expect(await peer.next(2000)).not.toBeNull();
+        const d = await peer.next(2000);
+        expect(d).not.toBeNull();
+        firstData.push(d!);
       }
-      await peers[2]!.send(encodeTftp({ op: "RRQ", filename: "big.bin", mode: "octet", options: [] }), limited.port);
-      const busy = await peers[2]!.next(2000);
-      expect(decodeTftp(new Uint8Array(busy!.msg))).toMatchObject({ op: "ERROR", code: 0, message: "Server busy, try again" });
+      const rrq = encodeTftp({ op: "RRQ", filename: "big.bin", mode: "octet", options: [] });
+      await peers[2]!.send(rrq, limited.port);
+      // No ERROR (firmware would count it as a failed boot): nothing at all while both slots are taken.
+      expect(await peers[2]!.next(1000)).toBeNull();
+      expect(q.registry.render()).toMatch(/edgeboot_tftp_transfers_total\{result="busy"\} 1/);
+      // The first client gives up on its transfer; the third client's retransmission now gets data.
+      await peers[0]!.send(encodeTftp({ op: "ERROR", code: 0, message: "abort" }), firstData[0]!.rinfo.port);
+      await new Promise((r) => setTimeout(r, 100));
+      await peers[2]!.send(rrq, limited.port);
+      const served = await peers[2]!.next(2000);
+      expect(decodeTftp(new Uint8Array(served!.msg))).toMatchObject({ op: "DATA", block: 1 });
     } finally {
       await Promise.all(peers.map((x) => x.close()));
       await limited.close();
