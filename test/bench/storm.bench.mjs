@@ -354,6 +354,8 @@ function summarize(results) {
     httpErrors: sum((r) => r.errors.http),
     proxyP99: pct(results.flatMap((r) => r.proxyMs.filter((x) => x !== null)), 99),
     failures: results.filter((r) => !r.ok).map((r) => r.lastError).slice(0, 5),
+    // Median ms of each step of a boot (firmware DHCP, TFTP, iPXE DHCP, chain+artifacts+NoCloud+phone_home split).
+    steps: Object.fromEntries(["dhcp", "tftp", "ipxeDhcp", "artifacts", "nocloud", "booted", "http"].map((k) => [k, pct(ok.map((r) => r.steps[k] ?? 0), 50)])),
   };
 }
 
@@ -411,7 +413,9 @@ try {
   await sleep(500);
   log(`servers up: relay pid ${relay.child.pid}, DIY dnsmasq ${diy.dnsmasq.pid} + nginx ${diy.nginx.pid}; load ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
 
-  const d1Before = apiDev.d1Bytes();
+  const GROWING = ["events", "boot_sessions"];
+  const grows = (name) => GROWING.some((t) => name === t || name.startsWith(`${t}_`));
+  const d1Before = apiDev.d1Tables(GROWING);
   let bootsRecorded = 0;
   let offset = 0;
   for (const run of runs) {
@@ -444,7 +448,7 @@ try {
     const apiRequests = stats1.requests - stats0.requests;
     const reloaded = stats1.requests < stats0.requests; // wrangler dev reloaded the Worker mid-storm: counters reset
     const s = summarize(ours.results);
-    log(`edgeboot ${tag}: booted ${s.booted}/${s.n} in ${ours.wall.toFixed(1)} s; p50 ${s.p50?.toFixed(2)} p95 ${s.p95?.toFixed(2)} p99 ${s.p99?.toFixed(2)} max ${s.max?.toFixed(2)} s; retried ${s.retried}; errors dhcp ${s.dhcpErrors} tftp ${s.tftpErrors} http ${s.httpErrors}; proxyDHCP p99 ${s.proxyP99?.toFixed(2)} ms; relay peak RSS ${relayUse.rssMiB.toFixed(1)} MiB, CPU ${relayUse.cpuS.toFixed(1)} s; API requests ${apiRequests}, D1 statements ${stats1.statements - stats0.statements}; lost ${lost}${s.failures.length ? `; failures: ${s.failures.join(" | ")}` : ""}`);
+    log(`edgeboot ${tag}: booted ${s.booted}/${s.n} in ${ours.wall.toFixed(1)} s; p50 ${s.p50?.toFixed(2)} p95 ${s.p95?.toFixed(2)} p99 ${s.p99?.toFixed(2)} max ${s.max?.toFixed(2)} s; retried ${s.retried}; errors dhcp ${s.dhcpErrors} tftp ${s.tftpErrors} http ${s.httpErrors}; proxyDHCP p99 ${s.proxyP99?.toFixed(2)} ms; relay peak RSS ${relayUse.rssMiB.toFixed(1)} MiB, CPU ${relayUse.cpuS.toFixed(1)} s; API requests ${apiRequests}, D1 statements ${stats1.statements - stats0.statements}; lost ${lost}; median step ms ${JSON.stringify(s.steps)}${s.failures.length ? `; failures: ${s.failures.join(" | ")}` : ""}`);
     if (run.outage) {
       row({ what: `storm ${tag}: machines failed`, ours: s.failed, peer: null, peerName: "-", unit: "machines", ratio: null, better: "lower" });
       row({ what: `storm ${tag}: acknowledged booted events lost`, ours: lost, peer: null, peerName: "-", unit: "events", ratio: null, better: "lower" });
@@ -460,7 +464,7 @@ try {
     const p = summarize(peer.results);
     const diyBooted = readFileSync(diy.accessLog, "utf8").slice(diyLog0).split("\n").filter((l) => / "POST \/h\/[^/]+\/events\?phase=booted[^"]*" 200 /.test(l)).length;
     const diyLost = Math.max(0, p.booted - diyBooted);
-    log(`DIY ${tag}: booted ${p.booted}/${p.n} in ${peer.wall.toFixed(1)} s; p50 ${p.p50?.toFixed(2)} p95 ${p.p95?.toFixed(2)} p99 ${p.p99?.toFixed(2)} max ${p.max?.toFixed(2)} s; retried ${p.retried}; errors dhcp ${p.dhcpErrors} tftp ${p.tftpErrors} http ${p.httpErrors}; proxyDHCP p99 ${p.proxyP99?.toFixed(2)} ms; dnsmasq+nginx peak RSS ${diyUse.rssMiB.toFixed(1)} MiB, CPU ${diyUse.cpuS.toFixed(1)} s${p.failures.length ? `; failures: ${p.failures.join(" | ")}` : ""}`);
+    log(`DIY ${tag}: booted ${p.booted}/${p.n} in ${peer.wall.toFixed(1)} s; p50 ${p.p50?.toFixed(2)} p95 ${p.p95?.toFixed(2)} p99 ${p.p99?.toFixed(2)} max ${p.max?.toFixed(2)} s; retried ${p.retried}; errors dhcp ${p.dhcpErrors} tftp ${p.tftpErrors} http ${p.httpErrors}; proxyDHCP p99 ${p.proxyP99?.toFixed(2)} ms; dnsmasq+nginx peak RSS ${diyUse.rssMiB.toFixed(1)} MiB, CPU ${diyUse.cpuS.toFixed(1)} s; median step ms ${JSON.stringify(p.steps)}${p.failures.length ? `; failures: ${p.failures.join(" | ")}` : ""}`);
     const r = (what, o, q, unit, better = "lower") => row({ what: `storm ${tag}: ${what}`, ours: o, peer: q, peerName: "DIY (dnsmasq proxy+TFTP, nginx)", unit, ratio: q ? o / q : null, better });
     r("completion p50", s.p50, p.p50, "s");
     r("completion p95", s.p95, p.p95, "s");
@@ -477,8 +481,12 @@ try {
     row({ what: `storm ${tag}: API requests per boot (relay → API)${reloaded ? " (partial: Worker reloaded)" : ""}`, ours: apiRequests / Math.max(1, s.booted), peer: null, peerName: "-", unit: "requests", ratio: null });
     row({ what: `storm ${tag}: D1 statements / rows read / rows written per boot`, ours: (stats1.statements - stats0.statements) / Math.max(1, s.booted), peer: null, peerName: "-", unit: `statements (rows read ${((stats1.rowsRead - stats0.rowsRead) / Math.max(1, s.booted)).toFixed(1)}, written ${((stats1.rowsWritten - stats0.rowsWritten) / Math.max(1, s.booted)).toFixed(1)})`, ratio: null });
   }
-  const d1After = apiDev.d1Bytes();
-  row({ what: `D1 bytes per 1,000 boots (local SQLite file growth over ${bootsRecorded} boots)`, ours: ((d1After - d1Before) / Math.max(1, bootsRecorded)) * 1000, peer: null, peerName: "-", unit: "bytes", ratio: null });
+  // What a boot adds for good: event and boot-session rows with their indexes (dbstat over the local D1 file).
+  const d1After = apiDev.d1Tables(GROWING);
+  const grown = Object.entries(d1After.bytes).filter(([n]) => grows(n)).reduce((a, [n, b]) => a + b - (d1Before.bytes[n] ?? 0), 0);
+  const perBoot = (t) => ((d1After.rows[t] ?? 0) - (d1Before.rows[t] ?? 0)) / Math.max(1, bootsRecorded);
+  log(`D1 growth: ${grown} bytes in events + boot_sessions (tables and indexes) over ${bootsRecorded} boots; ${perBoot("events").toFixed(1)} events and ${perBoot("boot_sessions").toFixed(2)} boot sessions per boot`);
+  row({ what: `D1 bytes per 1,000 boots (events ${perBoot("events").toFixed(1)}/boot + boot sessions ${perBoot("boot_sessions").toFixed(2)}/boot, indexes included; dbstat over ${bootsRecorded} boots)`, ours: (grown / Math.max(1, bootsRecorded)) * 1000, peer: null, peerName: "-", unit: "bytes", ratio: null });
   log(`done; load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
   stopping = true;
 } catch (err) {

@@ -7,6 +7,7 @@ import { mkdirSync, openSync, readdirSync, statSync, writeFileSync } from "node:
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { DatabaseSync } from "node:sqlite";
 import { exportJWK, generateKeyPair } from "jose";
 
 const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
@@ -70,5 +71,33 @@ export async function startCountingApi(work, onChild) {
     walk(persist);
     return bytes;
   };
-  return { base, port, token, api, stats: async () => (await fetch(`${base}/__bench/d1-stats`)).json(), d1Bytes: d1Files };
+  // Bytes per table and index (SQLite's dbstat over the local D1 file, read beside wrangler: WAL readers are fine)
+  // and row counts, for growth per boot.
+  const d1Tables = (countTables = []) => {
+    const out = { bytes: {}, rows: {} };
+    const files = [];
+    const walk = (d) => {
+      for (const e of readdirSync(d, { withFileTypes: true })) {
+        const p = join(d, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (/\.sqlite$/.test(e.name) && p.includes("D1")) files.push(p);
+      }
+    };
+    walk(persist);
+    for (const f of files) {
+      const db = new DatabaseSync(f, { readOnly: true });
+      try {
+        for (const r of db.prepare("SELECT name, sum(pgsize) AS b FROM dbstat GROUP BY name").all()) out.bytes[r.name] = (out.bytes[r.name] ?? 0) + r.b;
+        for (const t of countTables) {
+          try {
+            out.rows[t] = (out.rows[t] ?? 0) + db.prepare(`SELECT count(*) AS n FROM "${t}"`).get().n;
+          } catch {}
+        }
+      } finally {
+        db.close();
+      }
+    }
+    return out;
+  };
+  return { base, port, token, api, stats: async () => (await fetch(`${base}/__bench/d1-stats`)).json(), d1Bytes: d1Files, d1Tables };
 }

@@ -189,7 +189,7 @@ const parseOack = (msg) => {
 };
 
 // One transfer: resolves { bytes, oack } or throws (err.tftpError for an ERROR packet, else a timeout).
-function tftpGet({ ip, server, file, options, probeOnly = false, timeoutMs = 2000, maxTimeouts = 6, stats }) {
+export function tftpGet({ ip, server, file, options, probeOnly = false, timeoutMs = 2000, maxTimeouts = 6, stats }) {
   return new Promise((resolve, reject) => {
     const sock = createSocket("udp4");
     let peerPort = null;
@@ -203,11 +203,13 @@ function tftpGet({ ip, server, file, options, probeOnly = false, timeoutMs = 200
     let timer = null;
     let oack = null;
     let done = false;
+    let pending = 0; // sends not yet handed to the kernel: closing before they are would drop the final ACK
     const finish = (err, value) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      sock.close();
+      const close = () => (pending === 0 ? sock.close() : setTimeout(close, 5));
+      close();
       if (err) reject(err);
       else resolve(value);
     };
@@ -222,7 +224,8 @@ function tftpGet({ ip, server, file, options, probeOnly = false, timeoutMs = 200
     };
     const send = (buf, port) => {
       last = buf;
-      sock.send(buf, port, server);
+      pending++;
+      sock.send(buf, port, server, () => pending--);
     };
     sock.on("message", (msg, rinfo) => {
       if (rinfo.address !== server) return;
@@ -239,7 +242,7 @@ function tftpGet({ ip, server, file, options, probeOnly = false, timeoutMs = 200
         oack = parseOack(msg);
         if (probeOnly) {
           // EDK2 asks for the size first and abandons that transfer once it has the OACK.
-          sock.send(Buffer.concat([Buffer.from([0, ERROR, 0, 8]), Buffer.from("size probe\0")]), peerPort, server);
+          send(Buffer.concat([Buffer.from([0, ERROR, 0, 8]), Buffer.from("size probe\0")]), peerPort);
           return finish(null, { bytes: 0, oack });
         }
         blksize = Number(oack.blksize ?? 512);
