@@ -72,4 +72,10 @@ export interface IpRoute {
   gateway?: string;
   dev?: string;
   protocol?: string;
+  /** A multipath route (e.g. the static IPv6 default beside the RA router's) lists its gateways here. */
+  nexthops?: { gateway?: string; dev?: string }[];
 }
+
+/** A default route through `gateway` on `dev`, alone or as one path of a multipath route. */
+export const hasDefaultVia = (routes: IpRoute[], gateway: string, dev: string) =>
+  routes.some((r) => r.dst === "default" && ((r.gateway === gateway && r.dev === dev) || (r.nexthops ?? []).some((h) => h.gateway === gateway && h.dev === dev)));
