@@ -65,7 +65,11 @@ async function existingHosts(db: Db, siteId: string, entries: Entry[]): Promise<
   for (let i = 0; i < Math.max(macs.length, names.length); i += 45) {
     const m = macs.slice(i, i + 45);
     const n = names.slice(i, i + 45);
-    rows.push(...(await db.select().from(hosts).where(and(eq(hosts.siteId, siteId), or(m.length ? inArray(hosts.mac, m) : undefined, n.length ? inArray(hosts.hostname, n) : undefined)))));
+    // site_id inside each branch: SQLite then seeks hosts_site_mac and hosts_site_hostname (a MULTI-INDEX OR);
+    // `site_id = ? AND (… OR …)` walked every host of the site per statement, so a 100k import went quadratic.
+    const byMac = m.length ? and(eq(hosts.siteId, siteId), inArray(hosts.mac, m)) : undefined;
+    const byName = n.length ? and(eq(hosts.siteId, siteId), inArray(hosts.hostname, n)) : undefined;
+    rows.push(...(await db.select().from(hosts).where(or(byMac, byName))));
   }
   return [...new Map(rows.map((r) => [r.id, r])).values()];
 }

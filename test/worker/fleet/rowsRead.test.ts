@@ -49,6 +49,17 @@ const scenarios: Scenario[] = [
       return { status: Math.max(meta.status, booted.status), body: meta.body, log: [...meta.log, ...booted.log] };
     },
   },
+  {
+    name: "admin import of 100 new hosts (JSON bulk route)",
+    host: 0,
+    bound: 2000,
+    run: (s) =>
+      call(`/v1/sites/${s}/hosts/import?profile=os`, {
+        method: "POST",
+        headers: { ...admin, "content-type": "application/json" },
+        body: JSON.stringify(Array.from({ length: 100 }, (_, j) => ({ hostname: `imported-${j}`, mac: `06:00:00:00:${SITE_NO[s].toString(16).padStart(2, "0")}:${j.toString(16).padStart(2, "0")}`, profile: "os" }))),
+      }),
+  },
   { name: "admin host list, page of 100", host: 0, bound: 400, run: (s) => call(`/v1/sites/${s}/hosts?limit=100`, { headers: admin }) },
   { name: "admin host list, state=failed, page of 100", host: 0, bound: 400, run: (s) => call(`/v1/sites/${s}/hosts?limit=100&state=failed`, { headers: admin }) },
 ];
