@@ -2,6 +2,7 @@
 // Ed25519 JWS bound to site + MAC, worker/shared/chainSignature.ts). Only a verified 200 body is ever returned.
 import type { FlattenedVerifyGetKey } from "jose";
 import { CHAIN_SIGNATURE_HEADER, ChainSignatureError, verifyChain } from "../../worker/shared/chainSignature.ts";
+import { CLIENT_ADDRESS_HEADER } from "../../worker/shared/relayHeaders.ts";
 import { bootQuery, type BootParams } from "./scripts.ts";
 
 export const MAX_CHAIN_BYTES = 256 * 1024;
@@ -14,7 +15,6 @@ export type ChainResult =
 
 // The address the relay saw the request come from, sent on every chain fetch: the API binds the boot session (and
 // what its host token may read) to it.
-export const CLIENT_ADDRESS_HEADER = "Edgeboot-Client-Address";
 
 export type ChainFetcher = (params: BootParams, client: { address: string }) => Promise<ChainResult>;
 

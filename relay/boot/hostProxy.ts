@@ -9,14 +9,10 @@ import { request as httpsRequest } from "node:https";
 import type { ClientTable } from "../dhcp/clients.ts";
 import type { RouteHandler } from "../http/server.ts";
 import type { Logger } from "../log.ts";
-import { CLIENT_ADDRESS_HEADER } from "./chain.ts";
+import { CLIENT_ADDRESS_HEADER, CLIENT_MAC_HEADER, HOST_TOKEN_PATTERN } from "../../worker/shared/relayHeaders.ts";
 import { clientIp } from "./handler.ts";
 
 export const HOST_PREFIX = "/h/";
-// The MAC this relay learned from DHCP for the requesting address (worker/boot/delivery.ts CLIENT_MAC_HEADER).
-export const CLIENT_MAC_HEADER = "Edgeboot-Client-Mac";
-// The compact-JWS shape of a host token (worker/auth/hostTokens.ts HOST_TOKEN_PATTERN, kept in step by a test).
-export const HOST_TOKEN_SHAPE = /^[A-Za-z0-9_-]{20,200}\.[A-Za-z0-9_-]{20,200}\.[A-Za-z0-9_-]{86}$/;
 const SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/; // no empty, "." or ".." segments, no hidden names
 const MAX_SEGMENTS = 6;
 const MAX_SEARCH = 1024;
@@ -34,7 +30,7 @@ export function parseHostPath(pathname: string, search: string): { ok: true; val
   if (!pathname.startsWith(HOST_PREFIX)) return fail(404, "not_found", "not a host path");
   const parts = pathname.slice(HOST_PREFIX.length).split("/");
   const token = parts.shift() ?? "";
-  if (!HOST_TOKEN_SHAPE.test(token)) return fail(400, "invalid_host_token", "the host token in the path is malformed");
+  if (!HOST_TOKEN_PATTERN.test(token)) return fail(400, "invalid_host_token", "the host token in the path is malformed");
   if (parts.length === 0 || parts.length > MAX_SEGMENTS || !parts.every((p) => SEGMENT.test(p))) {
     return fail(400, "invalid_host_path", `the path after the token must be 1-${MAX_SEGMENTS} segments of [A-Za-z0-9._-]`);
   }

@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decideRange, etagListMatches } from "../../worker/shared/byteRange.ts";
 import { BinaryCatalog } from "../../relay/binaries.ts";
 import { createBootIpxeHandler, parseBootQuery } from "../../relay/boot/handler.ts";
-import { HOST_TOKEN_SHAPE, hostProxyRoute, parseHostPath } from "../../relay/boot/hostProxy.ts";
+import { hostProxyRoute, parseHostPath } from "../../relay/boot/hostProxy.ts";
+import { HOST_TOKEN_PATTERN } from "../../worker/shared/relayHeaders.ts";
 import { failureScript, refusedScript } from "../../relay/boot/scripts.ts";
 import { artifactRoute } from "../../relay/cache/http.ts";
 import { ArtifactCache } from "../../relay/cache/store.ts";
@@ -90,7 +91,7 @@ describe("fuzz the HTTP parsers", () => {
       }
       counts.forwarded++;
       const { token, rest, search } = r.value;
-      if (!HOST_TOKEN_SHAPE.test(token) || rest.split("/").some((s) => s === "" || s === "." || s === ".." || s.startsWith(".")) || /[%\s]/.test(rest) || search.length > 1024) {
+      if (!HOST_TOKEN_PATTERN.test(token) || rest.split("/").some((s) => s === "" || s === "." || s === ".." || s.startsWith(".")) || /[%\s]/.test(rest) || search.length > 1024) {
         throw new Error(`iteration ${i}: forwarded a bad path ${JSON.stringify(raw)}`);
       }
     }

@@ -11,10 +11,9 @@
 import { errors, jwtVerify, SignJWT, type JWTHeaderParameters } from "jose";
 import { ApiError } from "../errors.ts";
 import type { SigningKeys } from "../keys/signingKeys.ts";
+import { HOST_TOKEN_PATTERN } from "../shared/relayHeaders.ts";
 
 export const HOST_TOKEN_TYPE = "edgeboot-host+jwt";
-// Path segment shape of a compact JWS with a small payload and an Ed25519 signature (86 characters).
-export const HOST_TOKEN_PATTERN = /^[A-Za-z0-9_-]{20,200}\.[A-Za-z0-9_-]{20,200}\.[A-Za-z0-9_-]{86}$/;
 // Boot session ids: 12 random bytes, base64url (96 bits: unique, not a secret; the signature is what counts).
 export const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{16}$/;
 // A menu offers at most this many boot entries per chain.

@@ -17,11 +17,10 @@ import { ApiError } from "../errors.ts";
 import { timingSafeEqualHex } from "../lib/crypto.ts";
 import { normalizeMac } from "../lib/mac.ts";
 import type { BootHostEnv } from "./hostToken.ts";
-import { ClientAddress, CLIENT_ADDRESS_HEADER } from "./query.ts";
+import { CLIENT_ADDRESS_HEADER, CLIENT_MAC_HEADER } from "../shared/relayHeaders.ts";
+import { ClientAddress } from "./query.ts";
 import { writeBehind } from "./writeBehind.ts";
 
-// Sent by a relay with a proxied /h/ request: the MAC it learned, from DHCP, for the address it relays for.
-export const CLIENT_MAC_HEADER = "edgeboot-client-mac";
 
 export const SECRET_NOCLOUD_FILES: ReadonlySet<string> = new Set(["user-data", "vendor-data"]);
 export const isSecretFile = (file: string) => SECRET_NOCLOUD_FILES.has(file) || file.startsWith("files/");

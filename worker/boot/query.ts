@@ -62,4 +62,3 @@ export const ClientAddress = z
   .max(64)
   .transform((v) => v.trim().replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, "$1").toLowerCase())
   .pipe(z.union([z.ipv4(), z.ipv6()], { error: "must be an IPv4 or IPv6 address" }));
-export const CLIENT_ADDRESS_HEADER = "edgeboot-client-address";
