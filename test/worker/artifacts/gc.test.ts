@@ -5,6 +5,9 @@ import { artifactKey } from "../../../worker/artifacts/store.ts";
 import { createDb } from "../../../worker/db/client.ts";
 import { seedImage } from "../relayapi/seed.ts";
 import { ADMIN, api, artifactRow, bytesOf, r2Has, seedArtifact, sha256Hex } from "./seed.ts";
+import { freshStoragePerTest } from "../boot/seed.ts";
+
+freshStoragePerTest();
 
 type Report = { dryRun: boolean; deleted: { sha256: string; reason: string }[]; freedBytes: number };
 

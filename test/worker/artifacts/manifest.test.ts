@@ -4,6 +4,9 @@ import { describe, expect, it } from "vitest";
 import { getSigningKeys } from "../../../worker/keys/signingKeys.ts";
 import { seedImage } from "../relayapi/seed.ts";
 import { ADMIN, api, bytesOf, seedArtifact, seedToken } from "./seed.ts";
+import { freshStoragePerTest } from "../boot/seed.ts";
+
+freshStoragePerTest();
 
 async function verify(jws: string) {
   const { payload, protectedHeader } = await compactVerify(jws, createLocalJWKSet((await getSigningKeys(env)).jwks as never));

@@ -2,6 +2,9 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { serveArtifact } from "../../../worker/artifacts/serve.ts";
 import { ADMIN, api, artifactRow, bytesOf, put, r2Has, sha256Hex, workerEnv } from "./seed.ts";
+import { freshStoragePerTest } from "../boot/seed.ts";
+
+freshStoragePerTest();
 
 const MiB = 1024 * 1024;
 const json = (body: unknown) => ({ method: "POST", body: JSON.stringify(body), headers: { ...ADMIN, "content-type": "application/json" } });

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { serveArtifact } from "../../../worker/artifacts/serve.ts";
 import { bytesOf, seedArtifact, workerEnv } from "./seed.ts";
+import { freshStoragePerTest } from "../boot/seed.ts";
+
+freshStoragePerTest();
 
 const url = "http://api.test/x";
 const get = (sha: string, headers: Record<string, string> = {}, method = "GET") =>

@@ -5,6 +5,9 @@ import { describe, expect, it } from "vitest";
 import { artifactKey } from "../../../worker/artifacts/store.ts";
 import { MAX_SINGLE_PUT_BYTES } from "../../../worker/artifacts/upload.ts";
 import { ADMIN, api, artifactRow, bytesOf, put, seedArtifact, sha256Hex } from "./seed.ts";
+import { freshStoragePerTest } from "../boot/seed.ts";
+
+freshStoragePerTest();
 
 const stored = async (sha: string) => new Uint8Array(await (await env.ARTIFACTS.get(artifactKey(sha)))!.arrayBuffer());
 

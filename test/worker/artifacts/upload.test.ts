@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { ADMIN, api, artifactRow, auditRows, bytesOf, put, r2Has, seedArtifact, seedToken, sha256Hex } from "./seed.ts";
 import { seedImage } from "../relayapi/seed.ts";
+import { freshStoragePerTest } from "../boot/seed.ts";
+
+freshStoragePerTest();
 
 describe("PUT /v1/artifacts/:sha256", () => {
   it("stores verified bytes once: 201, then 200 for the same bytes, with metadata and an audit entry", async () => {

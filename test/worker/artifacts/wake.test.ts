@@ -2,6 +2,9 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { seedHost, seedRelay, seedSite } from "../relayapi/seed.ts";
 import { ADMIN, api, seedToken } from "./seed.ts";
+import { freshStoragePerTest } from "../boot/seed.ts";
+
+freshStoragePerTest();
 
 const wake = (site: string, host: string, headers: Record<string, string> = ADMIN) =>
   api(`/v1/sites/${site}/hosts/${encodeURIComponent(host)}/wake`, { method: "POST", headers });

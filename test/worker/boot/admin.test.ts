@@ -1,7 +1,9 @@
 // Operator views of the boot path: dry-run render, explain, and the events timeline.
 import { describe, expect, it } from "vitest";
 import { seedToken } from "../artifacts/seed.ts";
-import { call, INITRD, KERNEL, ROOT, seedHost, seedImage, seedProfile, seedRelay, seedSecret, seedSite, tokensIn } from "./seed.ts";
+import { call, freshStoragePerTest, INITRD, KERNEL, ROOT, seedHost, seedImage, seedProfile, seedRelay, seedSecret, seedSite, tokensIn } from "./seed.ts";
+
+freshStoragePerTest();
 
 const MAC = "52:54:00:12:34:56";
 

@@ -1,7 +1,9 @@
 // /boot/h/:token/artifacts/:sha256[/<name>]: the boot session's own kernel, initrds and rootfs, streamed with Range and ETag.
 import { describe, expect, it } from "vitest";
 import { bytesOf, seedArtifact } from "../artifacts/seed.ts";
-import { call, eventsOf, seedHost, seedImage, seedProfile, seedSite, tokensIn } from "./seed.ts";
+import { call, eventsOf, freshStoragePerTest, seedHost, seedImage, seedProfile, seedSite, tokensIn } from "./seed.ts";
+
+freshStoragePerTest();
 
 const MAC = "52:54:00:12:34:56";
 

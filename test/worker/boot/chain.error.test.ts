@@ -1,6 +1,8 @@
 // Bad input and operator data that cannot be rendered: clear codes, iPXE-readable bodies, a render-failed event.
 import { describe, expect, it } from "vitest";
-import { call, eventsOf, seedHost, seedImage, seedProfile, seedSite } from "./seed.ts";
+import { call, eventsOf, freshStoragePerTest, seedHost, seedImage, seedProfile, seedSite } from "./seed.ts";
+
+freshStoragePerTest();
 
 const MAC = "52:54:00:12:34:56";
 

@@ -2,7 +2,9 @@ import { env } from "cloudflare:workers";
 import { createLocalJWKSet } from "jose";
 import { describe, expect, it } from "vitest";
 import { verifyChain } from "../../../worker/shared/chainSignature.ts";
-import { call, eventsOf, hostRow, INITRD, KERNEL, seedHost, seedImage, seedProfile, seedRelay, seedSite, tokenScope, tokensIn, withoutTokens } from "./seed.ts";
+import { call, eventsOf, freshStoragePerTest, hostRow, INITRD, KERNEL, seedHost, seedImage, seedProfile, seedRelay, seedSite, tokenScope, tokensIn, withoutTokens } from "./seed.ts";
+
+freshStoragePerTest();
 
 const MAC = "52:54:00:12:34:56";
 const LOCAL = ["imgfree", "iseq ${platform} pcbios && sanboot --no-describe --drive 0x80 ||", "exit 1", ""];

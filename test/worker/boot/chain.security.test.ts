@@ -1,7 +1,9 @@
 // Who may fetch a chain: relay credential, relay-signed token (direct mode), site boot key, open.
 import { describe, expect, it } from "vitest";
 import { signRelayBootToken } from "../../../worker/shared/relayToken.ts";
-import { call, eventsOf, relayKeyPair, seedHost, seedImage, seedProfile, seedRelay, seedSite } from "./seed.ts";
+import { call, eventsOf, freshStoragePerTest, relayKeyPair, seedHost, seedImage, seedProfile, seedRelay, seedSite } from "./seed.ts";
+
+freshStoragePerTest();
 
 const MAC_A = "52:54:00:00:00:0a";
 const MAC_B = "52:54:00:00:00:0b";

@@ -5,7 +5,9 @@ import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { bootSessions } from "../../../worker/db/schema.ts";
-import { call, callAt, db, eventsOf, seedHost, seedImage, seedProfile, seedRelay, seedSecret, seedSite, tokenScope, tokensIn } from "./seed.ts";
+import { call, callAt, db, eventsOf, freshStoragePerTest, seedHost, seedImage, seedProfile, seedRelay, seedSecret, seedSite, tokenScope, tokensIn } from "./seed.ts";
+
+freshStoragePerTest();
 
 const MAC_A = "52:54:00:aa:00:01";
 const MAC_B = "52:54:00:aa:00:02";

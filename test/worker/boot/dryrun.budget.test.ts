@@ -2,7 +2,9 @@
 // at Linux's budget to the byte (worker/render/kernelArgs.ts), with and without a host's network-config=.
 import { describe, expect, it } from "vitest";
 import { MAX_KERNEL_ARGS } from "../../../worker/render/kernelArgs.ts";
-import { call, ROOT, seedHost, seedImage, seedProfile, seedSite } from "./seed.ts";
+import { call, freshStoragePerTest, ROOT, seedHost, seedImage, seedProfile, seedSite } from "./seed.ts";
+
+freshStoragePerTest();
 
 const MAC = "52:54:00:12:34:56";
 const kernelArgs = (script: string) => script.split("\n").find((l) => l.startsWith("kernel "))!.replace(/^kernel --name kernel \S+ /, "").replace(/ \|\| goto retry$/, "");

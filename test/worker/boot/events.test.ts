@@ -4,8 +4,10 @@ import { describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import { newSessionId, signHostToken } from "../../../worker/auth/hostTokens.ts";
 import { getSigningKeys } from "../../../worker/keys/signingKeys.ts";
-import { call, callAt, db, eventsOf, hostRow, seedHost, seedImage, seedProfile, seedSite, tokensIn } from "./seed.ts";
+import { call, callAt, db, eventsOf, freshStoragePerTest, hostRow, seedHost, seedImage, seedProfile, seedSite, tokensIn } from "./seed.ts";
 import { auditLog, hosts } from "../../../worker/db/schema.ts";
+
+freshStoragePerTest();
 
 const MAC = "52:54:00:12:34:56";
 

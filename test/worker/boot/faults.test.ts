@@ -4,7 +4,9 @@
 // and chains again.
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { call, eventsOf, hostRow, seedHost, seedImage, seedProfile, seedSite } from "./seed.ts";
+import { call, eventsOf, freshStoragePerTest, hostRow, seedHost, seedImage, seedProfile, seedSite } from "./seed.ts";
+
+freshStoragePerTest();
 
 const MAC_A = "52:54:00:fa:00:01";
 const MAC_B = "52:54:00:fa:00:02";

@@ -10,7 +10,9 @@ import { loadChainContext } from "../../../worker/db/queries/bootChain.ts";
 import { loadBootProfiles } from "../../../worker/db/queries/bootProfiles.ts";
 import { hosts, images, profiles } from "../../../worker/db/schema.ts";
 import worker from "../../../worker/index.ts";
-import { BASE, call, db, eventsOf, hostRow, seedHost, seedImage, seedProfile, seedSite } from "./seed.ts";
+import { BASE, call, db, eventsOf, freshStoragePerTest, hostRow, seedHost, seedImage, seedProfile, seedSite } from "./seed.ts";
+
+freshStoragePerTest();
 
 const lookup = (q: { mac?: string; uuid?: string; serial?: string; arch?: string; slug?: string }) => ({
   siteSlug: q.slug ?? "lab",

@@ -1,6 +1,8 @@
 // NoCloud seed behind the host token: meta-data, templated user-data/vendor-data/network-config, host secrets.
 import { describe, expect, it } from "vitest";
-import { call, eventsOf, seedHost, seedImage, seedProfile, seedSecret, seedSite, tokensIn } from "./seed.ts";
+import { call, eventsOf, freshStoragePerTest, seedHost, seedImage, seedProfile, seedSecret, seedSite, tokensIn } from "./seed.ts";
+
+freshStoragePerTest();
 
 const MAC_A = "52:54:00:00:00:0a";
 const MAC_B = "52:54:00:00:00:0b";

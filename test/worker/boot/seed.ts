@@ -18,13 +18,17 @@ import { encryptSecret, secretScope } from "../../../worker/lib/secretbox.ts";
 export const db = () => createDb(env.DB);
 
 // Each test owns its data: storage is wiped after every test and the schema applied again before the next, so
-// fixed ids and slugs (needed for golden scripts) never collide.
-beforeEach(async () => {
-  await applyD1Migrations(env.DB, env.TEST_MIGRATIONS);
-});
-afterEach(async () => {
-  await reset();
-});
+// fixed ids and slugs (needed for golden scripts) never collide. Called at the top of each test file: test files
+// share one module cache (vitest isolate: false), so hooks registered when this module loads would bind to the
+// first file only.
+export function freshStoragePerTest() {
+  beforeEach(async () => {
+    await applyD1Migrations(env.DB, env.TEST_MIGRATIONS);
+  });
+  afterEach(async () => {
+    await reset();
+  });
+}
 export const BASE = "http://api.test";
 
 export async function call(path: string, init: RequestInit = {}, bindings: Record<string, unknown> = env as unknown as Record<string, unknown>) {

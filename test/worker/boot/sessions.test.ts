@@ -5,7 +5,9 @@ import { describe, expect, it } from "vitest";
 import { BOOT_SESSION_MAX_AGE_MS } from "../../../worker/boot/chain.ts";
 import { pruneBootSessions } from "../../../worker/db/queries/bootSessions.ts";
 import { bootSessions } from "../../../worker/db/schema.ts";
-import { call, db, seedHost, seedImage, seedProfile, seedSite, tokenScope, tokensIn } from "./seed.ts";
+import { call, db, freshStoragePerTest, seedHost, seedImage, seedProfile, seedSite, tokenScope, tokensIn } from "./seed.ts";
+
+freshStoragePerTest();
 
 const MAC = "52:54:00:5e:00:01";
 

@@ -8,7 +8,9 @@ import { HOST_TOKEN_TYPE, newSessionId, signHostToken } from "../../../worker/au
 import { hosts } from "../../../worker/db/schema.ts";
 import { getSigningKeys } from "../../../worker/keys/signingKeys.ts";
 import { RELAY_TOKEN_TYPE } from "../../../worker/shared/relayToken.ts";
-import { call, db, seedHost, seedImage, seedProfile, seedSite, tokenScope, tokensIn } from "./seed.ts";
+import { call, db, freshStoragePerTest, seedHost, seedImage, seedProfile, seedSite, tokenScope, tokensIn } from "./seed.ts";
+
+freshStoragePerTest();
 
 const now = () => Math.floor(Date.now() / 1000);
 const TEST_KEY = JSON.parse(env.SIGNING_KEYS)[0] as { kid: string; x: string; d: string };

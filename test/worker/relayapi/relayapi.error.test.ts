@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { worker } from "../artifacts/seed.ts";
 import { seedBootableSite } from "./seed.ts";
+import { freshStoragePerTest } from "../boot/seed.ts";
+
+freshStoragePerTest();
 
 const api = (path: string, init: RequestInit = {}) => worker.fetch(`http://api.test${path}`, init);
 const post = (auth: Record<string, string>, body: string) => ({ method: "POST", body, headers: { "content-type": "application/json", ...auth } });

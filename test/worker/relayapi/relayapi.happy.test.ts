@@ -6,6 +6,9 @@ import { events, relayCommands, relays } from "../../../worker/db/schema.ts";
 import { getSigningKeys } from "../../../worker/keys/signingKeys.ts";
 import { bytesOf, worker } from "../artifacts/seed.ts";
 import { db, seedBootableSite } from "./seed.ts";
+import { freshStoragePerTest } from "../boot/seed.ts";
+
+freshStoragePerTest();
 
 const api = (path: string, init: RequestInit = {}) => worker.fetch(`http://api.test${path}`, init);
 const json = (body: unknown) => ({ method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });

@@ -4,6 +4,9 @@ import { describe, expect, it } from "vitest";
 import { events, relayCommands, relays } from "../../../worker/db/schema.ts";
 import { bytesOf, seedArtifact, worker } from "../artifacts/seed.ts";
 import { db, seedBootableSite, seedRelay, seedSite } from "./seed.ts";
+import { freshStoragePerTest } from "../boot/seed.ts";
+
+freshStoragePerTest();
 
 const api = (path: string, init: RequestInit = {}) => worker.fetch(`http://api.test${path}`, init);
 const post = (auth: Record<string, string>, body: unknown) => ({
