@@ -3,7 +3,7 @@
 // secrets. onChild receives the wrangler process (its own process group) so the caller can kill it on exit.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, openSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, openSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -43,9 +43,14 @@ export async function startCountingApi(work, onChild) {
   const env = { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" };
   const migrate = spawnSync(process.execPath, [wrangler, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], { cwd: ROOT, env, encoding: "utf8" });
   if (migrate.status !== 0) throw new Error(`migrations: ${migrate.stderr}`);
+  // wrangler dev rebuilds and restarts the Worker whenever a watched source changes (503 "restarted mid-request",
+  // counters reset), and others edit this tree while a bench runs: serve a snapshot of the sources instead.
+  const src = join(work, "src");
+  for (const rel of ["worker", "migrations", "wrangler.toml", "package.json", "tsconfig.json", "test/bench/support/countingWorker.ts", "test/worker/fleet/countingD1.ts"]) cpSync(join(ROOT, rel), join(src, rel), { recursive: true });
+  symlinkSync(join(ROOT, "node_modules"), join(src, "node_modules"));
   const port = await freePort();
   const child = spawn(process.execPath, [wrangler, "dev", "test/bench/support/countingWorker.ts", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(await freePort()), "--persist-to", persist, "--env-file", envFile, "--show-interactive-dev-session=false", "--log-level", "warn"], {
-    cwd: ROOT,
+    cwd: src,
     env,
     detached: true,
     stdio: ["ignore", openSync(join(work, "wrangler.log"), "a"), openSync(join(work, "wrangler.log"), "a")],

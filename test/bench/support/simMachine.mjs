@@ -216,6 +216,7 @@ export function tftpGet({ ip, server, file, options, probeOnly = false, timeoutM
     const arm = () => {
       clearTimeout(timer);
       timer = setTimeout(() => {
+        if (done) return;
         if (++timeouts > maxTimeouts) return finish(Object.assign(new Error(`TFTP ${file}: no answer after ${maxTimeouts} timeouts`), { tftpTimeout: true }));
         stats.retries.tftp++;
         send(last, peerPort ?? 69);
@@ -228,7 +229,8 @@ export function tftpGet({ ip, server, file, options, probeOnly = false, timeoutM
       sock.send(buf, port, server, () => pending--);
     };
     sock.on("message", (msg, rinfo) => {
-      if (rinfo.address !== server) return;
+      // After the transfer is over the socket may live a moment longer (a final send in flight): ignore it all.
+      if (done || rinfo.address !== server) return;
       if (peerPort === null) peerPort = rinfo.port;
       else if (rinfo.port !== peerPort) return;
       const op = msg.readUInt16BE(0);
