@@ -17,12 +17,18 @@ export function rewrite(file: string, opts: { mac?: string; ciaddr?: string; req
   return encodeDhcp(p);
 }
 
-// iPXE's ProxyDHCPREQUEST to the relay's 4011, sent from `ip` (a 127.0.0.0/8 address) as the machine would.
+// iPXE's ProxyDHCPREQUEST to the relay's 4011, sent from `ip` (a 127.0.0.0/8 address) as the machine would, and
+// retransmitted as iPXE does until the ACK says the relay processed it (a relay still starting, on a loaded machine,
+// may miss the first one).
 export async function claimVia4011(relayPort: number, mac: string, ip: string, relayIp = "127.0.0.1"): Promise<void> {
   const peer = await UdpPeer.bind(0, ip);
   try {
-    await peer.send(rewrite("ipxe-efi-request-4011.bin", { mac, ciaddr: ip, serverId: relayIp }), relayPort, relayIp);
-    await peer.next(2000); // the ACK: the relay has processed the request
+    const request = rewrite("ipxe-efi-request-4011.bin", { mac, ciaddr: ip, serverId: relayIp });
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      await peer.send(request, relayPort, relayIp);
+      if (await peer.next(2000)) return;
+    }
+    throw new Error(`the relay on ${relayIp}:${relayPort} did not ACK the 4011 REQUEST of ${mac} in 5 tries`);
   } finally {
     await peer.close();
   }
