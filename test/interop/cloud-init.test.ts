@@ -7,11 +7,11 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { startWranglerDev, type WranglerDev } from "../helpers/wrangler.ts";
 import { cloudInit, requirePython, runCloudInit, runPython, type CloudInit } from "./cloudinit/peers.ts";
+import { adminClient, fetchRetry } from "./support/adminClient.ts";
 
 const DRIVER = fileURLToPath(new URL("./cloudinit/driver.py", import.meta.url));
 const SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOIiHcbg/7ytfLFHUNLRgEAubFz/13SwXBOM/05GNZe4 ops@example";
@@ -45,36 +45,7 @@ const JOIN = 'p@ss: #word "and" {{ not jinja }}';
 let wrangler: WranglerDev;
 let versions: CloudInit[];
 let work: string;
-
-async function admin(method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetchRetry(`${wrangler.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${wrangler.adminToken}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`${method} ${path} → ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
-async function artifact(bytes: Buffer): Promise<string> {
-  const sha = createHash("sha256").update(bytes).digest("hex");
-  const res = await fetch(`${wrangler.url}/v1/artifacts/${sha}`, { method: "PUT", headers: { authorization: `Bearer ${wrangler.adminToken}`, "content-length": String(bytes.length) }, body: bytes });
-  if (res.status >= 300) throw new Error(`artifact upload → ${res.status} ${await res.text()}`);
-  return sha;
-}
-
-// wrangler dev rebuilds when files of the tree change and drops connections meanwhile: a few bounded retries.
-async function fetchRetry(url: string, init?: RequestInit): Promise<Response> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fetch(url, init);
-    } catch (err) {
-      if (attempt >= 5) throw err;
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
-}
+const { call: admin, artifact } = adminClient(() => wrangler);
 
 // The kernel's arguments exactly as the chain writes them (what /proc/cmdline holds, minus iPXE's image name).
 async function kernelArgs(mac: string): Promise<string> {

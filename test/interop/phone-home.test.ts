@@ -5,10 +5,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWranglerDev, type WranglerDev } from "../helpers/wrangler.ts";
 import { cloudInit, requirePython, runPython, type CloudInit } from "./cloudinit/peers.ts";
+import { adminClient } from "./support/adminClient.ts";
 
 const DRIVER = fileURLToPath(new URL("./cloudinit/phone_home.py", import.meta.url));
 const KEYS = {
@@ -20,24 +20,7 @@ const KEYS = {
 let wrangler: WranglerDev;
 let versions: CloudInit[];
 let work: string;
-
-async function api(method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${wrangler.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${wrangler.adminToken}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`${method} ${path} → ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
-async function artifact(bytes: Buffer): Promise<string> {
-  const sha = createHash("sha256").update(bytes).digest("hex");
-  const res = await fetch(`${wrangler.url}/v1/artifacts/${sha}`, { method: "PUT", headers: { authorization: `Bearer ${wrangler.adminToken}`, "content-length": String(bytes.length) }, body: bytes });
-  if (res.status >= 300) throw new Error(`artifact upload → ${res.status} ${await res.text()}`);
-  return sha;
-}
+const { call: api, artifact } = adminClient(() => wrangler);
 
 beforeAll(async () => {
   requirePython();
