@@ -40,7 +40,10 @@ export function afterKey(columns: SQL[], key: CursorKey | undefined, direction: 
   if (!key) return undefined;
   const cols = sql.join(columns, sql`, `);
   const vals = sql.join(key.map((v) => sql`${v}`), sql`, `);
-  return direction === "asc" ? sql`(${cols}) > (${vals})` : sql`(${cols}) < (${vals})`;
+  // The implied bound on the first column lets SQLite seek the index to the cursor; with the row value alone it
+  // walks the index from the start and filters, so page k of a list read k pages of rows (issue 17).
+  const first = sql`${columns[0]!}`;
+  return direction === "asc" ? sql`${first} >= ${key[0]} and (${cols}) > (${vals})` : sql`${first} <= ${key[0]} and (${cols}) < (${vals})`;
 }
 
 // Callers fetch limit + 1 rows: the extra row only says whether another page exists.

@@ -61,6 +61,16 @@ const scenarios: Scenario[] = [
       }),
   },
   { name: "admin host list, page of 100", host: 0, bound: 400, run: (s) => call(`/v1/sites/${s}/hosts?limit=100`, { headers: admin }) },
+  {
+    name: "admin host list, 6th page of 100 (cursor)",
+    host: 0,
+    bound: 400,
+    async run(s) {
+      let cursor = "";
+      for (let p = 0; p < 5; p++) cursor = JSON.parse((await call(`/v1/sites/${s}/hosts?limit=100${cursor ? `&cursor=${cursor}` : ""}`, { headers: admin })).body).nextCursor ?? "";
+      return call(`/v1/sites/${s}/hosts?limit=100${cursor ? `&cursor=${cursor}` : ""}`, { headers: admin });
+    },
+  },
   { name: "admin host list, state=failed, page of 100", host: 0, bound: 400, run: (s) => call(`/v1/sites/${s}/hosts?limit=100&state=failed`, { headers: admin }) },
 ];
 
