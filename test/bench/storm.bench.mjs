@@ -22,7 +22,7 @@ import { fileURLToPath } from "node:url";
 import { choosePlacement, pinSelf } from "./placement.mjs";
 import { startCountingApi } from "./support/countingApi.mjs";
 import { bootMachine, createDhcpHub } from "./support/simMachine.mjs";
-import { API_HOST, createStormNet, SEGMENTS } from "./support/stormNet.mjs";
+import { API_HOST, createStormNet, rangeAddress, SEGMENTS } from "./support/stormNet.mjs";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -171,10 +171,16 @@ function dnsmasqCommon(name, ifaces) {
   return ["--keep-in-foreground", "--log-facility=-", "--user=root", "--port=0", "--no-resolv", "--no-hosts", ...ifaces.map((i) => `--interface=${i}`), "--bind-interfaces", `--pid-file=${join(work, `${name}.pid`)}`, `--dhcp-leasefile=${join(work, `${name}.leases`)}`];
 }
 
-function startSiteDhcp() {
-  const range = (net) => `--dhcp-range=${net}.16.1,${net}.23.254,255.255.0.0,2h`;
+// Reserved addresses (dhcp-host per MAC, on both segments), as a site with a known fleet has them. A dynamic pool
+// under a storm makes dnsmasq offer one free address to two machines at once (no ping check here: the client
+// namespaces own the range); the loser's REQUEST is NAKed, but the relay has already seen both REQUESTs claim the
+// address and refuses both chains as contested until the older claim expires (reported: relay/dhcp/clients.ts).
+function startSiteDhcp(machines) {
+  const range = (net) => `--dhcp-range=${net}.16.0,static,255.255.0.0,2h`;
+  const hostsFile = join(work, "site-dhcp.hosts");
+  writeFileSync(hostsFile, machines.map((m, i) => `${m.mac},${rangeAddress("a", i)}\n${m.mac},${rangeAddress("b", i)}`).join("\n") + "\n");
   // --no-ping: the client namespaces own every address of the range; a lease storm of 1,000 needs a bigger table.
-  return daemon("site-dhcp", net.inNs(net.ns.rtr), "dnsmasq", [...dnsmasqCommon("site-dhcp", ["a0", "b0"]), range(SEGMENTS.a.net), range(SEGMENTS.b.net), "--no-ping", "--dhcp-lease-max=20000", "--quiet-dhcp"]);
+  return daemon("site-dhcp", net.inNs(net.ns.rtr), "dnsmasq", [...dnsmasqCommon("site-dhcp", ["a0", "b0"]), range(SEGMENTS.a.net), range(SEGMENTS.b.net), `--dhcp-hostsfile=${hostsFile}`, "--no-ping", "--dhcp-lease-max=20000", "--quiet-dhcp"]);
 }
 
 async function startRelay(apiUrl, credential) {
@@ -190,6 +196,8 @@ async function startRelay(apiUrl, credential) {
     "--cache-max-bytes", "2G",
     "--binaries-dir", "/usr/lib/ipxe",
     "--sync-interval", "2",
+    // BENCH_RELAY_TFTP_MAX: --tftp-max-transfers (default: the relay's own, 128), as DIY's dnsmasq gets --tftp-max.
+    ...(process.env.BENCH_RELAY_TFTP_MAX ? ["--tftp-max-transfers", process.env.BENCH_RELAY_TFTP_MAX] : []),
     "--log-level", process.env.BENCH_RELAY_LOG_LEVEL ?? "info",
   ], { env: { ...process.env, NODE_OPTIONS: process.env.BENCH_RELAY_NODE_OPTIONS ?? "--max-semi-space-size=1" } });
   const url = `http://${SEGMENTS.a.server}:8067`;
@@ -400,7 +408,7 @@ try {
   for (let i = 0; i < all.length; i += 1000) await api("POST", `/v1/sites/${SITE}/hosts/import?profile=${PROFILE}`, all.slice(i, i + 1000).map((m) => ({ ...m, profile: PROFILE })));
   log(`catalogue: ${total} hosts imported in ${Date.now() - importT0} ms`);
 
-  startSiteDhcp();
+  startSiteDhcp(all);
   const relay = await startRelay(proxy.url(), credential);
   // Fill the cache the way a first boot would, and wait until the API hands out the relay's cache URLs.
   for (const f of Object.values(files)) await waitFor(`relay cache ${f.name}`, 60_000, () => inNsFetch(net.ns.rly, `${relay.url}/artifacts/${f.sha}`).then((r) => r.status === 200));
