@@ -8,7 +8,7 @@ import { EventsParam, EventsQuery } from "./events.ts";
 import { BootSessionView, SessionsParam, SessionsQuery } from "./bootSessions.ts";
 import { HOST_STATES, Intent } from "./hostFields.ts";
 import { commonErrors, errorResponse, jsonContent, type Registry, security } from "./openapi.ts";
-import { DryRunQuery, Params as HostParams, RenderParams } from "./render.ts";
+import { DryRunQuery, Params as HostParams, RenderFileParams, RenderParams } from "./render.ts";
 import { ErrorBody, Timestamp } from "./schemas.ts";
 import { WakeParam } from "./wake.ts";
 
@@ -97,6 +97,21 @@ export function documentSiteToolRoutes(registry: Registry) {
       404: noSiteOrHost,
       409: errorResponse("No boot plan resolves: a profile without image, no image build for the arch, a missing profile (code not_bootable)"),
       500: errorResponse("A template or command line could not be rendered (code render_failed)"),
+    },
+  });
+  registry.registerPath({
+    method: "get",
+    path: "/sites/{site}/hosts/{host}/render/files/{name}",
+    tags: ["hosts"],
+    security,
+    summary: "Render a per-host config file (the profile's, else the site's) as the machine would get it (dry run; secrets masked)",
+    request: { params: RenderFileParams, query: DryRunQuery },
+    responses: {
+      200: { description: "The file, with the content type of its kind", content: { "application/json": { schema: z.string() }, "application/yaml": { schema: z.string() }, "text/plain": { schema: z.string() } } },
+      ...commonErrors,
+      404: noSiteOrHost,
+      409: errorResponse("No boot plan resolves (code not_bootable)"),
+      500: errorResponse("The file could not be rendered (code render_failed)"),
     },
   });
   registry.registerPath({

@@ -4,7 +4,8 @@ import { requireAdmin, requireCatalogueAccess } from "../auth/bearer.ts";
 import type { Db } from "../db/client.ts";
 import { audit, auditIfChanged } from "../db/queries/audit.ts";
 import { profileIds, requireImageName } from "../db/queries/catalogue.ts";
-import { hosts, type IpxeMenu, profiles, sites } from "../db/schema.ts";
+import { type ConfigFiles, hosts, type IpxeMenu, profiles, sites } from "../db/schema.ts";
+import { ConfigFile, ConfigFilesInput, requireValidFiles } from "./files.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { checkIfMatch, concurrentChange, etagOf } from "../lib/etag.ts";
 import { afterKey, decodeCursor, PageQuery, toPage } from "../lib/pagination.ts";
@@ -42,6 +43,10 @@ const ProfileFields = {
   vendorData: Document().nullable(),
   networkConfig: Document().nullable(),
   vars: Vars,
+  // Per-host config files (worker/admin/files.ts); a PATCH replaces the whole map.
+  files: ConfigFilesInput,
+  // false: no ds=nocloud… (nor network-config=) on the kernel line, for profiles that do not use cloud-init.
+  nocloud: z.boolean(),
 };
 const ProfileCreate = z.strictObject({ name: CatalogueName, ...ProfileFields }).partial().required({ name: true }).openapi("ProfileCreate");
 // The name is the profile's key in hosts, sites, intents and menus, so it cannot change.
@@ -59,6 +64,8 @@ const ProfileView = z
     vendorData: z.string().nullable(),
     networkConfig: z.string().nullable(),
     vars: z.record(z.string(), z.unknown()),
+    files: z.record(z.string(), ConfigFile),
+    nocloud: z.boolean(),
     revision: z.number(),
     createdAt: Timestamp,
     updatedAt: Timestamp,
@@ -79,6 +86,8 @@ const toView = (row: ProfileRow): z.infer<typeof ProfileView> => ({
   vendorData: row.vendorData,
   networkConfig: row.networkConfig,
   vars: row.vars,
+  files: row.files,
+  nocloud: row.nocloud,
   revision: row.revision,
   createdAt: iso(row.createdAt)!,
   updatedAt: iso(row.updatedAt)!,
@@ -98,12 +107,14 @@ type Checked = {
   vendorData?: string | null;
   networkConfig?: string | null;
   vars?: Record<string, unknown>;
+  files?: ConfigFiles;
 };
 
 // References and templates are checked at save time, so a typo is a 400 now rather than a failed boot later.
 // Profile templates may name global, site and host secrets: only admin writes profiles (boot/nocloud.ts SecretReach).
 async function checkReferences(db: Db, input: Checked, self?: string) {
   requireValidTemplates({ cmdline: input.cmdline, userData: input.userData, vendorData: input.vendorData, networkConfig: input.networkConfig }, ["cmdline"]);
+  requireValidFiles(input.files);
   if (input.image) await requireImageName(db, input.image, "image");
   const targets = (input.menu?.items ?? []).map((i) => i.target).filter((t) => t !== "local" && t !== self);
   if (targets.length) await profileIds(db, targets, "menu.items.target");

@@ -11,7 +11,9 @@ import { requireSiteAccess } from "../auth/bearer.ts";
 import { bootEntry, renderChain } from "../boot/renderChain.ts";
 import { kernelLine } from "../render/ipxe.ts";
 import { archCandidates, decide, resolvePlan, type ResolvedBoot, type ResolvedPlan } from "../boot/plan.ts";
-import { NOCLOUD_FILES, renderNocloudDocument } from "../boot/nocloud.ts";
+import { NOCLOUD_FILES, renderNocloudDocument, type SecretReach } from "../boot/nocloud.ts";
+import { pickFile, renderHostFile } from "../boot/files.ts";
+import { CONTENT_TYPES, FILE_NAME } from "../render/files.ts";
 import { renderError, text } from "../boot/respond.ts";
 import { hideTokens, previewMinter } from "../boot/previewTokens.ts";
 import { apiBase, cacheBase, rechainUrl, relayLanBase } from "../boot/urls.ts";
@@ -26,6 +28,7 @@ export const DRY_RUN_TOKEN = "<host-token>";
 
 export const Params = z.object({ site: z.string().min(1).max(63), host: z.string().min(1).max(253) });
 export const RenderParams = Params.extend({ what: z.enum(["ipxe", ...NOCLOUD_FILES]) });
+export const RenderFileParams = Params.extend({ name: z.string().regex(FILE_NAME, "a file name") });
 // The architecture/platform iPXE would report; defaults to the host's recorded arch, else x86_64.
 export const DryRunQuery = z.object({
   arch: z.string().regex(/^[a-z0-9_]{1,32}$/).optional(),
@@ -65,7 +68,31 @@ function nocloudBoot(plan: ResolvedPlan | null): ResolvedBoot | null {
   return target && target !== "local" ? target : null;
 }
 
+// Secret placeholders in the reach of the template's author (boot/nocloud.ts resolveSecrets): names only, never values.
+async function placeholderSecrets(c: Context<AppEnv>, site: { id: string }, host: { id: string }) {
+  const rows = await secretNamesFor(c.get("db"), { siteId: site.id, hostId: host.id });
+  return async (wanted: string[], reach: SecretReach) => {
+    const names = new Set(rows.filter((r) => reach === "catalogue" || r.siteId !== null).map((r) => r.name));
+    return Object.fromEntries(wanted.filter((n) => names.has(n)).map((n) => [n, `<secret:${n}>`]));
+  };
+}
+
 export const renderAdmin = new Hono<AppEnv>()
+  .get("/sites/:site/hosts/:host/render/files/:name", zv("param", RenderFileParams), zv("query", DryRunQuery), async (c) => {
+    const p = c.req.valid("param");
+    const run = await dryRun(c, p, c.req.valid("query"));
+    if (run.planError) throw run.planError;
+    const { site, host } = run;
+    const profile = nocloudBoot(run.plan)?.profile ?? null;
+    const file = pickFile(p.name, { site, profile });
+    if (!file) throw new ApiError("not_found", `host "${p.host}" has no file "${p.name}" (neither its profile nor its site defines one)`, { file: p.name });
+    try {
+      const body = await renderHostFile(file, { site, host, profile, base: run.base, token: DRY_RUN_TOKEN, hostRoot: run.hostRoot }, await placeholderSecrets(c, site, host));
+      return text(body, 200, { "content-type": CONTENT_TYPES[file.kind] });
+    } catch (err) {
+      throw renderError(err, `files/${p.name}`) ?? err;
+    }
+  })
   .get("/sites/:site/hosts/:host/render/:what", zv("param", RenderParams), zv("query", DryRunQuery), async (c) => {
     const p = c.req.valid("param");
     const q = c.req.valid("query");
@@ -89,12 +116,8 @@ export const renderAdmin = new Hono<AppEnv>()
         return text(hideTokens(body, minter.minted, DRY_RUN_TOKEN));
       }
       const boot = nocloudBoot(run.plan);
-      const rows = await secretNamesFor(c.get("db"), { siteId: site.id, hostId: host.id });
-      const body = await renderNocloudDocument(p.what, { site, host, profile: boot?.profile ?? null, base: run.base, token: DRY_RUN_TOKEN, hostRoot: run.hostRoot }, async (wanted, reach) => {
-        // Same reach as the live render (boot/nocloud.ts resolveSecrets): site templates never see global secrets.
-        const names = new Set(rows.filter((r) => reach === "catalogue" || r.siteId !== null).map((r) => r.name));
-        return Object.fromEntries(wanted.filter((n) => names.has(n)).map((n) => [n, `<secret:${n}>`]));
-      });
+      // Same reach as the live render (boot/nocloud.ts resolveSecrets): site templates never see global secrets.
+      const body = await renderNocloudDocument(p.what, { site, host, profile: boot?.profile ?? null, base: run.base, token: DRY_RUN_TOKEN, hostRoot: run.hostRoot }, await placeholderSecrets(c, site, host));
       return text(body);
     } catch (err) {
       throw renderError(err, p.what) ?? err;

@@ -15,6 +15,7 @@ import { CatalogueName, Document, iso, Slug, Timestamp, Vars } from "./schemas.t
 import { apiBase } from "../boot/urls.ts";
 import { hostsOfSite, requireRenderable } from "./renderCheck.ts";
 import { requireSiteSecretScope, requireValidTemplates } from "./templates.ts";
+import { ConfigFile, ConfigFilesInput, requireSiteFileScope, requireValidFiles } from "./files.ts";
 
 const SiteSettings = {
   name: z.string().min(1).max(128),
@@ -29,6 +30,8 @@ const SiteSettings = {
   secretDelivery: z.enum(["once", "bound", "open"]),
   vars: Vars,
   vendorData: Document().nullable(),
+  // Per-host config files (worker/admin/files.ts); a profile's file of the same name wins. A PATCH replaces the map.
+  files: ConfigFilesInput,
   // Days of events kept (hourly job, worker/retention.ts); each host's last boot timeline is kept regardless.
   eventRetentionDays: z.number().int().min(1).max(3650),
 };
@@ -52,6 +55,7 @@ const SiteView = z
     secretDelivery: z.enum(["once", "bound", "open"]),
     vars: z.record(z.string(), z.unknown()),
     vendorData: z.string().nullable(),
+    files: z.record(z.string(), ConfigFile),
     eventRetentionDays: z.number(),
     revision: z.number(),
     createdAt: Timestamp,
@@ -78,6 +82,7 @@ function toView(row: SiteRow, defaultProfile: string | null): z.infer<typeof Sit
     secretDelivery: row.secretDelivery,
     vars: row.vars,
     vendorData: row.vendorData,
+    files: row.files,
     eventRetentionDays: row.eventRetentionDays,
     revision: row.revision,
     createdAt: iso(row.createdAt)!,
@@ -124,9 +129,11 @@ export const sitesAdmin = adminRouter()
       const principal = requireAdmin(c);
       const input = c.req.valid("json");
       requireValidTemplates({ vendorData: input.vendorData });
+      requireValidFiles(input.files);
       const db = c.get("db");
       // A new site has no secrets yet, so its vendor-data can name none (site templates never reach global ones).
       await requireSiteSecretScope(db, { id: "", slug: input.slug }, { vendorData: input.vendorData });
+      await requireSiteFileScope(db, { id: "", slug: input.slug }, input.files);
       const defaultProfileId = input.defaultProfile ? await profileId(db, input.defaultProfile, "defaultProfile") : null;
       checkPolicy(input.unknownHostPolicy ?? "discover", defaultProfileId);
       const [existing] = await db.select({ id: sites.id }).from(sites).where(eq(sites.slug, input.slug)).limit(1);
@@ -161,11 +168,13 @@ export const sitesAdmin = adminRouter()
       const principal = requireSiteAccess(c, slug, "write");
       const patch = c.req.valid("json");
       requireValidTemplates({ vendorData: patch.vendorData });
+      requireValidFiles(patch.files);
       const db = c.get("db");
       const row = await findSite(db, slug);
       checkIfMatch(c.req.header("if-match"), etagOf(row));
       // Site templates reach only the site's and its hosts' secrets, whoever writes them (admin included).
       await requireSiteSecretScope(db, row, { vendorData: patch.vendorData });
+      await requireSiteFileScope(db, row, patch.files);
       if (patch.vendorData !== undefined || patch.vars !== undefined) {
         const { defaultProfile: _d, vendorData, vars } = patch;
         const site = { id: row.id, ...(vendorData === undefined ? {} : { vendorData }), ...(vars === undefined ? {} : { vars }) };

@@ -16,10 +16,11 @@ import { networkConfigArg } from "../render/netconfig.ts";
 import { compileTemplate, renderCompiled, secretNames } from "../render/template.ts";
 import type { Decision, ResolvedBoot, ResolvedPlan } from "./plan.ts";
 import { templateContext, type ContextHost } from "./templateContext.ts";
+import { fileUrls } from "./files.ts";
 import { cacheArtifactUrl, eventsUrl, seedUrl, workerArtifactUrl } from "./urls.ts";
 
 export type ChainRenderInput = {
-  site: Pick<SiteRow, "id" | "slug" | "name" | "vars" | "discoverRetrySeconds">;
+  site: Pick<SiteRow, "id" | "slug" | "name" | "vars" | "discoverRetrySeconds"> & { files?: SiteRow["files"] };
   host: ContextHost;
   decision: Decision;
   // Set for decision "boot".
@@ -43,6 +44,8 @@ export async function bootEntry(input: Pick<ChainRenderInput, "site" | "host" | 
   for (const [role, sha] of Object.entries(art)) if (typeof sha === "string") roles[role] = artifactUrl(sha);
   const seed = seedUrl(base, token, input.hostRoot);
   const events = eventsUrl(base, token, input.hostRoot);
+  // `{{ boot.files.<name> }}`: the token URL of each file the host can read (the profile's and the site's).
+  const files = fileUrls({ site: { files: input.site.files ?? {} }, profile: boot.profile, base, token, hostRoot: input.hostRoot });
   const tpl = compileTemplate(boot.profile.cmdline);
   // The command line travels in clear on the LAN and is readable in /proc/cmdline: no secrets there.
   if (secretNames(tpl).length) throw new CmdlineError("secrets cannot be used in the kernel command line");
@@ -50,13 +53,14 @@ export async function bootEntry(input: Pick<ChainRenderInput, "site" | "host" | 
     site: input.site,
     profile: boot.profile,
     host: input.host,
-    boot: { baseUrl: base, seedUrl: seed, eventsUrl: events, artifacts: roles },
+    boot: { baseUrl: base, seedUrl: seed, eventsUrl: events, artifacts: roles, files },
   });
   return {
     kernelUrl: artifactUrl(art.kernel),
     initrdUrls: (art.initrd ?? []).map(artifactUrl),
     cmdline: checkCmdline(renderCompiled(tpl, ctx, cmdlineValueGuard)),
     seedUrl: seed,
+    nocloud: boot.profile.nocloud ?? true,
     // cloud-init 22.4 never fetches network-config over HTTP: static addressing rides on the kernel line.
     networkConfig: input.host.network ? await networkConfigArg(input.host.network, input.host.mac) : null,
     eventsUrl: events,

@@ -26,7 +26,7 @@ export function templateContext(input: {
   site: Pick<SiteRow, "id" | "slug" | "name" | "vars">;
   profile: Pick<ProfileRow, "id" | "name" | "vars"> | null;
   host: ContextHost;
-  boot: { baseUrl: string; seedUrl?: string; eventsUrl?: string; artifacts?: Record<string, string> };
+  boot: { baseUrl: string; seedUrl?: string; eventsUrl?: string; artifacts?: Record<string, string>; files?: Record<string, string> };
   secrets?: Record<string, string>;
 }): TemplateContext {
   const { site, profile, host } = input;

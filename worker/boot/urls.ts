@@ -8,6 +8,7 @@ export function apiBase(publicUrl: string, requestUrl: string): string {
 export const hostBase = (base: string, token: string, root?: string | null) => (root ? `${root}/h/${token}` : `${base}/boot/h/${token}`);
 export const seedUrl = (base: string, token: string, root?: string | null) => `${hostBase(base, token, root)}/nocloud/`;
 export const eventsUrl = (base: string, token: string, root?: string | null) => `${hostBase(base, token, root)}/events`;
+export const fileUrl = (base: string, token: string, name: string, root?: string | null) => `${hostBase(base, token, root)}/files/${name}`;
 export const workerArtifactUrl = (base: string, token: string, sha256: string) => `${hostBase(base, token)}/artifacts/${sha256}`;
 
 // A relay's registered cache URL, if it is a plain http(s) URL that is safe to write into a script.

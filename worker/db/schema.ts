@@ -27,6 +27,8 @@ export const sites = sqliteTable("sites", {
   secretDelivery: text("secret_delivery", { enum: ["once", "bound", "open"] }).notNull().default("once"),
   vars: jsonObject("vars"),
   vendorData: text("vendor_data"),
+  // Named per-host config files (worker/render/files.ts); a profile's file of the same name wins.
+  files: text("files", { mode: "json" }).$type<ConfigFiles>().notNull().default(sql`'{}'`),
   // Events older than this are deleted by the hourly retention job (worker/retention.ts), each host's last boot kept.
   eventRetentionDays: integer("event_retention_days").notNull().default(30),
   revision: revision(),
@@ -113,6 +115,9 @@ export const hosts = sqliteTable(
   ],
 );
 
+export type ConfigFileKind = "ignition" | "talos" | "preseed" | "autoinstall" | "text";
+export type ConfigFiles = Record<string, { kind: ConfigFileKind; template: string }>;
+
 export type IpxeMenu = {
   title?: string;
   timeoutMs?: number;
@@ -133,6 +138,10 @@ export const profiles = sqliteTable("profiles", {
   vendorData: text("vendor_data"),
   networkConfig: text("network_config"),
   vars: jsonObject("vars"),
+  // Named per-host config files (worker/render/files.ts), served at /boot/h/<token>/files/<name>.
+  files: text("files", { mode: "json" }).$type<ConfigFiles>().notNull().default(sql`'{}'`),
+  // false: the kernel line carries no ds=nocloud… (installers that read a file of their own, worker/render/kernelArgs.ts).
+  nocloud: integer("nocloud", { mode: "boolean" }).notNull().default(true),
   revision: revision(),
   createdAt: createdAt(),
   updatedAt: updatedAt(),

@@ -3,7 +3,7 @@
 // "${...}" is expanded everywhere), so operator text is neutralised with ipxeText() and the kernel command line is
 // checked with checkCmdline() before it is written into a script.
 
-import { byteLength, edgebootArgs, MAX_KERNEL_ARGS } from "./kernelArgs.ts";
+import { byteLength, edgebootArgs, MAX_KERNEL_ARGS, placeArgs } from "./kernelArgs.ts";
 
 export const MAX_ATTEMPTS = 3;
 
@@ -13,6 +13,8 @@ export type BootEntry = {
   // Operator command line, already rendered and checked; the initrd= names and edgeboot's arguments are added here.
   cmdline: string;
   seedUrl: string;
+  // false: the profile does not use NoCloud, and the line carries neither ds= nor network-config= (kernelArgs.ts).
+  nocloud?: boolean;
   // `network-config=` value for hosts with static addressing (kernelArgs.ts), else null.
   networkConfig: string | null;
   // GET on this URL records the phase (imgfetch cannot POST on stock iPXE).
@@ -65,13 +67,14 @@ export function checkCmdline(cmdline: string): string {
 
 // The kernel's arguments as the chain writes them; refused when Linux would cut them off. The message names each
 // part's share, so an operator sees what to shorten.
-export function kernelLine(entry: Pick<BootEntry, "initrdUrls" | "cmdline" | "seedUrl" | "networkConfig">): string {
+export function kernelLine(entry: Pick<BootEntry, "initrdUrls" | "cmdline" | "seedUrl" | "networkConfig" | "nocloud">): string {
   const names = entry.initrdUrls.map((_, i) => `initrd=initrd${i}`);
   const ours = edgebootArgs(entry);
-  const line = [...names, entry.cmdline, ...ours].filter(Boolean).join(" ");
+  const line = placeArgs([...names, entry.cmdline].filter(Boolean).join(" "), ours);
   const size = byteLength(line);
   if (size > MAX_KERNEL_ARGS) {
-    const parts = [`cmdline ${byteLength(entry.cmdline)}`, `seed ${byteLength(ours[0]!)}`];
+    const parts = [`cmdline ${byteLength(entry.cmdline)}`];
+    if (ours[0]) parts.push(`seed ${byteLength(ours[0])}`);
     if (ours[1]) parts.push(`network-config ${byteLength(ours[1])}`);
     if (names.length) parts.push(`initrd names ${byteLength(names.join(" "))}`);
     throw new CmdlineError(`kernel command line is ${size} bytes (${parts.join(", ")}); Linux keeps only ${MAX_KERNEL_ARGS} after iPXE's image name`);

@@ -17,10 +17,25 @@ export const MAX_KERNEL_ARGS = COMMAND_LINE_SIZE - 1 - (KERNEL_IMAGE_NAME.length
  * Static addressing: `network-config=<base64 of gzip of JSON v1>`, read by cloud-init at init-local with precedence
  * over the datasource (cloudinit/net/cmdline.py read_kernel_cmdline_config), for every version.
  */
-export function edgebootArgs(a: { seedUrl: string; networkConfig: string | null }): string[] {
+export function edgebootArgs(a: { seedUrl: string; networkConfig: string | null; nocloud?: boolean }): string[] {
+  // A profile with `nocloud: false` (an installer reading its own file, say) has no cloud-init to read either.
+  if (a.nocloud === false) return [];
   const args = [`ds=nocloud;dsmode=net;s=${a.seedUrl}`];
   if (a.networkConfig) args.push(`network-config=${a.networkConfig}`);
   return args;
+}
+
+/**
+ * edgeboot's arguments go before the first `---` of the operator's line: the Debian installer copies what follows
+ * `---` onto the installed system's kernel line (debian-installer: "boot parameters after --- are passed on"), and a
+ * token URL has no business there. Without `---` they go last.
+ */
+export function placeArgs(line: string, ours: string[]): string {
+  if (!ours.length) return line;
+  const tokens = line.split(" ").filter(Boolean);
+  const sep = tokens.indexOf("---");
+  if (sep < 0) return [...tokens, ...ours].join(" ");
+  return [...tokens.slice(0, sep), ...ours, ...tokens.slice(sep)].join(" ");
 }
 
 export const byteLength = (s: string) => new TextEncoder().encode(s).length;

@@ -152,7 +152,7 @@ export const KNOWN_FIELDS: Record<Exclude<Namespace, "var" | "secret">, readonly
   host: ["id", "hostname", "mac", "uuid", "serial", "arch", "ipv4", "labels"],
   site: ["id", "slug", "name"],
   profile: ["id", "name"],
-  boot: ["seedUrl", "eventsUrl", "baseUrl", "artifacts"],
+  boot: ["seedUrl", "eventsUrl", "baseUrl", "artifacts", "files"],
 };
 
 export type TemplateIssue = { message: string; offset: number | null };
@@ -186,7 +186,7 @@ export function checkTemplate(
       else if (part.path.length !== 2) errors.push({ message: `secret names have no dots ("${name}")`, offset: part.offset });
     } else if (ns === "var") {
       if (vars && !vars.has(field)) errors.push({ message: `unknown variable "${name}"`, offset: part.offset });
-    } else if (!KNOWN_FIELDS[ns].includes(field) || (part.path.length > 2 && !((ns === "host" && field === "labels") || (ns === "boot" && field === "artifacts")))) {
+    } else if (!KNOWN_FIELDS[ns].includes(field) || (part.path.length > 2 && !((ns === "host" && field === "labels") || (ns === "boot" && (field === "artifacts" || field === "files"))))) {
       errors.push({ message: `unknown variable "${name}"`, offset: part.offset });
     }
   }

@@ -58,6 +58,8 @@ const chainSiteColumns = {
   allowDirect: sites.allowDirect,
   secretDelivery: sites.secretDelivery,
   vars: sites.vars,
+  // Names of the site's files for `{{ boot.files.<name> }}` on the kernel line.
+  files: sites.files,
 };
 const chainHostColumns = {
   id: hosts.id,
