@@ -14,6 +14,8 @@ import { cacheBase, eventsUrl, seedUrl } from "../boot/urls.ts";
 import type { Db } from "../db/client.ts";
 import { liveCache, type HostRow, type ImageRow, type ProfileRow, type SiteRow } from "../db/queries/bootChain.ts";
 import { hosts, images, profiles, secrets, sites } from "../db/schema.ts";
+import { fileUrls, pickFile } from "../boot/files.ts";
+import { renderFile } from "../render/files.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { RELAY_HEALTHY_MS } from "../relayapi/health.ts";
@@ -97,6 +99,19 @@ async function checkOne(
     } catch (err) {
       // The site's vendor-data is the site's field; the profile's documents are the profile's.
       fail(field === "vendorData" && reach === "site" ? "vendorData" : field, err);
+    }
+  }
+  // Per-host files (boot/files.ts), each as the host would get it.
+  const fileNames = new Set([...Object.keys(site.files ?? {}), ...Object.keys(profile.files ?? {})]);
+  for (const name of fileNames) {
+    const file = pickFile(name, { site, profile });
+    if (!file) continue;
+    const secret = secretPlaceholders(names, host, site, new Set(secretNames(compileTemplate(file.template))), file.reach);
+    const boot = { baseUrl: input.base, seedUrl: seedUrl(input.base, token), eventsUrl: eventsUrl(input.base, token), files: fileUrls({ site, profile, base: input.base, token }) };
+    try {
+      renderFile(file.kind, file.template, templateContext({ site, profile, host, boot, secrets: secret }));
+    } catch (err) {
+      fail(`files.${name}.template`, err);
     }
   }
   return problems;

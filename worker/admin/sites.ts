@@ -175,9 +175,9 @@ export const sitesAdmin = adminRouter()
       // Site templates reach only the site's and its hosts' secrets, whoever writes them (admin included).
       await requireSiteSecretScope(db, row, { vendorData: patch.vendorData });
       await requireSiteFileScope(db, row, patch.files);
-      if (patch.vendorData !== undefined || patch.vars !== undefined) {
-        const { defaultProfile: _d, vendorData, vars } = patch;
-        const site = { id: row.id, ...(vendorData === undefined ? {} : { vendorData }), ...(vars === undefined ? {} : { vars }) };
+      if (patch.vendorData !== undefined || patch.vars !== undefined || patch.files !== undefined) {
+        const { defaultProfile: _d, vendorData, vars, files } = patch;
+        const site = { id: row.id, ...(vendorData === undefined ? {} : { vendorData }), ...(vars === undefined ? {} : { vars }), ...(files === undefined ? {} : { files }) };
         await requireRenderable({ db, env: c.get("env"), base: apiBase(c.get("env").PUBLIC_URL, c.req.url), lineField: "cmdline", overrides: { site } }, hostsOfSite(row.id));
       }
 

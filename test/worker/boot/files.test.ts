@@ -38,8 +38,8 @@ async function lab(profile: Record<string, unknown> = {}, site: Record<string, u
   });
   await seedHost({ id: "host-a", siteId: s.id, hostname: "node-a", mac: MAC_A, profileId: "prf-p" });
   await seedHost({ id: "host-b", siteId: s.id, hostname: "node-b", mac: MAC_B, profileId: "prf-p" });
-  await seedSecret({ siteId: null, hostId: "host-a", name: "JOIN" }, "join-of-a");
-  await seedSecret({ siteId: null, hostId: "host-b", name: "JOIN" }, "join-of-b");
+  await seedSecret({ siteId: s.id, hostId: "host-a", name: "JOIN" }, "join-of-a");
+  await seedSecret({ siteId: s.id, hostId: "host-b", name: "JOIN" }, "join-of-b");
   return s;
 }
 
@@ -144,7 +144,7 @@ describe("per-host files: who reads what", () => {
   });
 
   it("the profile's file wins over the site's; a site file never renders a global secret, even if stored", async () => {
-    await lab({}, { files: { note: { kind: "text", template: "site\n" }, sitewide: { kind: "text", template: "g={{ secret.GLOBAL }}\n" } } });
+    await lab({}, { files: { note: { kind: "text", template: "site\n" }, sitewide: { kind: "text", template: "g={{ secret.GLOBAL }}\n" }, mine: { kind: "text", template: "j={{ secret.JOIN }}\n" } } });
     await seedSecret({ siteId: null, hostId: null, name: "GLOBAL" }, "global-value");
     const { token } = await chain(MAC_A);
     expect((await fetchFile(token, "note")).body).toBe("host=node-a\n");
@@ -152,6 +152,8 @@ describe("per-host files: who reads what", () => {
     expect(res.status).toBe(500);
     expect(res.body).not.toContain("global-value");
     expect(JSON.parse(res.body).error.message).toContain('secret "GLOBAL" is not set');
+    // the site's hosts' secrets are in a site file's reach
+    expect((await fetchFile(token, "mine")).body).toBe("j=join-of-a\n");
   });
 });
 
@@ -187,6 +189,18 @@ describe("per-host files: save-time checks (admin API)", () => {
     await refused({ a: { kind: "autoinstall", template: "#cloud-config\nruncmd: [true]\n" } }, "files.a.template", "autoinstall");
     await refused({ a: { kind: "autoinstall", template: "autoinstall:\n  version: 1\n" } }, "files.a.template", "#cloud-config");
     await refused({ t: { kind: "text", template: "{{ nope.x }}" } }, "files.t.template", "unknown variable");
+  });
+
+  it("a file that would not render for an assigned host is refused at save, naming the field and host", async () => {
+    await lab();
+    const res = await api("PATCH", "/v1/profiles/p", { files: { x: { kind: "text", template: "{{ var.missing }}" } } });
+    expect(res.status, JSON.stringify(res.body)).toBe(400);
+    expect(res.body.error.details.field).toBe("files.x.template");
+    expect(res.body.error.message).toContain('host "node-a"');
+    const site = await api("PATCH", "/v1/sites/lab", { files: { y: { kind: "preseed", template: "d-i passwd/user-fullname string {{ var.motd }}" } } });
+    expect(site.status, JSON.stringify(site.body)).toBe(400);
+    expect(site.body.error.details.field).toBe("files.y.template");
+    expect((await api("GET", "/v1/sites/lab")).body.files).toEqual({});
   });
 
   it("refuses bad names and kinds", async () => {
