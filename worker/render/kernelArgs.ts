@@ -27,8 +27,10 @@ export function edgebootArgs(a: { seedUrl: string; networkConfig: string | null;
 
 /**
  * edgeboot's arguments go before the first `---` of the operator's line: the Debian installer copies what follows
- * `---` onto the installed system's kernel line (debian-installer: "boot parameters after --- are passed on"), and a
- * token URL has no business there. Without `---` they go last.
+ * `---` into the installed system's boot loader configuration (Debian Installation Guide, bookworm, §5.3 "Boot
+ * Parameters", debian.org/releases/bookworm/amd64/ch05s03.en.html: "specify this option after the `---`, so that it
+ * is copied into the bootloader configuration for the installed system"), and a token URL has no business there.
+ * Without `---` they go last.
  */
 export function placeArgs(line: string, ours: string[]): string {
   if (!ours.length) return line;
