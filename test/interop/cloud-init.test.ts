@@ -35,6 +35,8 @@ write_files:
     content: {{ secret.JOIN }}
 runcmd:
   - [sh, -c, "echo {{ host.labels.rack }} > /etc/rack"]
+  # A URL with "?" in a flow sequence: valid YAML 1.2, refused by PyYAML unless the renderer writes it in block style.
+  - [curl, -fsS, -X, POST, {{ boot.eventsUrl }}?phase=app-ready]
 phone_home:
   url: {{ boot.eventsUrl }}?phase=booted
   post: [instance_id, hostname]

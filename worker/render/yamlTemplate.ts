@@ -9,7 +9,9 @@ import { compileTemplate, refText, refValue, TemplateError, type CompiledTemplat
 // Letters and digits only: a plain scalar in every YAML context, and never produced by a value (checked below).
 const MARK = "EdgebootRefQ";
 const MARK_RE = new RegExp(`${MARK}(\\d+)Q`, "g");
-const STRINGIFY = { lineWidth: 0, flowCollectionPadding: false } as const;
+// Block style everywhere: PyYAML (YAML 1.1) refuses plain scalars in flow collections that the yaml package (1.2)
+// writes, such as a URL with "?" inside "[...]"; in block style the same scalars are plain and valid for both.
+const STRINGIFY = { lineWidth: 0, collectionStyle: "block" } as const;
 // cloud-init and tiny-cloud read YAML 1.1 (PyYAML, libyaml): `yes`, `on`, `0644` and friends must be quoted as strings.
 const PARSE = { version: "1.1", uniqueKeys: true } as const;
 

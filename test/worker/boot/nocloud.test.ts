@@ -72,8 +72,13 @@ describe("NoCloud", () => {
         "#cloud-config",
         "hostname: node-a",
         "ntp: 10.0.0.1 role=host pool=a rack=r1",
-        "bootcmd: [site lab, profile debian-live]",
-        `phone_home: {url: "http://api.test${seed.replace("/nocloud/", "/events")}?phase=booted", post: all}`,
+        // Collections come out in block style (PyYAML-safe), whatever style the template used.
+        "bootcmd:",
+        "  - site lab",
+        "  - profile debian-live",
+        "phone_home:",
+        `  url: "http://api.test${seed.replace("/nocloud/", "/events")}?phase=booted"`,
+        "  post: all",
         "write_files:",
         "  - path: /etc/literal",
         "    content: \"{{ not a reference\"",
@@ -94,7 +99,7 @@ describe("NoCloud", () => {
     await seedHost({ id: "host-z", siteId: s2.id, hostname: "zed", mac: "52:54:00:00:00:0f", profileId: "prf-alp" });
     const res = await call(`/boot/lab2/ipxe?mac=52:54:00:00:00:0f`);
     const body = (await call(`/boot/h/${tokensIn(res.body)[0]}/nocloud/user-data`)).body;
-    expect(body).toBe("#alpine-config\nssh:\n  authorized_keys: [\"ssh-ed25519 AAAA zed\"]\n");
+    expect(body).toBe("#alpine-config\nssh:\n  authorized_keys:\n    - \"ssh-ed25519 AAAA zed\"\n");
   });
 
   it("user-data with a host secret contains it for that host; another host never sees it", async () => {
@@ -102,7 +107,7 @@ describe("NoCloud", () => {
     await seedSecret({ siteId: s.id, hostId: "host-a", name: "JOIN_TOKEN" }, "s3cr3t-for-a");
     const a = await call(`${await seedOf(MAC_A)}user-data`);
     expect(a.status).toBe(200);
-    expect(a.body).toBe("#cloud-config\nruncmd: [join s3cr3t-for-a]\n");
+    expect(a.body).toBe("#cloud-config\nruncmd:\n  - join s3cr3t-for-a\n");
 
     // Host B has no such secret: a clear render failure, never A's value or an empty string.
     const b = await call(`${await seedOf(MAC_B)}user-data`);
@@ -116,8 +121,8 @@ describe("NoCloud", () => {
 
     // With a site-wide value B gets that one; A's own (narrower) secret still wins for A.
     await seedSecret({ siteId: s.id, hostId: null, name: "JOIN_TOKEN" }, "site-wide");
-    expect((await call(`${await seedOf(MAC_B)}user-data`)).body).toBe("#cloud-config\nruncmd: [join site-wide]\n");
-    expect((await call(`${await seedOf(MAC_A)}user-data`)).body).toBe("#cloud-config\nruncmd: [join s3cr3t-for-a]\n");
+    expect((await call(`${await seedOf(MAC_B)}user-data`)).body).toBe("#cloud-config\nruncmd:\n  - join site-wide\n");
+    expect((await call(`${await seedOf(MAC_A)}user-data`)).body).toBe("#cloud-config\nruncmd:\n  - join s3cr3t-for-a\n");
   });
 
   it("a ciphertext moved to another host's row does not decrypt", async () => {

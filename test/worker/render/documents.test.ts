@@ -87,6 +87,12 @@ describe("YAML documents: a value never changes the structure", () => {
     expect(parse(out, { version: "1.1" })).toEqual({ a: "yes", b: "0644", c: ["on"] });
   });
 
+  it("collections come out in block style, where PyYAML reads every plain scalar the yaml package writes", () => {
+    // In a flow sequence PyYAML (YAML 1.1) stops at the "?" of a plain URL; in block style it is an ordinary scalar.
+    const out = renderDocument("userData", "#cloud-config\nruncmd:\n  - [curl, -X, POST, {{ var.url }}?phase=x]\n", ctx({ var: { url: "http://10.0.0.1/h/t/events" } }));
+    expect(out).toBe("#cloud-config\nruncmd:\n  - - curl\n    - -X\n    - POST\n    - http://10.0.0.1/h/t/events?phase=x\n");
+  });
+
   it("a json-filtered value is a node, never more keys", () => {
     const out = renderDocument("userData", "#cloud-config\nbootcmd: {{ var.x | json }}\n", ctx({ var: { x: { "a: b": "c\nusers: []" } } }));
     expect(parse(out)).toEqual({ bootcmd: { "a: b": "c\nusers: []" } });
