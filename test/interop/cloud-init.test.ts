@@ -134,7 +134,10 @@ describe.each([0, 1])("cloud-init %#", (index) => {
     expect(Object.keys(ud)).toEqual(["hostname", "users", "write_files", "runcmd", "phone_home"]);
     expect(ud.users[0].ssh_authorized_keys).toEqual([SSH_KEY]);
     expect(ud.write_files[0].content).toBe(JOIN);
-    expect(ud.runcmd).toEqual([["sh", "-c", "echo r1\nbootcmd: [reboot] > /etc/rack"]]);
+    expect(ud.runcmd).toEqual([
+      ["sh", "-c", "echo r1\nbootcmd: [reboot] > /etc/rack"],
+      ["curl", "-fsS", "-X", "POST", expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/boot\/h\/[\w.-]+\/events\?phase=app-ready$/)],
+    ]);
     expect(ud.phone_home.url).toMatch(/\/boot\/h\/[\w.-]+\/events\?phase=booted$/);
     expect(parse(out.net.vendordata!)).toEqual({ ntp: { enabled: true, servers: ["10.0.0.123"] } });
     // tiny-cloud's meta-data keys do not trouble cloud-init: no keys from the map form, and its ENI parses.
