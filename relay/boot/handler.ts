@@ -52,8 +52,8 @@ export const clientIp = (req: IncomingMessage) => (req.socket.remoteAddress ?? "
 const REFUSALS = {
   "unknown-client": "this relay has not seen DHCP from this address; a chain goes only to the address a MAC took by DHCP",
   "mac-mismatch": "the MAC in the request is not the one this address used in DHCP",
-  "mac-contested": "two addresses claimed this MAC in DHCP; no chain until the older claim expires",
-  "ip-contested": "two MACs claimed this address in DHCP; no chain until the older claim expires",
+  "mac-contested": "this MAC holds another address in DHCP; no chain here until that claim expires",
+  "ip-contested": "two MACs claimed this address in DHCP; no chain until one of them uses it or the older claim expires",
 } as const;
 export type RefusalReason = keyof typeof REFUSALS;
 
@@ -114,7 +114,8 @@ export function createBootIpxeHandler(deps: BootHandlerDeps) {
     const attempt = q.attempt ?? 1;
     // Only the MAC this address used in DHCP, learned from the client's own packets (dhcp/clients.ts); the query
     // may only agree with it. Anything else gets a script saying why, and an alert, never another host's chain.
-    const binding = deps.clients?.lookup(ip) ?? { kind: "unknown" as const };
+    // This request is the client using its address: it confirms a provisional claim whose MAC agrees (clients.ts).
+    const binding = deps.clients?.use(ip, queryMac) ?? { kind: "unknown" as const };
     let refusal: RefusalReason | null = null;
     if (binding.kind === "unknown") refusal = "unknown-client";
     else if (binding.kind === "contested") refusal = binding.reason === "ip-held" ? "ip-contested" : "mac-contested";

@@ -2,7 +2,7 @@
 // clients are boot claims (they decide who gets a chain); other clients' REQUESTs on 67 are `os` claims, kept apart:
 // they only let the /h/ proxy vouch for the MAC of an installed OS whose DHCP client leased another address than iPXE.
 // The relay listens on 67 and 4011, not 68, so it never sees the site server's ACK: a REQUEST names the address the
-// client is taking.
+// client is taking, and until the client uses it the claim is only provisional (clients.ts).
 //  - 67, broadcast REQUEST (SELECTING / INIT-REBOOT; source 0.0.0.0): option 50; REBINDING: ciaddr from that source.
 //    A relayed one (giaddr set, an allowed agent) comes from the agent, so the source is not the client's.
 //  - 4011 REQUEST/INFORM: unicast from the client's configured address; ciaddr, if set, must agree with the source.
@@ -30,5 +30,7 @@ export function claimFrom(req: DhcpPacket, on: ReceivedOn, from: Source): Claim 
   const ip = ipOption(req.options, OPT.REQUESTED_IP) ?? (req.ciaddr !== ZERO ? req.ciaddr : null);
   if (!ip) return null;
   if (!relayed && from.address !== ZERO && from.address !== ip) return null;
-  return { ip, mac, ipxe, source: "dhcp-request", ...(os ? { os: true } : {}) };
+  // Sent from the address it names (REBINDING): the client already uses it, so the claim is confirmed (clients.ts).
+  const used = !relayed && from.address === ip;
+  return { ip, mac, ipxe, source: "dhcp-request", ...(os ? { os: true } : {}), ...(used ? { used: true } : {}) };
 }

@@ -4,32 +4,48 @@
 // iPXE fetches its chain seconds after its DHCP; a client still retrying later is refused once, renews DHCP, and is
 // learned again, and a contest clears sooner).
 //
-// Conflicts. A MAC claimed from two live IPs, or an IP claimed by two live MACs, is "contested": /boot.ipxe serves
-// neither until the older claim ages out, and the claim that made the conflict is reported (`mac-rebind`). The new
-// claim does not win because any LAN host can forge a DHCP packet with the victim's MAC and its own address; the old
-// one does not win either, because the forger may have been first. Refusing both costs a delayed boot (which a LAN
-// attacker can cause anyway), never a chain handed to the wrong machine. One exception: a MAC moving from a
-// firmware-stage claim (PXE ROM, before iPXE) to an iPXE claim on another IP moves (reported too): DHCP servers
-// that key leases on the client identifier give the ROM and iPXE different addresses, and the firmware stage never
-// fetches a chain.
+// Provisional and confirmed claims. A REQUEST on 67 names the address a client is *taking*; the site server may NAK
+// it (under a boot storm a dynamic pool offers one free address to two machines), and the relay never sees the
+// answer. So a REQUEST makes a *provisional* claim; it is *confirmed* when the client uses the address: a packet sent
+// from it (a 4011 REQUEST/INFORM, a REBINDING REQUEST) or a /boot.ipxe request from it whose MAC agrees (use(),
+// which never overrides a confirmed claim).
+//  - A MAC's new REQUEST replaces its own provisional claim silently (a NAKed client asks for another address).
+//  - A MAC confirmed at a live address is not moved by a REQUEST for another: `mac-rebind`, the confirmed binding
+//    keeps serving and the newcomer is refused. A claim that arrives in use at another address (a 4011 packet) while
+//    the MAC holds a live claim elsewhere contests both, as does a second confirmed address: any LAN host can forge a
+//    packet with the victim's MAC from its own address, and the forger may have been first.
+//  - Two MACs on one address: while both are provisional neither is served (no alert); the first to use it wins and
+//    the other's provisional claim is dropped; two confirmed MACs are a contest (`mac-rebind`, both refused).
+// Refusing costs a delayed boot (which a LAN attacker can cause anyway), never a chain handed to the wrong machine.
+// One exception: a MAC moving from a firmware-stage claim (PXE ROM, before iPXE) to an iPXE claim on another IP
+// moves (reported): DHCP servers that key leases on the client identifier give the ROM and iPXE different addresses,
+// and the firmware stage never fetches a chain.
 export type SeenClient = { mac: string; https: boolean; arch: number | null; at: number };
 
 export type ClaimSource = "dhcp-request" | "pxe-request";
 // `os`: not a PXE/iPXE client (an installed OS's DHCP): recorded apart, never a chain binding (see vouch()).
-export type Claim = { ip: string; mac: string; ipxe: boolean; source: ClaimSource; os?: boolean };
+// `used`: sent from the claimed address itself (a pxe-request always is), so the claim is confirmed at once.
+export type Claim = { ip: string; mac: string; ipxe: boolean; source: ClaimSource; os?: boolean; used?: boolean };
 
 // What a claim changed, for the caller to report. `conflict` carries the other party of the contest.
 export type ClaimOutcome =
   | { kind: "new" | "refresh" }
   | { kind: "moved"; mac: string; ip: string; from: string }
-  | { kind: "conflict"; mac: string; ip: string; reason: "mac-held" | "ip-held"; other: string; report: boolean };
+  | { kind: "conflict"; mac: string; ip: string; reason: "mac-held" | "ip-held"; other: string; report: boolean; decision: Decision };
+
+// `contested`: neither side is served; `kept`: the confirmed binding keeps serving, the newcomer is refused.
+export type Decision = "contested" | "kept";
+export const conflictMessage = (d: Decision) =>
+  d === "kept"
+    ? "conflicting DHCP claim: the MAC's confirmed address keeps its chain; the new address gets none until that claim expires"
+    : "conflicting DHCP claim: neither side gets a chain until the older claim expires";
 
 export type Binding =
   | { kind: "bound"; mac: string }
   | { kind: "unknown" }
   | { kind: "contested"; reason: "mac-held" | "ip-held"; mac: string; others: string[] };
 
-type Held = { key: string; at: number; ipxe: boolean };
+type Held = { key: string; at: number; ipxe: boolean; confirmed: boolean };
 
 const MAX_ENTRIES = 8192;
 const MAX_CLAIMS_PER_KEY = 4; // a few live claims per MAC or IP are enough to see a contest
@@ -66,44 +82,69 @@ export class ClientTable {
     if (c.ip === "0.0.0.0" || c.ip === "255.255.255.255") return { kind: "refresh" };
     const now = this.#now();
     if (c.os) {
-      this.#hold(this.#osMacsOfIp, c.ip, c.mac, false, now);
+      this.#hold(this.#osMacsOfIp, c.ip, c.mac, false, false, now);
       return { kind: "new" };
     }
+    const used = c.used === true || c.source === "pxe-request";
     const ips = this.#live(this.#ipsOfMac, c.mac, now);
-    const macs = this.#live(this.#macsOfIp, c.ip, now);
-    const known = ips.some((h) => h.key === c.ip);
-    let outcome: ClaimOutcome = { kind: known ? "refresh" : "new" };
-    const otherIps = ips.filter((h) => h.key !== c.ip);
-    if (otherIps.length) {
+    let outcome: ClaimOutcome = { kind: ips.some((h) => h.key === c.ip) ? "refresh" : "new" };
+    let elsewhere = ips.filter((h) => h.key !== c.ip);
+    if (!used) {
+      // A client restarting DHCP (after a NAK, say): its own provisional claims give way silently.
+      for (const h of elsewhere.filter((h) => !h.confirmed)) this.#forget(c.mac, h.key);
+      elsewhere = elsewhere.filter((h) => h.confirmed);
+    }
+    if (elsewhere.length) {
       // The ROM's address gives way to iPXE's: drop firmware-stage claims of this MAC on other IPs.
-      if (c.ipxe && otherIps.every((h) => !h.ipxe)) {
-        for (const h of otherIps) this.#forget(c.mac, h.key);
-        outcome = { kind: "moved", mac: c.mac, ip: c.ip, from: otherIps.map((h) => h.key).join(",") };
+      if (c.ipxe && elsewhere.every((h) => !h.ipxe)) {
+        for (const h of elsewhere) this.#forget(c.mac, h.key);
+        outcome = { kind: "moved", mac: c.mac, ip: c.ip, from: elsewhere.map((h) => h.key).join(",") };
       } else {
-        const other = otherIps.map((h) => h.key).join(",");
-        outcome = { kind: "conflict", mac: c.mac, ip: c.ip, reason: "mac-held", other, report: this.#report(`m ${c.mac} ${c.ip}`, now) };
+        // In use elsewhere and here: a contest. A provisional claim there now counts as held, so both are refused.
+        if (used) for (const h of elsewhere) this.#mark(c.mac, h.key);
+        const decision = used ? "contested" : "kept"; // kept → contested is a new alert, not a repeat
+        const other = elsewhere.map((h) => h.key).join(",");
+        outcome = { kind: "conflict", mac: c.mac, ip: c.ip, reason: "mac-held", other, report: this.#report(`m ${c.mac} ${c.ip} ${decision}`, now), decision };
       }
     }
-    const otherMacs = macs.filter((h) => h.key !== c.mac);
-    if (otherMacs.length && outcome.kind !== "conflict") {
-      const other = otherMacs.map((h) => h.key).join(",");
-      outcome = { kind: "conflict", mac: c.mac, ip: c.ip, reason: "ip-held", other, report: this.#report(`i ${c.ip} ${c.mac}`, now) };
-    }
-    this.#hold(this.#ipsOfMac, c.mac, c.ip, c.ipxe, now);
-    this.#hold(this.#macsOfIp, c.ip, c.mac, c.ipxe, now);
-    return outcome;
+    this.#hold(this.#ipsOfMac, c.mac, c.ip, c.ipxe, used, now);
+    this.#hold(this.#macsOfIp, c.ip, c.mac, c.ipxe, used, now);
+    if (!used) return outcome;
+    const ipConflict = this.#settleIp(c.ip, c.mac, now);
+    return ipConflict && outcome.kind !== "conflict" ? ipConflict : outcome;
   }
 
-  // Who may be served at this IP: the one MAC that holds it, if neither the IP nor that MAC is contested.
+  // A /boot.ipxe request from `ip`: the client uses its address. Confirms the provisional claim of the query's MAC
+  // (or, without one, of the MAC bound there) at that address, unless a confirmed claim outranks it (the MAC in use
+  // elsewhere, another MAC in use here): an HTTP request never makes a contest. Never creates a claim, never
+  // refreshes its age (only DHCP packets do). Says who may be served.
+  use(ip: string, mac: string | null): Binding {
+    const now = this.#now();
+    const seen = this.lookup(ip);
+    const target = mac ?? (seen.kind === "bound" ? seen.mac : null);
+    if (!target) return seen;
+    const ips = this.#live(this.#ipsOfMac, target, now);
+    const mine = ips.find((h) => h.key === ip);
+    if (!mine || mine.confirmed || ips.some((h) => h.confirmed)) return seen;
+    if (this.#live(this.#macsOfIp, ip, now).some((h) => h.confirmed)) return seen;
+    this.#mark(target, ip);
+    this.#settleIp(ip, target, now);
+    return this.lookup(ip);
+  }
+
+  // Who may be served at this IP: the one MAC that holds it, if neither the IP nor that MAC is contested. A confirmed
+  // claim outranks provisional ones on the same address; a provisional one yields to any other claim of its MAC.
   lookup(ip: string): Binding {
     const now = this.#now();
     const macs = this.#live(this.#macsOfIp, ip, now);
     if (macs.length === 0) return { kind: "unknown" };
-    const newest = macs.reduce((a, b) => (b.at > a.at ? b : a));
-    if (macs.length > 1) return { kind: "contested", reason: "ip-held", mac: newest.key, others: macs.filter((h) => h !== newest).map((h) => h.key) };
+    const confirmed = macs.filter((h) => h.confirmed);
+    const candidates = confirmed.length ? confirmed : macs;
+    const newest = candidates.reduce((a, b) => (b.at > a.at ? b : a));
+    if (candidates.length > 1) return { kind: "contested", reason: "ip-held", mac: newest.key, others: macs.filter((h) => h !== newest).map((h) => h.key) };
     const mac = newest.key;
-    const ips = this.#live(this.#ipsOfMac, mac, now);
-    if (ips.length > 1) return { kind: "contested", reason: "mac-held", mac, others: ips.filter((h) => h.key !== ip).map((h) => h.key) };
+    const elsewhere = this.#live(this.#ipsOfMac, mac, now).filter((h) => h.key !== ip && (h.confirmed || !newest.confirmed));
+    if (elsewhere.length) return { kind: "contested", reason: "mac-held", mac, others: elsewhere.map((h) => h.key) };
     return { kind: "bound", mac };
   }
 
@@ -142,13 +183,34 @@ export class ClientTable {
     return live;
   }
 
-  #hold(map: Map<string, Held[]>, key: string, value: string, ipxe: boolean, now: number): void {
+  // `mac` now uses `ip` (confirmed there): other MACs' provisional claims on it are dropped; another confirmed MAC
+  // there is a contest.
+  #settleIp(ip: string, mac: string, now: number): Extract<ClaimOutcome, { kind: "conflict" }> | null {
+    const others = this.#live(this.#macsOfIp, ip, now).filter((h) => h.key !== mac);
+    for (const h of others.filter((h) => !h.confirmed)) this.#forget(h.key, ip);
+    const held = others.filter((h) => h.confirmed);
+    if (!held.length) return null;
+    return { kind: "conflict", mac, ip, reason: "ip-held", other: held.map((h) => h.key).join(","), report: this.#report(`i ${ip} ${mac}`, now), decision: "contested" };
+  }
+
+  #hold(map: Map<string, Held[]>, key: string, value: string, ipxe: boolean, confirmed: boolean, now: number): void {
     const list = (map.get(key) ?? []).filter((h) => h.key !== value);
     const prev = map.get(key)?.find((h) => h.key === value);
-    // Once iPXE has claimed it, a later firmware packet (a reboot) does not make the claim movable again until it ages.
-    list.push({ key: value, at: now, ipxe: ipxe || (prev?.ipxe ?? false) });
-    if (list.length > MAX_CLAIMS_PER_KEY) list.shift();
+    // Once iPXE has claimed it, a later firmware packet (a reboot) does not make the claim movable again until it
+    // ages; once confirmed, a later REQUEST for the same address does not make it provisional again.
+    list.push({ key: value, at: now, ipxe: ipxe || (prev?.ipxe ?? false), confirmed: confirmed || (prev?.confirmed ?? false) });
+    if (list.length > MAX_CLAIMS_PER_KEY) {
+      // A flood of provisional claims must not push out a confirmed one.
+      const i = list.findIndex((h) => !h.confirmed);
+      list.splice(i >= 0 && i < list.length - 1 ? i : 0, 1);
+    }
     bounded(map, key, list);
+  }
+
+  // Marks the claim (mac, ip) confirmed in both indexes, keeping its age.
+  #mark(mac: string, ip: string): void {
+    for (const h of this.#ipsOfMac.get(mac) ?? []) if (h.key === ip) h.confirmed = true;
+    for (const h of this.#macsOfIp.get(ip) ?? []) if (h.key === mac) h.confirmed = true;
   }
 
   #forget(mac: string, ip: string): void {

@@ -8,7 +8,7 @@ import type { Logger } from "../log.ts";
 import type { RelayMetrics } from "../metrics.ts";
 import { inNetworks } from "./agents.ts";
 import { claimFrom } from "./claim.ts";
-import type { ClientTable } from "./clients.ts";
+import { conflictMessage, type ClientTable } from "./clients.ts";
 import { decodeDhcp, DhcpDecodeError, encodeDhcp, type DhcpPacket } from "./packet.ts";
 import { buildProxyReply, type ProxyContext, type ProxyReply, type ReceivedOn, type Source } from "./proxy.ts";
 
@@ -100,7 +100,8 @@ export async function startDhcpServer(opts: DhcpServerOptions): Promise<DhcpServ
     }
   }
 
-  // IP↔MAC bindings for /boot.ipxe, from the client's own REQUESTs (claim.ts); a conflict is an alert, never a re-bind.
+  // IP↔MAC bindings for /boot.ipxe, from the client's own REQUESTs (claim.ts); a conflict is an alert, never a re-bind
+  // away from an address in use.
   const rememberAddress = (req: DhcpPacket, from: Source) => {
     if (!opts.clients) return;
     const claim = claimFrom(req, opts.role, from);
@@ -110,10 +111,10 @@ export async function startDhcpServer(opts: DhcpServerOptions): Promise<DhcpServ
       const detail =
         outcome.kind === "moved"
           ? { ip: outcome.ip, from: outcome.from, decision: "moved", source: claim.source, sender: from.address }
-          : { ip: outcome.ip, reason: outcome.reason, heldBy: outcome.other, decision: "contested", source: claim.source, sender: from.address };
+          : { ip: outcome.ip, reason: outcome.reason, heldBy: outcome.other, decision: outcome.decision, source: claim.source, sender: from.address };
       events.emit({ phase: "mac-rebind", mac: claim.mac, detail, at: now() });
       if (outcome.kind === "moved") log.info("MAC moved from its firmware address to its iPXE address", { mac: claim.mac, ...detail });
-      else log.warn("conflicting DHCP claim: neither side gets a chain until the older claim expires", { mac: claim.mac, ...detail });
+      else log.warn(conflictMessage(outcome.decision), { mac: claim.mac, ...detail });
     }
   };
 

@@ -18,6 +18,8 @@ describe("which packets teach a binding", () => {
     const req = decodeDhcp(capture("ipxe-efi-request.bin"));
     const fromZero = claimFrom(req, "dhcp", { address: "0.0.0.0", port: 68 });
     expect(fromZero).toMatchObject({ ip: "10.213.0.110", ipxe: true, source: "dhcp-request" });
+    expect(fromZero?.used).toBeUndefined(); // provisional: the server may still NAK it
+    expect(claimFrom(decodeDhcp(rewrite("ipxe-efi-request.bin", { ciaddr: "10.213.0.110" })), "dhcp", { address: "10.213.0.110", port: 68 })).toMatchObject({ used: true });
     expect(claimFrom(req, "dhcp", { address: "10.213.0.99", port: 68 })).toBeNull();
     expect(claimFrom(decodeDhcp(capture("ovmf-x64-request.bin")), "dhcp", { address: "0.0.0.0", port: 68 })).toMatchObject({ ipxe: false });
   });
@@ -61,7 +63,8 @@ describe("ClientTable", () => {
     t.claim({ ip: "10.0.0.1", mac: A, ipxe: true, source: "dhcp-request" });
     c.advance(1000);
     const forged = t.claim({ ip: "10.0.0.66", mac: A, ipxe: true, source: "pxe-request" });
-    expect(forged).toEqual({ kind: "conflict", mac: A, ip: "10.0.0.66", reason: "mac-held", other: "10.0.0.1", report: true });
+    // A claim arriving in use at another address while A's REQUEST named 10.0.0.1: both refused.
+    expect(forged).toEqual({ kind: "conflict", mac: A, ip: "10.0.0.66", reason: "mac-held", other: "10.0.0.1", report: true, decision: "contested" });
     expect(t.lookup("10.0.0.66")).toMatchObject({ kind: "contested", reason: "mac-held", others: ["10.0.0.1"] });
     expect(t.lookup("10.0.0.1")).toMatchObject({ kind: "contested", reason: "mac-held", others: ["10.0.0.66"] });
     expect(t.claim({ ip: "10.0.0.66", mac: A, ipxe: true, source: "pxe-request" })).toMatchObject({ kind: "conflict", report: false });
@@ -73,22 +76,63 @@ describe("ClientTable", () => {
     expect(t.lookup("10.0.0.66")).toEqual({ kind: "bound", mac: A });
   });
 
-  it("an address claimed by a second MAC is contested", () => {
+  it("an address two MACs REQUESTed is served to neither, silently, until one uses it; two that use it are a contest", () => {
     const t = new ClientTable(clock().now);
     t.claim({ ip: "10.0.0.1", mac: A, ipxe: true, source: "dhcp-request" });
-    expect(t.claim({ ip: "10.0.0.1", mac: B, ipxe: true, source: "dhcp-request" })).toMatchObject({ kind: "conflict", reason: "ip-held", other: A });
+    expect(t.claim({ ip: "10.0.0.1", mac: B, ipxe: true, source: "dhcp-request" })).toEqual({ kind: "new" }); // no alert
     expect(t.lookup("10.0.0.1")).toMatchObject({ kind: "contested", reason: "ip-held" });
     expect(t.macForIp("10.0.0.1")).toBeNull();
+    // B's /boot.ipxe from 10.0.0.1 names B: B uses the address, A's provisional claim on it goes.
+    expect(t.use("10.0.0.1", B)).toEqual({ kind: "bound", mac: B });
+    expect(t.claim({ ip: "10.0.0.1", mac: A, ipxe: true, source: "dhcp-request" })).toEqual({ kind: "new" }); // A's late REQUEST
+    expect(t.lookup("10.0.0.1")).toEqual({ kind: "bound", mac: B }); // the confirmed claim outranks it
+    expect(t.use("10.0.0.1", A)).toEqual({ kind: "bound", mac: B }); // and a chain request naming A cannot undo that
+    // A's 4011 from 10.0.0.1 too: two MACs in use on one address.
+    expect(t.claim({ ip: "10.0.0.1", mac: A, ipxe: true, source: "pxe-request" })).toMatchObject({ kind: "conflict", reason: "ip-held", other: B, decision: "contested", report: true });
+    expect(t.lookup("10.0.0.1")).toMatchObject({ kind: "contested", reason: "ip-held" });
   });
 
-  it("moves a MAC from its firmware address to its iPXE address (reported), but never away from an iPXE claim", () => {
+  it("a NAKed client's new REQUEST replaces its provisional claim silently; a confirmed one is kept and the newcomer refused", () => {
+    const t = new ClientTable(clock().now);
+    t.claim({ ip: "10.0.0.1", mac: A, ipxe: true, source: "dhcp-request" });
+    expect(t.claim({ ip: "10.0.0.2", mac: A, ipxe: true, source: "dhcp-request" })).toEqual({ kind: "new" });
+    expect(t.lookup("10.0.0.1")).toEqual({ kind: "unknown" });
+    expect(t.lookup("10.0.0.2")).toEqual({ kind: "bound", mac: A });
+    expect(t.use("10.0.0.2", A)).toEqual({ kind: "bound", mac: A }); // iPXE fetched its chain from there
+    expect(t.claim({ ip: "10.0.0.3", mac: A, ipxe: true, source: "dhcp-request" })).toEqual({
+      kind: "conflict", mac: A, ip: "10.0.0.3", reason: "mac-held", other: "10.0.0.2", report: true, decision: "kept",
+    });
+    expect(t.lookup("10.0.0.2")).toEqual({ kind: "bound", mac: A });
+    expect(t.lookup("10.0.0.3")).toMatchObject({ kind: "contested", reason: "mac-held", others: ["10.0.0.2"] });
+    // A chain request from the newcomer's address naming A confirms nothing: the confirmed binding keeps serving.
+    expect(t.use("10.0.0.3", A)).toMatchObject({ kind: "contested", reason: "mac-held" });
+    expect(t.lookup("10.0.0.2")).toEqual({ kind: "bound", mac: A });
+    // A 4011 REQUEST from there is a second address in use: both refused, reported.
+    expect(t.claim({ ip: "10.0.0.3", mac: A, ipxe: true, source: "pxe-request" })).toMatchObject({ kind: "conflict", decision: "contested", report: true });
+    expect(t.lookup("10.0.0.2")).toMatchObject({ kind: "contested", reason: "mac-held" });
+  });
+
+  it("a REQUEST sent from the address it names confirms it; a query without a MAC confirms the one bound there", () => {
+    const t = new ClientTable(clock().now);
+    t.claim({ ip: "10.0.0.1", mac: A, ipxe: true, source: "dhcp-request", used: true });
+    expect(t.claim({ ip: "10.0.0.2", mac: A, ipxe: true, source: "dhcp-request" })).toMatchObject({ kind: "conflict", decision: "kept" });
+    t.claim({ ip: "10.0.0.5", mac: B, ipxe: true, source: "dhcp-request" });
+    expect(t.use("10.0.0.5", null)).toEqual({ kind: "bound", mac: B });
+    expect(t.claim({ ip: "10.0.0.6", mac: B, ipxe: true, source: "dhcp-request" })).toMatchObject({ kind: "conflict", decision: "kept" });
+    // A query naming a MAC that has no claim at that address confirms nothing.
+    expect(t.use("10.0.0.6", A)).toMatchObject({ kind: "contested", mac: B });
+  });
+
+  it("moves a MAC from its firmware address to its iPXE address (reported), but never away from a confirmed iPXE claim", () => {
     const t = new ClientTable(clock().now);
     t.claim({ ip: "10.0.0.1", mac: A, ipxe: false, source: "pxe-request" });
     expect(t.claim({ ip: "10.0.0.2", mac: A, ipxe: true, source: "dhcp-request" })).toEqual({ kind: "moved", mac: A, ip: "10.0.0.2", from: "10.0.0.1" });
     expect(t.lookup("10.0.0.2")).toEqual({ kind: "bound", mac: A });
     expect(t.lookup("10.0.0.1")).toEqual({ kind: "unknown" });
+    t.claim({ ip: "10.0.0.2", mac: A, ipxe: true, source: "pxe-request" }); // iPXE's 4011 from there
     expect(t.claim({ ip: "10.0.0.3", mac: A, ipxe: true, source: "dhcp-request" })).toMatchObject({ kind: "conflict", reason: "mac-held" });
     expect(t.claim({ ip: "10.0.0.4", mac: A, ipxe: false, source: "dhcp-request" })).toMatchObject({ kind: "conflict" });
+    expect(t.claim({ ip: "10.0.0.5", mac: A, ipxe: true, source: "pxe-request" })).toMatchObject({ kind: "conflict", decision: "contested" });
   });
 
   it("OS claims are never chain bindings; the relay vouches for an address only when one MAC ever claimed it", () => {
