@@ -9,6 +9,7 @@ import { parseConfig } from "../../relay/config.ts";
 import { silentLogger } from "../../relay/log.ts";
 import { startRelay } from "../../relay/main.ts";
 import { capture } from "./support/captures.ts";
+import { freePort } from "../helpers/wrangler.ts";
 import { UdpPeer } from "./support/udp.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "edgeboot-wiring-"));
@@ -27,7 +28,7 @@ describe("startRelay", () => {
   it("feeds what DHCP saw into /boot.ipxe and closes cleanly", async () => {
     const [dhcpPort, tftpPort] = [await freeUdpPort(), await freeUdpPort()];
     const parsed = parseConfig(
-      ["--api-url", "http://127.0.0.1:9", "--site", "lab", "--listen", "127.0.0.1", "--dhcp-port", String(dhcpPort), "--proxy-dhcp-port", "0", "--tftp-port", String(tftpPort), "--http-port", String(await freeUdpPort()), "--state-dir", join(dir, "state"), "--api-timeout-ms", "300"],
+      ["--api-url", "http://127.0.0.1:9", "--site", "lab", "--listen", "127.0.0.1", "--dhcp-port", String(dhcpPort), "--proxy-dhcp-port", "0", "--tftp-port", String(tftpPort), "--http-port", String(await freePort()), "--state-dir", join(dir, "state"), "--api-timeout-ms", "300"],
       { EDGEBOOT_RELAY_CREDENTIAL: "c-wiring" },
     );
     if (parsed.kind !== "ok") throw new Error(JSON.stringify(parsed));
