@@ -46,12 +46,16 @@ function candidateVersions(): string {
   return versions.sort().join(" ");
 }
 
+// The built stages are keyed by their inputs, so clones on one machine can share them: E2E_CACHE_DIR (CI sets it)
+// keeps them outside the checkout; by default they live in the work dir.
+const cacheRoot = process.env.E2E_CACHE_DIR || workRoot;
+
 const key = (...parts: string[]) => createHash("sha256").update(parts.join("\n")).digest("hex").slice(0, 16);
 
 /** Where the two stages for these inputs are (or will be) cached: the slow package install, then the image. */
 export function osImageDirs(suite: string): { base: string; image: string } {
   const baseKey = key(suite, candidateVersions(), ...baseRecipe.map(sha256File));
-  return { base: join(workRoot, `os-base-${suite}-${baseKey}`), image: join(workRoot, `os-${suite}-${key(baseKey, ...imageRecipe.map(sha256File))}`) };
+  return { base: join(cacheRoot, `os-base-${suite}-${baseKey}`), image: join(cacheRoot, `os-${suite}-${key(baseKey, ...imageRecipe.map(sha256File))}`) };
 }
 
 /** Runs one stage into a temporary directory and moves it into place; returns the seconds it took. */
@@ -75,14 +79,14 @@ export function ensureOsImage(suite = "bookworm"): OsImage {
   const at = (image: OsImage): OsImage => ({ ...image, kernel: join(dir, "vmlinuz"), initrd: join(dir, "initrd.img"), rootfs: join(dir, "root.squashfs") });
   if (existsSync(manifest)) return at(JSON.parse(readFileSync(manifest, "utf8")) as OsImage);
 
-  mkdirSync(workRoot, { recursive: true });
+  mkdirSync(cacheRoot, { recursive: true });
   let buildSeconds = 0;
   if (!existsSync(join(dirs.base, "base.squashfs"))) {
     console.log(`installing the ${suite} base with mmdebstrap (only when Debian's package versions change; cached in ${dirs.base})`);
-    buildSeconds += stage("base.sh", ["$OUT", suite], dirs.base, join(workRoot, `os-base-tmp-${process.pid}`));
+    buildSeconds += stage("base.sh", ["$OUT", suite], dirs.base, join(cacheRoot, `os-base-tmp-${process.pid}`));
     console.log(`installed the ${suite} base in ${buildSeconds} s`);
   }
-  buildSeconds += stage("image.sh", [dirs.base, "$OUT"], dir, join(workRoot, `os-tmp-${process.pid}`));
+  buildSeconds += stage("image.sh", [dirs.base, "$OUT"], dir, join(cacheRoot, `os-tmp-${process.pid}`));
   const packages = Object.fromEntries(
     readFileSync(join(dir, "packages.txt"), "utf8")
       .trim()
@@ -103,8 +107,8 @@ export function ensureOsImage(suite = "bookworm"): OsImage {
   writeFileSync(manifest, JSON.stringify(image, null, 2));
   console.log(`built the ${suite} image in ${buildSeconds} s: cloud-init ${packages["cloud-init"]}, ${Object.keys(packages).length} packages`);
   // Stages of this suite built from older inputs are never used again.
-  for (const d of readdirSync(workRoot)) {
-    if ((d.startsWith(`os-${suite}-`) || d.startsWith(`os-base-${suite}-`)) && ![basename(dir), basename(dirs.base)].includes(d)) rmSync(join(workRoot, d), { recursive: true, force: true });
+  for (const d of readdirSync(cacheRoot)) {
+    if ((d.startsWith(`os-${suite}-`) || d.startsWith(`os-base-${suite}-`)) && ![basename(dir), basename(dirs.base)].includes(d)) rmSync(join(cacheRoot, d), { recursive: true, force: true });
   }
   return at(image);
 }
