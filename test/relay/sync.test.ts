@@ -79,10 +79,16 @@ async function startRelay() {
   return started;
 }
 
+// SIGTERM, then SIGKILL after a grace period: a relay slow to shut down on a loaded machine (a sync or an event
+// flush in flight) must not hang the file; the relay is built to survive a kill -9 (test/relay/faults.test.ts).
 async function stopRelay() {
-  if (relay.child.exitCode !== null) return;
-  relay.child.kill("SIGTERM");
-  await new Promise((r) => relay.child.once("exit", r));
+  const { child } = relay;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  const grace = setTimeout(() => child.kill("SIGKILL"), 10_000);
+  await exited;
+  clearTimeout(grace);
 }
 
 beforeAll(async () => {
