@@ -1,4 +1,4 @@
-// One VM under QEMU (TCG: KVM cannot be assumed, see /work/shared/notes/vm-boot.md) on a tap of the test LAN.
+// One VM under QEMU (TCG: KVM cannot be assumed, see test/e2e/README.md) on a tap of the test LAN.
 // UEFI = OVMF with the NIC's option ROM disabled, so EDK2's own PXE client does proxyDHCP + TFTP;
 // BIOS = SeaBIOS with the NIC's default iPXE ROM (a client that is already iPXE). The serial console goes to a
 // file that is watched for stage markers; SeaBIOS's serial console puts iPXE's BIOS output there too.

@@ -1,5 +1,5 @@
 // The site's ordinary DHCP server: dnsmasq handing out addresses only (no boot options), as an office router
-// would, plus IPv6 router advertisements so iPXE does not stall on autoconf (see /work/shared/notes/vm-boot.md).
+// would, plus IPv6 router advertisements so iPXE does not stall on autoconf (see test/e2e/README.md).
 import { join } from "node:path";
 import type { TestNet } from "./netns.ts";
 import { type Daemon, startDaemon } from "./proc.ts";
