@@ -25,7 +25,7 @@ export type NocloudFile = (typeof NOCLOUD_FILES)[number];
 type SecretRow = typeof secretsTable.$inferSelect;
 
 /**
- * Secret scope (DESIGN.md "Identity and trust"): a template renders only secrets its author's scope could write.
+ * Secret scope (worker/boot/README.md, "Template safety"): a template renders only secrets its author's scope could write.
  * - "catalogue": profile templates. Profiles are catalogue objects only `admin` writes, so they reach global, site
  *   and host secrets (the narrowest scope wins: host > site > global).
  * - "site": templates a site's own tokens write (the site's vendor-data; later per-host files). They reach that site's
