@@ -21,6 +21,9 @@ import { startTftpServer, type TftpServer } from "./tftp/server.ts";
 
 export const RELAY_VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
+// How long SIGTERM/SIGINT waits for listeners and the event queue to close (systemd's default stop timeout is 90 s).
+export const STOP_GRACE_MS = 10_000;
+
 export type RelayHandle = {
   advertise: string;
   ports: { dhcp: number; proxyDhcp: number; tftp: number; http: number };
@@ -152,7 +155,20 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
     process.once("SIGINT", () => stop("SIGINT"));
     process.once("SIGTERM", () => stop("SIGTERM"));
   });
-  await relay.close();
+  // A stop that hangs (a client or API connection that never ends) must not outlast the service manager's patience:
+  // queued events are on disk, so after the grace period the relay exits anyway.
+  let grace: NodeJS.Timeout | undefined;
+  const closed = await Promise.race([
+    relay.close().then(() => true),
+    new Promise<false>((resolve) => {
+      grace = setTimeout(() => resolve(false), STOP_GRACE_MS);
+    }),
+  ]);
+  clearTimeout(grace);
+  if (!closed) {
+    log.warn("stopping took too long; exiting without waiting for open connections", { graceMs: STOP_GRACE_MS });
+    process.exit(1);
+  }
   return 0;
 }
 
