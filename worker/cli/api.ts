@@ -1,5 +1,6 @@
 // The admin API client: JSON in and out, ETags surfaced, and every failure a CliError carrying the API's
 // `{"error":{"code","message","details"}}` (or "unreachable" when no answer came).
+import { readApiBody } from "./apiBody.ts";
 import { CliError } from "./errors.ts";
 import type { Target } from "./config.ts";
 
@@ -28,15 +29,8 @@ export function apiClient(target: Pick<Target, "api" | "token">, doFetch: typeof
       const why = cause?.code ?? cause?.message ?? (err as Error).message;
       throw new CliError("unreachable", `cannot reach the API at ${target.api} (${why}); check --api / EDGEBOOT_API and that the API is up`);
     }
-    const text = await res.text();
-    let json: unknown = null;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      json = null;
-    }
+    const { text, json, error: e } = await readApiBody(res);
     if (!res.ok) {
-      const e = (json as { error?: { code?: string; message?: string; details?: unknown } } | null)?.error;
       throw new CliError(e?.code ?? `http_${res.status}`, e?.message ?? (text.slice(0, 200) || res.statusText), e?.details ?? null, res.status);
     }
     return { status: res.status, body: (json ?? text) as T, etag: res.headers.get("etag"), text };

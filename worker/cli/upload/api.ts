@@ -1,4 +1,5 @@
 import { createReadStream } from "node:fs";
+import { readApiBody } from "../apiBody.ts";
 
 // The admin API calls the uploader makes. Errors carry the API's code so the CLI can explain them.
 export class UploadApiError extends Error {
@@ -43,15 +44,8 @@ export function artifactApi(opts: { apiUrl: string; token: string; fetch?: typeo
       throw new UploadApiError(0, null, `${method} ${path}: ${(err as Error).message}${(err as Error).cause ? ` (${String((err as Error & { cause: unknown }).cause)})` : ""}`);
     }
     if (method === "HEAD") return { status: res.status, json: null as unknown, headers: res.headers };
-    const text = await res.text();
-    let json: unknown = null;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      json = null;
-    }
+    const { text, json, error: e } = await readApiBody(res);
     if (!res.ok) {
-      const e = (json as { error?: { code?: string; message?: string; details?: unknown } } | null)?.error;
       throw new UploadApiError(res.status, e?.code ?? null, `${method} ${path}: ${res.status} ${e?.message ?? text.slice(0, 200)}`, e?.details ?? null);
     }
     return { status: res.status, json, headers: res.headers };
