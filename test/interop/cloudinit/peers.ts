@@ -63,25 +63,41 @@ export function cloudInit(dist: "bookworm" | "trixie"): CloudInit {
   const opts = dist === "trixie" ? trixieApt(join(distDir, "apt")) : [];
   let version = candidateVersion(opts);
   if (!version && dist === "trixie") {
-    const update = spawnSync("apt-get", [...opts, "update"], { encoding: "utf8" });
-    need(update.status === 0, `Debian trixie package lists (apt-get update with the private config failed: ${update.stderr?.slice(-300)})`);
-    version = candidateVersion(opts);
+    // Another test file may be updating the same private lists (apt locks them): retry a bounded number of times.
+    let failure = "";
+    for (let attempt = 0; attempt < 20 && !version; attempt++) {
+      const update = spawnSync("apt-get", [...opts, "update"], { encoding: "utf8" });
+      version = candidateVersion(opts);
+      if (update.status === 0) break;
+      failure = update.stderr?.slice(-300) ?? "";
+      if (!version) spawnSync("sleep", ["3"]);
+    }
+    need(version !== null, `Debian trixie package lists (apt-get update with the private config failed: ${failure})`);
   }
   need(version !== null, `cloud-init in the ${dist} package lists`);
   const root = join(distDir, `cloud-init-${version.replace(/[^A-Za-z0-9.+~-]/g, "_")}`);
   if (!existsSync(join(root, "usr", "bin", "cloud-init"))) {
-    const dl = join(distDir, "download");
-    rmSync(dl, { recursive: true, force: true });
+    // Test files run in parallel workers and may both find the cache cold: each downloads and extracts into its own
+    // directories, and the first complete extraction to be renamed into place wins.
+    const own = `${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    const dl = join(distDir, `download-${own}`);
+    const tmp = `${root}.tmp-${own}`;
     mkdirSync(dl, { recursive: true });
-    const got = spawnSync("apt-get", [...opts, "download", `cloud-init=${version}`], { cwd: dl, encoding: "utf8" });
-    need(got.status === 0, `cloud-init ${version} from the ${dist} archive (apt-get download: ${got.stderr?.slice(-300)})`);
-    const deb = readdirSync(dl).find((f) => f.endsWith(".deb"));
-    need(deb !== undefined, `cloud-init ${version} .deb`);
-    const tmp = `${root}.tmp`;
-    rmSync(tmp, { recursive: true, force: true });
-    execFileSync("dpkg", ["-x", join(dl, deb), tmp]);
-    renameSync(tmp, root);
-    rmSync(dl, { recursive: true, force: true });
+    try {
+      const got = spawnSync("apt-get", [...opts, "download", `cloud-init=${version}`], { cwd: dl, encoding: "utf8" });
+      need(got.status === 0, `cloud-init ${version} from the ${dist} archive (apt-get download: ${got.stderr?.slice(-300)})`);
+      const deb = readdirSync(dl).find((f) => f.endsWith(".deb"));
+      need(deb !== undefined, `cloud-init ${version} .deb`);
+      execFileSync("dpkg", ["-x", join(dl, deb), tmp]);
+      try {
+        renameSync(tmp, root);
+      } catch (err) {
+        if (!existsSync(join(root, "usr", "bin", "cloud-init"))) throw err;
+      }
+    } finally {
+      rmSync(dl, { recursive: true, force: true });
+      rmSync(tmp, { recursive: true, force: true });
+    }
   }
   return { dist, version, pythonPath: join(root, "usr", "lib", "python3", "dist-packages"), bin: join(root, "usr", "bin", "cloud-init") };
 }
