@@ -55,9 +55,30 @@ function compareVersions(a: string, b: string): number {
   return a.localeCompare(b, "en", { numeric: true });
 }
 
+/** The init files every busybox initramfs runs (arch-neutral shell); part of each image's cache key. */
+export const initFiles = ["init", "udhcpc.sh"].map((f) => join(here, "initramfs", f));
+
+/**
+ * Builds a busybox initramfs in `root` (an empty or missing directory) and packs it to `out`: `busybox` as
+ * /bin/busybox, initramfs/init, its udhcpc hook, and `modules` (uncompressed .ko files) in /lib/modules.
+ */
+export function packInitramfs(opts: { busybox: string; modules: string[]; root: string; out: string }): void {
+  const { root } = opts;
+  for (const d of ["bin", "dev", "etc", "lib/modules", "proc", "sys", "run", "tmp"]) mkdirSync(join(root, d), { recursive: true });
+  copyFileSync(opts.busybox, join(root, "bin/busybox"));
+  copyFileSync(initFiles[0]!, join(root, "init"));
+  copyFileSync(initFiles[1]!, join(root, "etc/udhcpc.sh"));
+  for (const f of ["bin/busybox", "init", "etc/udhcpc.sh"]) chmodSync(join(root, f), 0o755);
+  for (const m of opts.modules) copyFileSync(m, join(root, "lib/modules", basename(m)));
+  // The kernel opens /dev/console for init before devtmpfs is mounted; without the node init has no output.
+  sh("mknod", [join(root, "dev/console"), "c", "5", "1"]);
+  sh("ln", ["-s", "busybox", join(root, "bin/sh")]);
+  // Fixed mtimes and owners: the same inputs give the same initrd bytes, so the artifact hash is stable.
+  sh("sh", ["-c", 'cd "$1" && find . -exec touch -h -d @0 {} + && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --reproducible --quiet | gzip -n -9 > "$2"', "sh", root, opts.out]);
+}
+
 export function ensureBootImage(): BootImage {
   const deb = findKernelDeb();
-  const initFiles = ["init", "udhcpc.sh"].map((f) => join(here, "initramfs", f));
   const key = createHash("sha256")
     .update(basename(deb))
     .update(sha256File("/bin/busybox"))
@@ -82,22 +103,12 @@ export function ensureBootImage(): BootImage {
     const kernelName = readdirSync(join(tmp, "boot")).find((f) => f.startsWith("vmlinuz-"));
     if (!kernelName) throw new Error(`${deb} has no /boot/vmlinuz-*`);
 
-    const root = join(tmp, "initramfs");
-    for (const d of ["bin", "dev", "etc", "lib/modules", "proc", "sys", "run", "tmp"]) mkdirSync(join(root, d), { recursive: true });
-    copyFileSync("/bin/busybox", join(root, "bin/busybox"));
-    copyFileSync(initFiles[0]!, join(root, "init"));
-    copyFileSync(initFiles[1]!, join(root, "etc/udhcpc.sh"));
-    for (const f of ["bin/busybox", "init", "etc/udhcpc.sh"]) chmodSync(join(root, f), 0o755);
-    for (const m of modules) {
+    const moduleFiles = modules.map((m) => {
       const found = sh("find", [join(tmp, "lib"), "-name", `${m}.ko`]).trim().split("\n")[0];
       if (!found) throw new Error(`${deb} has no ${m}.ko`);
-      copyFileSync(found, join(root, "lib/modules", `${m}.ko`));
-    }
-    // The kernel opens /dev/console for init before devtmpfs is mounted; without the node init has no output.
-    sh("mknod", [join(root, "dev/console"), "c", "5", "1"]);
-    sh("ln", ["-s", "busybox", join(root, "bin/sh")]);
-    // Fixed mtimes and owners: the same inputs give the same initrd bytes, so the artifact hash is stable.
-    sh("sh", ["-c", 'cd "$1" && find . -exec touch -h -d @0 {} + && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --reproducible --quiet | gzip -n -9 > "$2"', "sh", root, join(tmp, "initrd.img")]);
+      return found;
+    });
+    packInitramfs({ busybox: "/bin/busybox", modules: moduleFiles, root: join(tmp, "initramfs"), out: join(tmp, "initrd.img") });
 
     mkdirSync(dir, { recursive: true });
     renameSync(join(tmp, "boot", kernelName), join(dir, "vmlinuz"));

@@ -2,11 +2,14 @@
 // UEFI = OVMF with the NIC's option ROM disabled, so EDK2's own PXE client does proxyDHCP + TFTP;
 // BIOS = SeaBIOS with the NIC's default iPXE ROM (a client that is already iPXE). The serial console goes to a
 // file that is watched for stage markers; SeaBIOS's serial console puts iPXE's BIOS output there too.
+// arm64 = qemu-system-aarch64 `virt` with AAVMF (EDK2 for arm64, Debian's qemu-efi-aarch64), UEFI only, the same way.
 import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Daemon, startDaemon } from "./proc.ts";
 
 export type Firmware = "uefi" | "bios";
+/** The guest's architecture (QEMU binary and firmware); arm64 boots UEFI only. */
+export type VmArch = "x86_64" | "arm64";
 
 export interface VmOptions {
   name: string;
@@ -22,7 +25,13 @@ export interface VmOptions {
   stages?: Stage[];
   /** Guest RAM; the real OS keeps its squashfs root in RAM (default 512). */
   memoryMb?: number;
+  /** Default x86_64. */
+  arch?: VmArch;
 }
+
+// AAVMF from Debian's qemu-efi-aarch64: code read-only, a per-VM copy of the variable store (64 MiB each).
+export const AAVMF_CODE = "/usr/share/AAVMF/AAVMF_CODE.fd";
+export const AAVMF_VARS = "/usr/share/AAVMF/AAVMF_VARS.fd";
 
 export type Stage = [stage: string, pattern: RegExp];
 
@@ -62,8 +71,7 @@ export interface Vm {
   stop(): Promise<void>;
 }
 
-export function launchVm(opts: VmOptions): Vm {
-  const serialLog = join(opts.workDir, `${opts.name}.serial.log`);
+function x86Args(opts: VmOptions, serialLog: string): [string, string[]] {
   const nic = `virtio-net-pci,netdev=n0,mac=${opts.mac}${opts.firmware === "uefi" ? ",romfile=" : ""}`;
   const args = ["-accel", "tcg", "-m", String(opts.memoryMb ?? 512), "-smp", "1", "-display", "none", "-monitor", "none", "-no-reboot"];
   args.push("-serial", `file:${serialLog}`, "-netdev", `tap,id=n0,ifname=${opts.tap},script=no,downscript=no`, "-device", nic, "-boot", "n");
@@ -75,8 +83,29 @@ export function launchVm(opts: VmOptions): Vm {
   } else {
     args.push("-machine", "graphics=off"); // SeaBIOS's serial console: iPXE's BIOS output reaches the log too
   }
+  return ["qemu-system-x86_64", args];
+}
+
+/** QEMU's command and arguments for an arm64 UEFI VM: `virt`, TCG, AAVMF pflash, the NIC's ROM disabled. */
+function arm64Args(opts: VmOptions, serialLog: string): [string, string[]] {
+  if (opts.firmware !== "uefi") throw new Error(`${opts.name}: arm64 VMs boot UEFI only (AAVMF), not ${opts.firmware}`);
+  const vars = join(opts.workDir, `${opts.name}.vars.fd`);
+  copyFileSync(AAVMF_VARS, vars);
+  // -cpu max with the QEMU-defined pointer-auth algorithm: the architected one (QARMA) costs a lot under TCG.
+  const args = ["-M", "virt", "-cpu", "max,pauth-impdef=on", "-accel", "tcg", "-m", String(opts.memoryMb ?? 512), "-smp", "1"];
+  args.push("-display", "none", "-monitor", "none", "-no-reboot", "-serial", `file:${serialLog}`);
+  args.push("-drive", `if=pflash,format=raw,readonly=on,file=${AAVMF_CODE}`, "-drive", `if=pflash,format=raw,file=${vars}`);
+  // bootindex (fw_cfg bootorder, which AAVMF follows) puts the NIC first, so AAVMF's own PXE client runs.
+  args.push("-netdev", `tap,id=n0,ifname=${opts.tap},script=no,downscript=no`, "-device", `virtio-net-pci,netdev=n0,mac=${opts.mac},romfile=,bootindex=0`);
+  if (opts.uuid || opts.serial) args.push("-smbios", ["type=1", opts.uuid && `uuid=${opts.uuid}`, opts.serial && `serial=${opts.serial}`].filter(Boolean).join(","));
+  return ["qemu-system-aarch64", args];
+}
+
+export function launchVm(opts: VmOptions): Vm {
+  const serialLog = join(opts.workDir, `${opts.name}.serial.log`);
+  const [cmd, args] = opts.arch === "arm64" ? arm64Args(opts, serialLog) : x86Args(opts, serialLog);
   const startedAt = Date.now();
-  const qemu: Daemon = startDaemon({ name: opts.name, ns: opts.ns, cmd: "qemu-system-x86_64", args, log: join(opts.workDir, `${opts.name}.qemu.log`) });
+  const qemu: Daemon = startDaemon({ name: opts.name, ns: opts.ns, cmd, args, log: join(opts.workDir, `${opts.name}.qemu.log`) });
 
   const stages = opts.stages ?? serialStages();
   const marks = new Map<string, number>();

@@ -1,0 +1,99 @@
+// Debian 13 (trixie) packages for tests, fetched with a private apt configuration (its own sources list, package
+// lists and cache under `dir`) so the machine's own sources, pins, lists and upgrades stay as they are. amd64 and
+// arm64 lists both: the arm64 VM boots trixie's arm64 kernel and busybox. Downloaded .debs are kept by file name
+// (name_version_arch.deb), so a new Debian version is a new file and an old one is never refetched.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+const LIST = "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main\n";
+
+export interface TrixieApt {
+  dir: string;
+  opts: string[];
+}
+
+export function trixieApt(dir: string): TrixieApt {
+  mkdirSync(join(dir, "lists", "partial"), { recursive: true });
+  mkdirSync(join(dir, "cache", "archives", "partial"), { recursive: true });
+  writeFileSync(join(dir, "trixie.list"), LIST);
+  const opts = [
+    ["Dir::Etc::SourceList", join(dir, "trixie.list")],
+    ["Dir::Etc::SourceParts", "/dev/null"],
+    ["Dir::State::Lists", join(dir, "lists")],
+    ["Dir::Cache", join(dir, "cache")],
+    ["APT::Architectures::", "amd64"],
+    ["APT::Architectures::", "arm64"],
+  ].flatMap(([k, v]) => ["-o", `${k}=${v}`]);
+  return { dir, opts };
+}
+
+/** `apt-get update` with the private lists; another process holding apt's lock on them is waited for (bounded). */
+export function trixieUpdate(apt: TrixieApt): void {
+  let failure = "";
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const run = spawnSync("apt-get", [...apt.opts, "-q", "update"], { encoding: "utf8", timeout: 300_000 });
+    if (run.status === 0) return;
+    failure = (run.stderr || run.error?.message || "").slice(-300);
+    spawnSync("sleep", ["3"]);
+  }
+  throw new Error(`Debian trixie package lists: apt-get update with the private config failed: ${failure}`);
+}
+
+/** The candidate version of `pkg` (`name` or `name:arch`) in the private lists, or null. */
+export function trixieCandidate(apt: TrixieApt, pkg: string): string | null {
+  const out = spawnSync("apt-cache", [...apt.opts, "policy", pkg], { encoding: "utf8" });
+  const v = /Candidate:\s*(\S+)/.exec(out.stdout ?? "")?.[1];
+  return v && v !== "(none)" ? v : null;
+}
+
+/** The real package a virtual/meta name resolves to (`linux-image-cloud-arm64:arm64` → `linux-image-6.12…-cloud-arm64`). */
+export function trixieDepends(apt: TrixieApt, pkg: string, pattern: RegExp): string | null {
+  const out = spawnSync("apt-cache", [...apt.opts, "depends", pkg], { encoding: "utf8" });
+  for (const m of (out.stdout ?? "").matchAll(/Depends: (\S+)/g)) if (pattern.test(m[1]!)) return m[1]!;
+  return null;
+}
+
+/** Fetches the private lists when there are none yet. */
+export function trixieEnsureLists(apt: TrixieApt): void {
+  if (!readdirSync(join(apt.dir, "lists")).some((f) => f.endsWith("_InRelease"))) trixieUpdate(apt);
+}
+
+/**
+ * The .deb of each package (`name` or `name:arch`) at its candidate version, downloading only what is not kept yet.
+ * Throws naming the package when it has no candidate or its download fails (stale lists: trixieUpdate, then retry).
+ */
+export function trixieDebs(apt: TrixieApt, pkgs: string[]): Record<string, { deb: string; version: string }> {
+  trixieEnsureLists(apt);
+  const debs = join(apt.dir, "debs");
+  mkdirSync(debs, { recursive: true });
+  const result: Record<string, { deb: string; version: string }> = {};
+  for (const pkg of pkgs) {
+    const got = downloadOne(apt, debs, pkg);
+    if (typeof got === "string") throw new Error(`Debian trixie package ${pkg}: ${got}`);
+    result[pkg] = got;
+  }
+  return result;
+}
+
+function downloadOne(apt: TrixieApt, debs: string, pkg: string): { deb: string; version: string } | string {
+  const version = trixieCandidate(apt, pkg);
+  if (!version) return "no candidate in the trixie lists";
+  const [name] = pkg.split(":");
+  // dpkg file names escape the epoch colon as %3a.
+  const prefix = `${name}_${version.replace(/:/g, "%3a")}_`;
+  const kept = readdirSync(debs).find((f) => f.startsWith(prefix) && f.endsWith(".deb"));
+  if (kept) return { deb: join(debs, kept), version };
+  // Parallel test processes may both find it missing: each downloads into its own directory, renames into place.
+  const tmp = join(debs, `.download-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+  mkdirSync(tmp);
+  try {
+    const run = spawnSync("apt-get", [...apt.opts, "-q", "download", `${pkg}=${version}`], { cwd: tmp, encoding: "utf8", timeout: 600_000 });
+    const file = readdirSync(tmp).find((f) => f.endsWith(".deb"));
+    if (run.status !== 0 || !file) return `apt-get download ${pkg}=${version} failed: ${(run.stderr || run.error?.message || "").slice(-300)}`;
+    renameSync(join(tmp, file), join(debs, file));
+    return { deb: join(debs, file), version };
+  } finally {
+    if (existsSync(tmp)) rmSync(tmp, { recursive: true, force: true });
+  }
+}
