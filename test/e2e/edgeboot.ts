@@ -72,8 +72,8 @@ export interface Relay {
   stop(): Promise<void>;
 }
 
-/** Starts relay/main.ts in the relay namespace and waits for its HTTP side to answer. */
-export async function startRelay(net: TestNet, apiUrl: string, catalogue: Catalogue, workDir: string): Promise<Relay> {
+/** Starts relay/main.ts in the relay namespace and waits for its HTTP side to answer; `extraArgs` go last. */
+export async function startRelay(net: TestNet, apiUrl: string, catalogue: Catalogue, workDir: string, extraArgs: string[] = []): Promise<Relay> {
   const credentialFile = join(workDir, "relay-credential");
   writeFileSync(credentialFile, catalogue.relayCredential, { mode: 0o600 });
   const log = join(workDir, "relay.log");
@@ -92,6 +92,7 @@ export async function startRelay(net: TestNet, apiUrl: string, catalogue: Catalo
       "--http-port", String(RELAY_HTTP_PORT),
       "--sync-interval", "2",
       "--log-level", "debug",
+      ...extraArgs,
     ],
     log,
     cwd: repo,
