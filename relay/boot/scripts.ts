@@ -39,15 +39,29 @@ export function failureScript(input: { relayBase: string; params: BootParams; at
   ].join("\n");
 }
 
-// Direct mode: an HTTPS-capable iPXE fetches its chain from the API itself, with a relay-signed token. If TLS fails
-// (old cipher suites, an untrusted CA, a skewed clock: PROTOCOLS.md §6), it falls back to the relay-carried chain.
-export function directScript(input: { directUrl: string; fallbackUrl: string }): string {
+// Direct mode: an HTTPS-capable iPXE fetches its chain from the API itself, with a relay-signed token. If that fails
+// (an untrusted or ECDSA certificate, old cipher suites, a skewed clock, the API unreachable: PROTOCOLS.md §6), it
+// comes back to the relay with iPXE's error number, which the relay records and explains (httpsFallbackScript).
+// `${errno}` is constant script text: iPXE fills it in; every other value is a URL built by bootQuery.
+export function directScript(input: { directUrl: string; fallbackUrl: string; trust: boolean }): string {
   return [
     "#!ipxe",
-    "# edgeboot relay: direct HTTPS to the API",
+    `# edgeboot relay: direct HTTPS to the API (root fingerprint handed to iPXE at startup: ${input.trust ? "yes" : "no"})`,
     `chain --replace --autofree ${input.directUrl} || goto relay`,
     ":relay",
-    "echo edgeboot: direct HTTPS chain failed, fetching it through the relay",
+    "echo edgeboot: direct HTTPS chain failed (iPXE error ${errno}), asking the relay",
+    `chain --replace --autofree ${input.fallbackUrl}&errno=\${errno}`,
+    "",
+  ].join("\n");
+}
+
+// The fallback's first stop: why direct HTTPS failed, on the console, then the relay-carried chain.
+export function httpsFallbackScript(input: { reason: string; errno: string; help: string; fallbackUrl: string }): string {
+  return [
+    "#!ipxe",
+    "# edgeboot relay: direct HTTPS failed, falling back to the relay-carried chain",
+    `echo edgeboot: https-fallback: ${scriptText(input.reason)}`,
+    `echo edgeboot: iPXE error ${scriptText(input.errno)} (${scriptText(input.help)}); booting through the relay`,
     `chain --replace --autofree ${input.fallbackUrl}`,
     "",
   ].join("\n");

@@ -48,6 +48,8 @@ export type ProxyContext = {
   offerMode: OfferMode;
   offerModeOverrides: Array<{ prefix: string; mode: OfferMode }>;
   hasBinary: (name: string) => boolean;
+  // Option 175 with iPXE's `trust` (relay/boot/trust.ts), for UEFI firmware about to start ipxe.efi; null = none.
+  ipxeTrust?: Uint8Array | null;
 };
 
 export type ReceivedOn = "dhcp" | "proxy"; // port 67 or port 4011
@@ -180,6 +182,7 @@ export function buildProxyReply(req: DhcpPacket, on: ReceivedOn, from: Source, c
     if (!client.httpBoot && (!uefiFirmware || offerModeFor(client.mac, ctx) === "pxe43")) {
       options.push([OPT.VENDOR_SPECIFIC, encodeTlvs([{ code: PXE.DISCOVERY_CONTROL, value: Uint8Array.of(DISCOVERY_SKIP_IF_FILENAME) }])]);
     }
+    if (uefiFirmware && ctx.ipxeTrust) options.push([OPT.IPXE, ctx.ipxeTrust]);
     const reply = baseReply(req, ctx, MSG.OFFER, client.httpBoot ? "HTTPClient" : "PXEClient", options);
     reply.flags = FLAG_BROADCAST;
     setBootFile(reply, bootFile);
@@ -200,6 +203,7 @@ export function buildProxyReply(req: DhcpPacket, on: ReceivedOn, from: Source, c
   const bootItem = pxeSubOptions(req.options)?.get(PXE.BOOT_ITEM);
   // PXE boot-server discovery (43.71): iPXE's pxebs only accepts a reply echoing the boot item it asked for.
   if (bootItem && bootItem.length === 4) options.push([OPT.VENDOR_SPECIFIC, encodeTlvs([{ code: PXE.BOOT_ITEM, value: bootItem }])]);
+  if (!client.ipxe && !client.httpBoot && client.platform !== "bios" && ctx.ipxeTrust) options.push([OPT.IPXE, ctx.ipxeTrust]);
   const reply = baseReply(req, ctx, MSG.ACK, "PXEClient", options);
   reply.ciaddr = req.ciaddr;
   reply.flags = req.flags & FLAG_BROADCAST;

@@ -21,6 +21,7 @@ export type DhcpServerOptions = {
   advertise: string;
   httpBase: string;
   binaries: Pick<BinaryCatalog, "has">;
+  ipxeTrust?: Uint8Array | null; // option 175.90 for UEFI firmware (relay/boot/trust.ts)
   clients?: ClientTable;
   log: Logger;
   metrics: RelayMetrics;
@@ -76,6 +77,7 @@ export async function startDhcpServer(opts: DhcpServerOptions): Promise<DhcpServ
     offerMode: opts.config.offerMode,
     offerModeOverrides: opts.config.offerModeOverrides,
     hasBinary: (name) => opts.binaries.has(name),
+    ipxeTrust: opts.ipxeTrust ?? null,
   };
   const portLabel = String(opts.role === "dhcp" ? 67 : 4011);
 
