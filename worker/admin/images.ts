@@ -2,6 +2,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { and, asc, eq, sql } from "drizzle-orm";
 import { requireAdmin, requireCatalogueAccess } from "../auth/bearer.ts";
 import { imageArtifactHashes } from "../artifacts/refs.ts";
+import { ROLE_NAME } from "../artifacts/roles.ts";
+import { requireRolesKept } from "./roleRefs.ts";
 import type { Db } from "../db/client.ts";
 import { audit, auditIfChanged } from "../db/queries/audit.ts";
 import { requireReadyArtifacts } from "../db/queries/catalogue.ts";
@@ -14,11 +16,19 @@ import { Arch, CatalogueName, Sha256, Timestamp } from "./schemas.ts";
 
 type ImageRow = typeof images.$inferSelect;
 
-// Artifacts by role: kernel and initrd are what iPXE loads; other roles (rootfs, modloop, …) are fetched by the OS.
+// Artifacts by role (artifacts/roles.ts): iPXE loads kernel, initrd[] and store; the OS fetches the others (rootfs,
+// modloop, apkovl, any other name) from `{{ boot.artifacts.<role> }}`.
 const Artifacts = z
-  .object({ kernel: Sha256, initrd: z.array(Sha256).max(16).default([]), rootfs: Sha256.optional(), modloop: Sha256.optional() })
+  .object({
+    kernel: Sha256,
+    initrd: z.array(Sha256).max(16).default([]),
+    store: Sha256.optional(),
+    rootfs: Sha256.optional(),
+    modloop: Sha256.optional(),
+    apkovl: Sha256.optional(),
+  })
   .catchall(z.union([Sha256, z.array(Sha256).max(16)]))
-  .refine((a) => Object.keys(a).every((k) => /^[a-z][a-z0-9_-]{0,31}$/.test(k)), "artifact roles are 1-32 of a-z, 0-9, '_' or '-'")
+  .refine((a) => Object.keys(a).every((k) => ROLE_NAME.test(k)), "artifact roles are 1-32 of a-z, 0-9, '_' or '-'")
   .refine((a) => Object.keys(a).length <= 16, "at most 16 artifact roles")
   .openapi("ImageArtifacts", { example: { kernel: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", initrd: [] } });
 
@@ -96,6 +106,7 @@ export const imagesAdmin = adminRouter()
       const [existing] = await db.select({ id: images.id }).from(images).where(and(eq(images.name, input.name), eq(images.arch, input.arch))).limit(1);
       if (existing) throw new ApiError("conflict", `image "${input.name}" already exists for ${input.arch}`, { image: input.name, arch: input.arch });
       await requireReadyArtifacts(db, imageArtifactHashes(input.artifacts));
+      await requireRolesKept(db, input, input.artifacts);
       const id = crypto.randomUUID();
       const [[row]] = await db.batch([
         db.insert(images).values({ ...input, id }).returning(),
@@ -123,7 +134,10 @@ export const imagesAdmin = adminRouter()
       const db = c.get("db");
       const row = await resolveImage(db, c.req.valid("param").image, c.req.valid("query").arch);
       checkIfMatch(c.req.header("if-match"), etagOf(row));
-      if (patch.artifacts) await requireReadyArtifacts(db, imageArtifactHashes(patch.artifacts));
+      if (patch.artifacts) {
+        await requireReadyArtifacts(db, imageArtifactHashes(patch.artifacts));
+        await requireRolesKept(db, row, patch.artifacts);
+      }
       const [updated] = await db.batch([
         db
           .update(images)

@@ -14,6 +14,7 @@ import { CatalogueName, Document, iso, Timestamp, Vars } from "./schemas.ts";
 import { apiBase } from "../boot/urls.ts";
 import { hostsOfProfile, requireRenderable } from "./renderCheck.ts";
 import { requireValidTemplates } from "./templates.ts";
+import { requireImageRoles } from "./roleRefs.ts";
 
 type ProfileRow = typeof profiles.$inferSelect;
 
@@ -157,6 +158,7 @@ export const profilesAdmin = adminRouter()
       const input = c.req.valid("json");
       const db = c.get("db");
       await checkReferences(db, input, input.name);
+      await requireImageRoles(db, input);
       const [existing] = await db.select({ id: profiles.id }).from(profiles).where(eq(profiles.name, input.name)).limit(1);
       if (existing) throw new ApiError("conflict", `profile "${input.name}" already exists`, { profile: input.name });
       const id = crypto.randomUUID();
@@ -187,6 +189,7 @@ export const profilesAdmin = adminRouter()
       const row = await findProfile(db, c.req.valid("param").profile);
       checkIfMatch(c.req.header("if-match"), etagOf(row));
       await checkReferences(db, patch, row.name);
+      await requireImageRoles(db, { image: patch.image === undefined ? row.image : patch.image, cmdline: patch.cmdline ?? row.cmdline });
       // Every host the profile boots must still get a kernel line within budget and documents that render.
       const { menu, ...fields } = patch;
       await requireRenderable(

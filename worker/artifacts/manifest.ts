@@ -1,5 +1,6 @@
 import { CompactSign } from "jose";
 import { imageArtifactHashes } from "./refs.ts";
+import { ROLE_ORDER } from "./roles.ts";
 
 // A signed statement of which bytes make up an image: the relay pins and prefetches exactly these hashes.
 export type ManifestArtifact = { role: string; sha256: string; size: number; url: string };
@@ -9,13 +10,13 @@ export const MANIFEST_JWS_TYP = "edgeboot-manifest+jws";
 
 export type ImageForManifest = { name: string; arch: string; version: string; artifacts: Record<string, unknown> };
 
-// Roles in a stable order (kernel first, initrds in boot order), so equal images give equal manifests.
+// Roles in a stable order (roles.ts: kernel, initrds in boot order, store, rootfs, modloop, apkovl, then others by
+// name), so equal images give equal manifests.
 export function manifestEntries(image: ImageForManifest): { role: string; sha256: string }[] {
   const roles = Object.keys(image.artifacts).sort((a, b) => roleRank(a) - roleRank(b) || a.localeCompare(b));
   return roles.flatMap((role) => imageArtifactHashes({ [role]: image.artifacts[role] }).map((sha256) => ({ role, sha256 })));
 }
 
-const ROLE_ORDER = ["kernel", "initrd", "rootfs", "modloop"];
 const roleRank = (role: string) => (ROLE_ORDER.includes(role) ? ROLE_ORDER.indexOf(role) : ROLE_ORDER.length);
 
 // Fails with the missing hashes when an image names artifacts that were never uploaded (or are still pending).

@@ -1,6 +1,8 @@
 // Turns a decision into the chain script. Shared by the live chain (real host tokens) and the admin dry-run
 // (placeholder tokens), so both always render the same text.
+import { missingRoles } from "../artifacts/roles.ts";
 import type { SiteRow } from "../db/queries/bootChain.ts";
+import { ApiError } from "../errors.ts";
 import {
   checkCmdline,
   CmdlineError,
@@ -49,6 +51,16 @@ export async function bootEntry(input: Pick<ChainRenderInput, "site" | "host" | 
   const tpl = compileTemplate(boot.profile.cmdline);
   // The command line travels in clear on the LAN and is readable in /proc/cmdline: no secrets there.
   if (secretNames(tpl).length) throw new CmdlineError("secrets cannot be used in the kernel command line");
+  // Refused at save (admin/roleRefs.ts); a row written before that check cannot boot either.
+  const missing = missingRoles(tpl.refs, art);
+  if (missing.length) {
+    throw new ApiError("not_bootable", `profile "${boot.profile.name}" names {{ boot.artifacts.${missing[0]} }}, which image "${boot.image.name}" (${boot.image.arch}) does not have`, {
+      profile: boot.profile.name,
+      image: boot.image.name,
+      arch: boot.image.arch,
+      missing,
+    });
+  }
   const ctx = templateContext({
     site: input.site,
     profile: boot.profile,
@@ -57,7 +69,8 @@ export async function bootEntry(input: Pick<ChainRenderInput, "site" | "host" | 
   });
   return {
     kernelUrl: artifactUrl(art.kernel),
-    initrdUrls: (art.initrd ?? []).map(artifactUrl),
+    // A NixOS store image (roles.ts) is one more initramfs part, after the image's own initrds.
+    initrdUrls: [...(art.initrd ?? []), ...(typeof art.store === "string" ? [art.store] : [])].map(artifactUrl),
     cmdline: checkCmdline(renderCompiled(tpl, ctx, cmdlineValueGuard)),
     seedUrl: seed,
     nocloud: boot.profile.nocloud ?? true,

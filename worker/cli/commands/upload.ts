@@ -13,7 +13,7 @@ export function uploadCommand(program: Command, env: Env): void {
     )
     .option("--image <name>", "put the artifact into this image …")
     .option("--arch <arch>", "… for this architecture (default x86_64)")
-    .option("--role <role>", "… in this role: kernel, initrd (appended), rootfs, modloop, …")
+    .option("--role <role>", "… in this role: kernel, initrd (appended), store, rootfs, modloop, apkovl, or any other name (worker/artifacts/README.md)")
     .option("--content-type <type>", "stored and served with the artifact")
     .option("--part-size <size>", "multipart part size, 5M-95M (default 64M)")
     .option("--concurrency <n>", "parts in flight, 1-16 (default 4)")

@@ -79,11 +79,14 @@ export async function makePlan(api: Api, loaded: Loaded, opts: PlanOptions = {})
 
   for (const [i, img] of file.images.entries()) {
     const a = img.artifacts;
+    const { kernel, initrd, ...single } = a;
+    const others: Row = {};
+    // Every other role (store, rootfs, modloop, apkovl, any name) is one artifact.
+    for (const [role, v] of Object.entries(single)) if (v !== undefined) others[role] = await resolveArtifact(v, ["images", i, "artifacts", role]);
     const artifacts = defined({
-      kernel: await resolveArtifact(a.kernel, ["images", i, "artifacts", "kernel"]),
-      initrd: await Promise.all((a.initrd ?? []).map((v, j) => resolveArtifact(v, ["images", i, "artifacts", "initrd", j]))),
-      rootfs: a.rootfs === undefined ? undefined : await resolveArtifact(a.rootfs, ["images", i, "artifacts", "rootfs"]),
-      modloop: a.modloop === undefined ? undefined : await resolveArtifact(a.modloop, ["images", i, "artifacts", "modloop"]),
+      kernel: await resolveArtifact(kernel, ["images", i, "artifacts", "kernel"]),
+      initrd: await Promise.all((initrd ?? []).map((v, j) => resolveArtifact(v, ["images", i, "artifacts", "initrd", j]))),
+      ...others,
     });
     const key = `${img.name} (${img.arch})`;
     const desired = defined({ version: img.version, artifacts });

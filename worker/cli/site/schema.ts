@@ -3,7 +3,9 @@
 // and normalises exactly what the API does (MACs, UUIDs, hostname case).
 import { z } from "zod";
 import { Arch, CatalogueName, Hostname, Labels, Mac, SecretName, Serial, Slug, Uuid, Vars } from "../../admin/schemas.ts";
-import { Intent, Network } from "../../admin/hostFields.ts";
+import { Intent, IpxeBuildField, Network } from "../../admin/hostFields.ts";
+import { ROLE_NAME } from "../../artifacts/roles.ts";
+import { FILE_KINDS, FILE_NAME } from "../../render/files.ts";
 
 export const API_VERSION = "edgeboot/v1";
 
@@ -16,8 +18,17 @@ const Image = z.strictObject({
   arch: Arch.default("x86_64"),
   version: z.string().max(128).optional(),
   artifacts: z
-    .strictObject({ kernel: Artifact, initrd: z.array(Artifact).max(16).optional(), rootfs: Artifact.optional(), modloop: Artifact.optional() })
-    .describe("artifacts by role; other roles (e.g. firmware) may be added through the API"),
+    .object({
+      kernel: Artifact,
+      initrd: z.array(Artifact).max(16).optional(),
+      store: Artifact.optional().describe("NixOS: a cpio holding /nix-store.squashfs, loaded after the initrds"),
+      rootfs: Artifact.optional().describe("a root filesystem the OS fetches ({{ boot.artifacts.rootfs }})"),
+      modloop: Artifact.optional().describe("Alpine: kernel modules squashfs ({{ boot.artifacts.modloop }})"),
+      apkovl: Artifact.optional().describe("Alpine: overlay tarball ({{ boot.artifacts.apkovl }})"),
+    })
+    .catchall(Artifact)
+    .refine((a) => Object.keys(a).every((k) => ROLE_NAME.test(k)), "artifact roles are 1-32 of a-z, 0-9, '_' or '-'")
+    .describe("artifacts by role (worker/artifacts/README.md); any other role name is one artifact the OS fetches"),
 });
 
 const MenuItem = z.strictObject({ key: z.string().regex(/^[a-z0-9]$/).optional(), label: z.string().min(1).max(80), target: z.union([CatalogueName, z.literal("local")]) });
@@ -34,6 +45,11 @@ const Profile = z.strictObject({
   vendorData: z.string().nullable().optional(),
   networkConfig: z.string().nullable().optional(),
   vars: Vars.optional(),
+  files: z
+    .record(z.string().regex(FILE_NAME), z.strictObject({ kind: z.enum(FILE_KINDS), template: z.string() }))
+    .optional()
+    .describe("per-host config files served at /boot/h/<token>/files/<name> (ignition, talos, preseed, autoinstall, text)"),
+  nocloud: z.boolean().optional().describe("false: no ds=nocloud… on the kernel line"),
 });
 
 const Host = z
@@ -43,6 +59,7 @@ const Host = z
     uuid: Uuid.nullable().optional(),
     serial: Serial.nullable().optional(),
     arch: Arch.nullable().optional(),
+    ipxeBuild: IpxeBuildField.nullable().optional().describe("iPXE build the relay hands this host's UEFI firmware: ipxe | snponly (null: the relay's default)"),
     ipv4: z.ipv4().nullable().optional(),
     labels: Labels.optional(),
     vars: Vars.optional(),

@@ -16,7 +16,7 @@ const Options = z
   .object({
     image: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, "--image must be an image name").optional(),
     arch: z.string().regex(/^[a-z0-9_]{1,32}$/, "--arch is like x86_64 or arm64").default("x86_64"),
-    role: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "--role is like kernel, initrd, rootfs").optional(),
+    role: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "--role is like kernel, initrd, store, rootfs, modloop, apkovl (1-32 of a-z, 0-9, _ or -, starting with a letter)").optional(),
     contentType: z.string().regex(/^[\w.+-]+\/[\w.+-]+$/, "--content-type must be a MIME type").optional(),
     partSize: size.default(64 * MiB),
     concurrency: z.coerce.number().int("--concurrency is a whole number").min(1, "--concurrency is 1-16").max(16, "--concurrency is 1-16").default(4),
