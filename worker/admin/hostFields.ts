@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import type { BootIntent, StaticNetwork } from "../db/schema.ts";
+import { IPXE_BUILDS } from "../shared/ipxeBuild.ts";
 import { Arch, CatalogueName, Hostname, Labels, Mac, Phase, Serial, Uuid, Vars } from "./schemas.ts";
 
 // Host input shared by create, update and bulk import.
@@ -54,12 +55,20 @@ export const Intent = z
   .refine((i) => i.mode === "once" || i.revertOnPhase === undefined, { message: "revertOnPhase only applies to mode \"once\"", path: ["revertOnPhase"] })
   .openapi("BootIntent") satisfies z.ZodType<BootIntent>;
 
+// Which iPXE build the relay hands this host's UEFI firmware (PXE or HTTP Boot); null = the relay's default.
+export const IpxeBuildField = z.enum(IPXE_BUILDS, { message: `ipxeBuild must be one of ${IPXE_BUILDS.join(", ")} (or null for the relay's default)` }).openapi({
+  description:
+    "iPXE build for this host's UEFI firmware, x64 or arm64 alike (the relay picks the file for the architecture the firmware reports): ipxe = iPXE's own NIC drivers; snponly = only the firmware's network driver for the boot NIC. null = the relay's default (--uefi-binary, --arm64-binary). BIOS hosts are not affected.",
+  example: "snponly",
+});
+
 const HostFields = {
   hostname: Hostname.nullable(),
   mac: Mac.nullable(),
   uuid: Uuid.nullable(),
   serial: Serial.nullable(),
   arch: Arch.nullable(),
+  ipxeBuild: IpxeBuildField.nullable(),
   ipv4: z.ipv4().nullable(),
   labels: Labels,
   vars: Vars,

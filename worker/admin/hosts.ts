@@ -6,6 +6,7 @@ import { audit, auditIfChanged } from "../db/queries/audit.ts";
 import { findSite, profileIds, profileNames } from "../db/queries/catalogue.ts";
 import { findHost, type HostRow, requireNoClash } from "../db/queries/hosts.ts";
 import { hosts } from "../db/schema.ts";
+import { IPXE_BUILDS } from "../shared/ipxeBuild.ts";
 import { ApiError } from "../errors.ts";
 import { checkIfMatch, concurrentChange, etagOf } from "../lib/etag.ts";
 import { afterKey, decodeCursor, PageQuery, toPage } from "../lib/pagination.ts";
@@ -24,6 +25,7 @@ export const HostView = z
     uuid: z.string().nullable(),
     serial: z.string().nullable(),
     arch: z.string().nullable(),
+    ipxeBuild: z.enum(IPXE_BUILDS).nullable(),
     ipv4: z.string().nullable(),
     labels: z.record(z.string(), z.string()),
     vars: z.record(z.string(), z.unknown()),
@@ -65,6 +67,7 @@ export function toHostView(site: string, row: HostRow, profile: string | null): 
     uuid: row.uuid,
     serial: row.serial,
     arch: row.arch,
+    ipxeBuild: row.ipxeBuild,
     ipv4: row.ipv4,
     labels: row.labels,
     vars: row.vars,
@@ -151,7 +154,7 @@ export const hostsAdmin = adminRouter()
       // What the host will boot must render for it (kernel line budget with its network-config=, documents).
       const now = Date.now();
       const candidate = {
-        ...{ hostname: null, mac: null, uuid: null, serial: null, arch: null, ipv4: null, labels: {}, vars: {}, intent: null, network: null, state: "ready" as const },
+        ...{ hostname: null, mac: null, uuid: null, serial: null, arch: null, ipxeBuild: null, ipv4: null, labels: {}, vars: {}, intent: null, network: null, state: "ready" as const },
         ...{ lastSeenAt: null, lastIdentity: null, revision: 1, createdAt: now, updatedAt: now },
         ...fields,
         id,

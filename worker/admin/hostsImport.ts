@@ -52,7 +52,7 @@ function fromDnsmasq(text: string): { entries: Entry[]; warnings: DnsmasqProblem
 type Standing = { kind: "new" } | { kind: "unchanged" } | { kind: "conflict"; conflict: Conflict };
 type Conflict = { line?: number; index?: number; field: string; value: string; existing: string; differences?: Record<string, { existing: unknown; import: unknown }> };
 
-const COMPARED = ["hostname", "mac", "uuid", "serial", "arch", "ipv4", "labels", "vars", "intent", "network", "state"] as const;
+const COMPARED = ["hostname", "mac", "uuid", "serial", "arch", "ipxeBuild", "ipv4", "labels", "vars", "intent", "network", "state"] as const;
 const same = (a: unknown, b: unknown) => JSON.stringify(sortKeys(a ?? null)) === JSON.stringify(sortKeys(b ?? null));
 const sortKeys = (v: unknown): unknown =>
   Array.isArray(v) ? v.map(sortKeys) : v && typeof v === "object" ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => [k, sortKeys(x)])) : v;

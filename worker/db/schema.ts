@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { IPXE_BUILDS } from "../shared/ipxeBuild.ts";
 
 // Timestamps are unix milliseconds; JSON columns hold zod-validated objects.
 const now = sql`(cast(unixepoch('subsecond') * 1000 as integer))`;
@@ -88,6 +89,8 @@ export const hosts = sqliteTable(
     uuid: text("uuid"),
     serial: text("serial"),
     arch: text("arch"),
+    // The iPXE build the relay hands this host's firmware (worker/shared/ipxeBuild.ts); null = the relay's default.
+    ipxeBuild: text("ipxe_build", { enum: IPXE_BUILDS }),
     labels: jsonObject("labels").$type<Record<string, string>>(),
     vars: jsonObject("vars"),
     profileId: text("profile_id"),

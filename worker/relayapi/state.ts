@@ -20,6 +20,7 @@ export async function loadSiteState(db: Db, siteId: string, now: number) {
         serial: hosts.serial,
         hostname: hosts.hostname,
         arch: hosts.arch,
+        ipxeBuild: hosts.ipxeBuild,
         state: hosts.state,
         profileId: hosts.profileId,
         intent: hosts.intent,

@@ -49,6 +49,8 @@ export const syncRoute = new Hono<RelayApiEnv>().get("/sync", async (c) => {
       serial: h.serial,
       hostname: h.hostname,
       arch: h.arch,
+      // The relay's DHCP answer reads this from its last snapshot (never waiting on the API).
+      ipxeBuild: h.ipxeBuild,
       state: h.state,
       profile: h.profileId ? (profileNames.get(h.profileId) ?? null) : null,
     })),

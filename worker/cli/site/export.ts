@@ -44,7 +44,7 @@ export async function exportSite(api: Api, slug: string): Promise<Row> {
     ...(usedProfiles.length
       ? { profiles: usedProfiles.map((p) => ({ name: p.name, ...compact(p, ["description", "image", "cmdline", "menu", "userData", "vendorData", "networkConfig", "vars"]) })) }
       : {}),
-    ...(hosts.length ? { hosts: hosts.map((h) => compact(h, ["hostname", "mac", "uuid", "serial", "arch", "ipv4", "labels", "vars", "profile", "network"])) } : {}),
+    ...(hosts.length ? { hosts: hosts.map((h) => compact(h, ["hostname", "mac", "uuid", "serial", "arch", "ipxeBuild", "ipv4", "labels", "vars", "profile", "network"])) } : {}),
     ...(secrets.length
       ? { secrets: secrets.map((s) => ({ name: s.name, ...(s.host ? { host: s.host } : {}), fromEnv: envName(s.name, s.host) })) }
       : {}),
