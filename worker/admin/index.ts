@@ -9,6 +9,7 @@ import { documentArtifactRoutes, documentManifestRoute } from "./openapiArtifact
 import { documentSiteToolRoutes } from "./openapiSiteTools.ts";
 import { profilesAdmin } from "./profiles.ts";
 import { relaysAdmin } from "./relays.ts";
+import { rulesAdmin } from "./rules.ts";
 import { secretsAdmin } from "./secrets.ts";
 import { sitesAdmin } from "./sites.ts";
 import { tokensAdmin } from "./tokens.ts";
@@ -30,6 +31,7 @@ for (const path of ["/sites", "/sites/*", "/profiles", "/profiles/*", "/images",
 adminApi
   .route("/", sitesAdmin)
   .route("/", relaysAdmin)
+  .route("/", rulesAdmin)
   // Before /hosts/{host} routes: "import" is also a valid hostname.
   .route("/", hostsImportAdmin)
   .route("/", hostsAdmin)

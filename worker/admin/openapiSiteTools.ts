@@ -9,6 +9,7 @@ import { BootSessionView, SessionsParam, SessionsQuery } from "./bootSessions.ts
 import { HOST_STATES, Intent } from "./hostFields.ts";
 import { commonErrors, errorResponse, jsonContent, type Registry, security } from "./openapi.ts";
 import { DryRunQuery, Params as HostParams, RenderFileParams, RenderParams } from "./render.ts";
+import { RuleExplanation } from "./rules.ts";
 import { ErrorBody, Timestamp } from "./schemas.ts";
 import { WakeParam } from "./wake.ts";
 
@@ -43,7 +44,14 @@ const Explain = z
       profileId: z.string().nullable(),
     }),
     archCandidates: z.array(z.string()),
-    decision: z.object({ kind: z.enum(["boot", "local", "discover", "deny"]), why: z.string(), source: z.enum(["intent", "host", "site-default"]).nullable(), intent: Intent.nullable() }),
+    decision: z.object({
+      kind: z.enum(["boot", "local", "discover", "deny"]),
+      why: z.string(),
+      source: z.enum(["intent", "host", "rule", "site-default"]).nullable(),
+      intent: Intent.nullable(),
+      rule: z.string().nullable().openapi({ description: "The assignment rule that chose the profile (source rule)" }),
+    }),
+    rules: RuleExplanation,
     artifactsVia: z.enum(["relay-cache", "worker"]),
     boot: ExplainBoot.nullable(),
     menu: z

@@ -4,7 +4,7 @@ import { requireAdmin, requireCatalogueAccess } from "../auth/bearer.ts";
 import type { Db } from "../db/client.ts";
 import { audit, auditIfChanged } from "../db/queries/audit.ts";
 import { profileIds, requireImageName } from "../db/queries/catalogue.ts";
-import { type ConfigFiles, hosts, type IpxeMenu, profiles, sites } from "../db/schema.ts";
+import { assignmentRules, type ConfigFiles, hosts, type IpxeMenu, profiles, sites } from "../db/schema.ts";
 import { ConfigFile, ConfigFilesInput, requireValidFiles } from "./files.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { checkIfMatch, concurrentChange, etagOf } from "../lib/etag.ts";
@@ -121,10 +121,12 @@ async function checkReferences(db: Db, input: Checked, self?: string) {
   if (targets.length) await profileIds(db, targets, "menu.items.target");
 }
 
-// A profile is in use while a site defaults to it, a host is assigned it or aims an intent at it, or a menu lists it.
+// A profile is in use while a site defaults to it, a host is assigned it or aims an intent at it, a menu lists it,
+// or an assignment rule names it.
 // Evaluated inside the DELETE so a reference added after our check still protects it.
 const unused = (id: string, name: string) => sql`not exists (select 1 from ${hosts} where ${hosts.profileId} = ${id})
   and not exists (select 1 from ${sites} where ${sites.defaultProfileId} = ${id})
+  and not exists (select 1 from ${assignmentRules} where ${assignmentRules.profileId} = ${id})
   and not exists (select 1 from ${hosts} where json_extract(${hosts.intent}, '$.target') = ${name})
   and not exists (select 1 from ${profiles} p, json_each(p.menu, '$.items') i where p.id != ${id} and json_extract(i.value, '$.target') = ${name})`;
 
@@ -132,7 +134,8 @@ async function usersOf(db: Db, id: string, name: string) {
   const [h] = await db.select({ n: sql<number>`count(*)` }).from(hosts).where(sql`${hosts.profileId} = ${id} or json_extract(${hosts.intent}, '$.target') = ${name}`);
   const [s] = await db.select({ n: sql<number>`count(*)` }).from(sites).where(eq(sites.defaultProfileId, id));
   const menus = await db.select({ name: profiles.name }).from(profiles).where(sql`${profiles.id} != ${id} and exists (select 1 from json_each(${profiles.menu}, '$.items') i where json_extract(i.value, '$.target') = ${name})`);
-  return { hosts: h?.n ?? 0, sites: s?.n ?? 0, menus: menus.map((m) => m.name) };
+  const rules = await db.select({ name: assignmentRules.name, site: sites.slug }).from(assignmentRules).innerJoin(sites, eq(sites.id, assignmentRules.siteId)).where(eq(assignmentRules.profileId, id));
+  return { hosts: h?.n ?? 0, sites: s?.n ?? 0, menus: menus.map((m) => m.name), rules: rules.map((r) => `${r.site}/${r.name}`) };
 }
 
 export const profilesAdmin = adminRouter()
@@ -210,7 +213,7 @@ export const profilesAdmin = adminRouter()
     },
   )
   .openapi(
-    createRoute({ method: "delete", path: "/profiles/{profile}", tags, security, summary: "Delete a profile (admin); 409 while sites, hosts, intents or menus use it", request: { params: ProfileParam }, responses: { ...noContent, ...errors } }),
+    createRoute({ method: "delete", path: "/profiles/{profile}", tags, security, summary: "Delete a profile (admin); 409 while sites, hosts, intents, menus or assignment rules use it", request: { params: ProfileParam }, responses: { ...noContent, ...errors } }),
     async (c) => {
       const principal = requireAdmin(c);
       const db = c.get("db");
@@ -225,7 +228,7 @@ export const profilesAdmin = adminRouter()
       ]);
       if (!deleted[0]) {
         const users = await usersOf(db, row.id, row.name);
-        if (users.hosts || users.sites || users.menus.length) throw new ApiError("conflict", `profile "${row.name}" is in use`, users);
+        if (users.hosts || users.sites || users.menus.length || users.rules.length) throw new ApiError("conflict", `profile "${row.name}" is in use`, users);
         throw concurrentChange();
       }
       return c.body(null, 204);

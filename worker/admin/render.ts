@@ -22,6 +22,10 @@ import { liveCache } from "../db/queries/bootChain.ts";
 import { loadBootProfiles } from "../db/queries/bootProfiles.ts";
 import { findSiteHost, secretNamesFor } from "../db/queries/bootAdmin.ts";
 import { ApiError, toApiError } from "../errors.ts";
+import { explainAssignment } from "../assign/explain.ts";
+import { machineOf } from "../assign/machine.ts";
+import { assign } from "../assign/pick.ts";
+import { siteRules } from "../db/queries/rules.ts";
 import { RELAY_HEALTHY_MS } from "../relayapi/health.ts";
 
 export const DRY_RUN_TOKEN = "<host-token>";
@@ -39,7 +43,9 @@ async function dryRun(c: Context<AppEnv>, p: z.infer<typeof Params>, q: z.infer<
   requireSiteAccess(c, p.site, "read");
   const db = c.get("db");
   const { site, host } = await findSiteHost(db, p.site, p.host);
-  const decision = decide(site, host);
+  // Rules see what the chain would: the host's labels and identity, the arch iPXE would report.
+  const assignment = assign(await siteRules(db, site.id), machineOf(host, { arch: q.arch ?? null }));
+  const decision = decide(site, host, () => assignment);
   const archs = archCandidates(host.arch, q.arch);
   let plan: ResolvedPlan | null = null;
   let planError: ApiError | null = null;
@@ -57,7 +63,7 @@ async function dryRun(c: Context<AppEnv>, p: z.infer<typeof Params>, q: z.infer<
   const cacheUrl = cacheRows[0]?.cacheUrl ?? null;
   // A `bound` site's seed and events URLs go through the issuing relay (chain.ts sessionDelivery); the live one here.
   const hostRoot = site.secretDelivery === "bound" ? relayLanBase(cacheUrl) : null;
-  return { site, host, decision, archs, plan, planError, cache: cacheBase(cacheUrl), hostRoot, base: apiBase(c.get("env").PUBLIC_URL, c.req.url) };
+  return { site, host, decision, assignment, archs, plan, planError, cache: cacheBase(cacheUrl), hostRoot, base: apiBase(c.get("env").PUBLIC_URL, c.req.url) };
 }
 
 // NoCloud data follows the profile actually booted: the single profile, or the menu's default item.
@@ -125,7 +131,8 @@ export const renderAdmin = new Hono<AppEnv>()
   })
   .get("/sites/:site/hosts/:host/explain", zv("param", Params), zv("query", DryRunQuery), async (c) => {
     const run = await dryRun(c, c.req.valid("param"), c.req.valid("query"));
-    const { site, host, decision, plan } = run;
+    const { site, host, decision, plan, assignment } = run;
+    const decidedBy = decision.kind === "boot" && decision.source === "rule" ? "rules" : host.intent ? "intent" : host.profileId ? "host" : "policy";
     const minter = await previewMinter(c.get("env"), Date.now());
     const describe = async (boot: ResolvedBoot) => {
       const entry = await bootEntry(run, boot, await minter.mint(boot))
@@ -151,7 +158,9 @@ export const renderAdmin = new Hono<AppEnv>()
         why: decision.why,
         source: decision.kind === "boot" ? decision.source : null,
         intent: decision.kind === "boot" || decision.kind === "local" ? decision.intent : null,
+        rule: decision.kind === "boot" ? (decision.rule ?? null) : null,
       },
+      rules: explainAssignment(assignment, decidedBy),
       artifactsVia: run.cache ? "relay-cache" : "worker",
       boot: plan?.kind === "single" ? await describe(plan.boot) : null,
       menu:

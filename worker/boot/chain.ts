@@ -21,6 +21,8 @@ import { getSigningKeys } from "../keys/signingKeys.ts";
 import { RELAY_HEALTHY_MS } from "../relayapi/health.ts";
 import { CHAIN_SIGNATURE_HEADER, signChain } from "../shared/chainSignature.ts";
 import { archCandidates, decide, resolvePlan, type Decision } from "./plan.ts";
+import { machineOf } from "../assign/machine.ts";
+import { assign } from "../assign/pick.ts";
 import { CLIENT_ADDRESS_HEADER } from "../shared/relayHeaders.ts";
 import { ChainQuery, ClientAddress, parseInput, seenHostId, SiteSlugParam } from "./query.ts";
 import { renderChain } from "./renderChain.ts";
@@ -104,7 +106,10 @@ export async function admitChain(req: ChainRequest, loaded: Loaded, at: number):
   const known = loaded.host;
   const hostId = known?.id ?? (await seenHostId(site.id, q));
   const host: ContextHost = known ?? { id: hostId, hostname: null, mac, uuid: q.uuid ?? null, serial: q.serial ?? null, arch: null, ipv4: null };
-  return { site, auth, host, hostId, known, decision: decide(site, known) };
+  // Rules are matched only when they decide (no intent, no profile of the host's own): the host's labels and record,
+  // the request for what the record lacks (an unknown machine: only the request).
+  const decision = decide(site, known, () => assign(loaded.rules, machineOf(known, { mac, uuid: q.uuid, serial: q.serial, arch: q.arch })));
+  return { site, auth, host, hostId, known, decision };
 }
 
 // The delivery policy a boot session gets. `bound` needs what it binds to: a relay credential, the address that relay

@@ -2,15 +2,22 @@
 import type { BootIntent, IpxeMenu } from "../db/schema.ts";
 import { archCandidates, type HostRow, type ImageRow, type ProfileRef, type ProfileRow, type ProfileWithImages, type SiteRow } from "../db/queries/bootChain.ts";
 import { ApiError } from "../errors.ts";
+import { describeSelector, type Assignment } from "../assign/pick.ts";
 
 export type Decision =
-  | { kind: "boot"; ref: ProfileRef; source: "intent" | "host" | "site-default"; intent: BootIntent | null; why: string }
+  | { kind: "boot"; ref: ProfileRef; source: "intent" | "host" | "rule" | "site-default"; intent: BootIntent | null; why: string; rule?: string }
   | { kind: "local"; intent: BootIntent | null; why: string }
   | { kind: "discover"; why: string }
   | { kind: "deny"; why: string };
 
-// Intent first (once or always), then the host's profile; machines without one follow the site's unknown-host policy.
-export function decide(site: Pick<SiteRow, "unknownHostPolicy" | "defaultProfileId">, host: Pick<HostRow, "intent" | "profileId"> | null): Decision {
+// Intent first (once or always), then the host's profile, then the site's most specific matching assignment rule
+// (worker/assign/README.md); machines none of these place follow the site's unknown-host policy. `assign` runs only
+// when the rules decide.
+export function decide(
+  site: Pick<SiteRow, "unknownHostPolicy" | "defaultProfileId">,
+  host: Pick<HostRow, "intent" | "profileId"> | null,
+  assign: () => Pick<Assignment, "winner"> = () => ({ winner: null }),
+): Decision {
   const intent = host?.intent ?? null;
   if (intent) {
     const why = `boot intent (${intent.mode}): ${intent.target}`;
@@ -19,6 +26,11 @@ export function decide(site: Pick<SiteRow, "unknownHostPolicy" | "defaultProfile
   }
   if (host?.profileId) return { kind: "boot", ref: { by: "id", value: host.profileId }, source: "host", intent: null, why: "the host's assigned profile" };
   const who = host ? "host has no profile" : "unknown machine";
+  const won = assign().winner?.rule;
+  if (won) {
+    const why = `${who}; assignment rule "${won.name}" (${describeSelector(won.selector)})`;
+    return { kind: "boot", ref: { by: "id", value: won.profileId }, source: "rule", intent: null, why, rule: won.name };
+  }
   switch (site.unknownHostPolicy) {
     case "discover":
       return { kind: "discover", why: `${who}; site policy discover: wait for an operator` };

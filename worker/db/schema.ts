@@ -150,6 +150,36 @@ export const profiles = sqliteTable("profiles", {
   updatedAt: updatedAt(),
 });
 
+// What an assignment rule matches (worker/assign/README.md); every field present must hold.
+export type RuleSelector = {
+  labels?: Record<string, string>;
+  arch?: string;
+  // Whole octets, lower-case colon notation ("52:54:00").
+  macPrefix?: string;
+  // Glob patterns: `*` matches any run of characters; everything else is literal. UUIDs lower-case.
+  uuid?: string;
+  serial?: string;
+};
+
+// Profile assignment rules: a machine with no profile of its own boots the profile of the most specific rule it
+// matches, before the site's unknown-host policy (worker/assign/README.md).
+export const assignmentRules = sqliteTable(
+  "assignment_rules",
+  {
+    id: text("id").primaryKey(),
+    siteId: text("site_id").notNull().references(() => sites.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    description: text("description"),
+    profileId: text("profile_id").notNull(),
+    selector: text("selector", { mode: "json" }).$type<RuleSelector>().notNull().default(sql`'{}'`),
+    revision: revision(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  // site_name: the chain's read of a site's rules and the name lookups; profile: the profile delete guard.
+  (t) => [uniqueIndex("assignment_rules_site_name").on(t.siteId, t.name), index("assignment_rules_profile").on(t.profileId)],
+);
+
 export type ImageArtifacts = {
   kernel: string;
   initrd: string[];

@@ -1,10 +1,10 @@
 // Reads for the chain hot path: one statement keyed by the site slug and the machine's identity — site,
-// authenticating relay, host candidates, a live relay cache, and the catalogue token. The profiles the decision needs
+// authenticating relay, host candidates, the site's assignment rules, a live relay cache, and the catalogue token. The profiles the decision needs
 // come from bootProfiles.ts, reused while the token is unchanged. SQL built once per isolate.
 import { and, desc, eq, gt, isNotNull, isNull, sql, type Placeholder, type SQL } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { decodeJsonRows, jsonObjectOf, prepareRaw, runPrepared, type PreparedSelect } from "../prepared.ts";
-import { catalogueVersion, hosts, images, profiles, relays, sites } from "../schema.ts";
+import { assignmentRules, catalogueVersion, hosts, images, profiles, relays, sites } from "../schema.ts";
 
 export type SiteRow = typeof sites.$inferSelect;
 export type HostRow = typeof hosts.$inferSelect;
@@ -79,6 +79,13 @@ const chainHostColumns = {
   lastSeenAt: hosts.lastSeenAt,
   lastIdentity: hosts.lastIdentity,
 };
+// A site's rules (worker/assign/): few per site (MAX_RULES_PER_SITE), read through the (site_id, name) index.
+const chainRuleColumns = {
+  name: assignmentRules.name,
+  profileId: assignmentRules.profileId,
+  selector: assignmentRules.selector,
+};
+export type ChainRule = Pick<typeof assignmentRules.$inferSelect, keyof typeof chainRuleColumns>;
 export type ChainSite = Pick<SiteRow, keyof typeof chainSiteColumns>;
 export type ChainHost = Pick<HostRow, keyof typeof chainHostColumns>;
 
@@ -88,6 +95,7 @@ type ChainReadRow = {
   byMac: string | null;
   byUuid: string | null;
   bySerial: string | null;
+  rules: string | null;
   cacheUrl: string | null;
   token: string | null;
 };
@@ -114,6 +122,7 @@ function buildChainRead() {
     ${byMac} as by_mac,
     case when ${byMac} is null then ${oldest("uuid", p.uuid)} end as by_uuid,
     case when ${byMac} is null then ${oldest("serial", p.serial)} end as by_serial,
+    (select json_group_array(${jsonObjectOf(chainRuleColumns)}) from ${assignmentRules} where ${assignmentRules.siteId} = ${siteId}) as rules,
     (select ${relays.cacheUrl} from ${relays} where ${liveCacheWhere(siteId, p.cacheSeenSince)} order by ${relays.lastSeenAt} desc limit 1) as cache_url,
     (select ${catalogueVersion.token} from ${catalogueVersion} where ${catalogueVersion.id} = 1) as token`;
   return prepareRaw<ChainReadRow>(query, {
@@ -122,6 +131,7 @@ function buildChainRead() {
     byMac: "by_mac",
     byUuid: "by_uuid",
     bySerial: "by_serial",
+    rules: "rules",
     cacheUrl: "cache_url",
     token: "token",
   });
@@ -144,6 +154,7 @@ export async function loadChainContext(db: Db, q: ChainLookup) {
     site: decodeJsonRows<ChainSite>(row?.site, chainSiteColumns)[0] ?? null,
     relay: decodeJsonRows<RelayAuthRow>(row?.relay, relayAuthColumns)[0] ?? null,
     host: pickHost(candidates, q),
+    rules: decodeJsonRows<ChainRule>(row?.rules, chainRuleColumns),
     cacheUrl: row?.cacheUrl ?? null,
     catalogueToken: row?.token ?? null,
   };
