@@ -2,13 +2,15 @@
 // the site's; each renders with the host's context, its author's secret reach (nocloud.ts SecretReach) and the escaping
 // of its kind (render/files.ts). A file naming secrets passes the boot session's delivery policy (delivery.ts) as
 // user-data does; one without secrets is served like meta-data. Every serve is an event `file-<name>`; a render that
-// fails is a 500 render_failed naming the file and the reason, and an event `render-failed`.
+// fails is a 500 render_failed naming the file and the reason, and an event `render-failed`. A preseed also reports
+// the installer's progress itself (render/preseedHooks.ts).
 import type { Context } from "hono";
 import { insertEventStatement, touchHostStatement } from "../db/queries/bootEvents.ts";
 import { loadNocloudContext } from "../db/queries/bootHost.ts";
 import type { ConfigFileKind, ConfigFiles } from "../db/schema.ts";
 import { notFound } from "../errors.ts";
 import { CONTENT_TYPES, FILE_NAME, renderFile } from "../render/files.ts";
+import { withProgressHooks } from "../render/preseedHooks.ts";
 import { compileTemplate, secretNames } from "../render/template.ts";
 import type { Clock } from "./chain.ts";
 import { secretGate } from "./delivery.ts";
@@ -48,14 +50,17 @@ export async function renderHostFile(
   secretsFor: (names: string[], reach: SecretReach) => Promise<Record<string, string>>,
 ): Promise<string> {
   const { site, host, profile, base, token, hostRoot } = input;
+  const events = eventsUrl(base, token, hostRoot);
   const ctx = templateContext({
     site,
     profile,
     host,
-    boot: { baseUrl: base, seedUrl: seedUrl(base, token, hostRoot), eventsUrl: eventsUrl(base, token, hostRoot), files: fileUrls(input) },
+    boot: { baseUrl: base, seedUrl: seedUrl(base, token, hostRoot), eventsUrl: events, files: fileUrls(input) },
     secrets: await secretsFor(secretNames(compileTemplate(file.template)), file.reach),
   });
-  return renderFile(file.kind, file.template, ctx);
+  const out = renderFile(file.kind, file.template, ctx);
+  // The installer's progress reaches the timeline without hand-written hooks (render/preseedHooks.ts).
+  return file.kind === "preseed" ? withProgressHooks(out, events) : out;
 }
 
 export async function serveFile(c: Context<BootHostEnv>, now: Clock): Promise<Response> {
