@@ -45,11 +45,25 @@ export function osPrereqsMissing(): string[] {
   return ["mmdebstrap", "mksquashfs"].filter((cmd) => !onPath(cmd)).map((cmd) => `${cmd} on PATH`);
 }
 
-/** true = run the suite; false = skip it (message printed); throws in CI. */
-export function e2eEnabled(): boolean {
-  const missing = [...missingPrereqs(), ...osPrereqsMissing()];
+// The arm64 scenario also runs qemu-system-aarch64 (Debian qemu-system-arm) on AAVMF (qemu-efi-aarch64), and unpacks
+// the trixie kernel's xz modules (xz-utils); its Debian 13 packages come through apt-get (test/helpers/trixie.ts).
+export function arm64PrereqsMissing(): string[] {
+  const missing = ["/usr/share/AAVMF/AAVMF_CODE.fd", "/usr/share/AAVMF/AAVMF_VARS.fd", "/usr/share/keyrings/debian-archive-keyring.gpg"].filter((f) => {
+    try {
+      accessSync(f);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  return [...missing, ...["qemu-system-aarch64", "unxz", "apt-get"].filter((cmd) => !onPath(cmd)).map((cmd) => `${cmd} on PATH`)];
+}
+
+/** true = run the suite; false = skip it (message printed); throws in CI. `extra` checks a scenario file's own needs. */
+export function e2eEnabled(...extra: Array<() => string[]>): boolean {
+  const missing = [...missingPrereqs(), ...osPrereqsMissing(), ...extra.flatMap((check) => check())];
   if (missing.length === 0) return true;
-  const message = `e2e suite needs: ${missing.join(", ")} (Debian: qemu-system-x86 ovmf ipxe ipxe-qemu dnsmasq-base nginx-light busybox-static cpio iproute2 curl mmdebstrap squashfs-tools; run as root)`;
+  const message = `e2e suite needs: ${missing.join(", ")} (Debian: qemu-system-x86 ovmf ipxe ipxe-qemu dnsmasq-base nginx-light busybox-static cpio iproute2 curl mmdebstrap squashfs-tools, and for arm64 qemu-system-arm qemu-efi-aarch64 xz-utils debian-archive-keyring; run as root)`;
   if (process.env.CI === "true") throw new Error(message);
   console.warn(`SKIPPING ${message}`);
   return false;
