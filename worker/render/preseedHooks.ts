@@ -20,8 +20,9 @@ export class PreseedHookError extends TemplateError {
   override name = "PreseedHookError";
 }
 
-// Characters a URL may have here: it goes inside double quotes of a shell command (no $ ` \ " or spaces).
-const SAFE_URL = /^https?:\/\/[A-Za-z0-9._~:/@%+=,[\]-]+$/;
+// The URL goes inside double quotes of a shell command: nothing the shell reads there ($ ` \ "), no whitespace or
+// control characters. (The dry run's placeholder token, `<host-token>`, is text there.)
+const SAFE_URL = /^https?:\/\/[^\s"$`\\\x00-\x1f\x7f]+$/;
 const WGET = "wget -q -T 10 -t 2 -O /dev/null";
 
 function report(eventsUrl: string, phase: string): string {
@@ -77,7 +78,7 @@ function logicalLines(lines: string[]): LogicalLine[] {
 
 /** The preseed with edgeboot's progress reports to `eventsUrl` (the host's `{{ boot.eventsUrl }}`). */
 export function withProgressHooks(preseed: string, eventsUrl: string): string {
-  if (!SAFE_URL.test(eventsUrl)) throw new PreseedHookError("the events URL cannot be written into the installer's progress commands (characters outside a plain http(s) URL)");
+  if (!SAFE_URL.test(eventsUrl)) throw new PreseedHookError("the events URL cannot be written into the installer's progress commands (an http(s) URL without whitespace, quotes, $, ` or \\)");
   const lines = preseed.split("\n");
   const parsed = logicalLines(lines);
   const edits: { first: number; last: number; text: string }[] = [];

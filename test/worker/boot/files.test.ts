@@ -91,7 +91,20 @@ describe("per-host files: served by kind", () => {
     const pre = await fetchFile(token, "preseed");
     expect(pre.status, pre.body).toBe(200);
     expect(pre.headers.get("content-type")).toBe("text/plain; charset=utf-8");
-    expect(pre.body).toBe(PRESEED.replace("{{ host.hostname }}", "node-a").replace("{{ var.mirror }}", "deb.debian.org"));
+    // Values on their line; edgeboot's progress commands added (worker/render/preseedHooks.ts, test/worker/boot/preseedProgress.test.ts).
+    const report = (phase: string) => `wget -q -T 10 -t 2 -O /dev/null "http://api.test/boot/h/${token}/events?phase=${phase}" || true`;
+    expect(pre.body).toBe(
+      [
+        "# per-host preseed",
+        "# edgeboot: installer progress to the boot timeline (installing, installed)",
+        `d-i preseed/early_command string ${report("installing")}`,
+        "d-i netcfg/get_hostname string node-a",
+        "d-i mirror/http/hostname string deb.debian.org",
+        "d-i passwd/root-login boolean false",
+        `d-i preseed/late_command string sh -c 'echo done'; edgeboot_rc=$?; if [ $edgeboot_rc = 0 ]; then ${report("installed")}; else ${report("failed")}; fi; exit $edgeboot_rc`,
+        "",
+      ].join("\n"),
+    );
     const note = await fetchFile(token, "note");
     expect(note.body).toBe("host=node-a\n");
   });
