@@ -31,11 +31,14 @@ const admin = { authorization: `Bearer ${env.ADMIN_TOKEN}` };
 // two sites see the same request in the same state; each site carries a history proportional to its size.
 // `bound`: a listing returns more rows from a bigger site, so instead of equality its rows read must stay within a
 // few pages' worth at 10,000 hosts.
-type Scenario = { name: string; host: number; bound?: number; run(size: Size, i: number): Promise<{ status: number; body: string; log: StatementCost[] }> };
+type Scenario = { name: string; host: number; bound?: number; rule?: string; run(size: Size, i: number): Promise<{ status: number; body: string; log: StatementCost[] }> };
 const scenarios: Scenario[] = [
   { name: "chain, known host (MAC)", host: 0, run: (s, i) => call(chainPath(s, { mac: fleetHost(SITE_NO[s], i).mac })) },
   { name: "chain, unknown host (discover)", host: 0, run: (s, i) => call(chainPath(s, { mac: `0a:00:00:00:${SITE_NO[s].toString(16).padStart(2, "0")}:${i.toString(16).padStart(2, "0")}` })) },
   { name: "chain, UUID-matched host", host: 1, run: (s, i) => call(chainPath(s, { mac: `0e:00:00:00:${SITE_NO[s].toString(16).padStart(2, "0")}:${i.toString(16).padStart(2, "0")}`, uuid: fleetHost(SITE_NO[s], i).uuid })) },
+  // Assignment rules (worker/assign/): every site carries RULES; host 4 has labels and no profile of its own.
+  { name: "chain, known host by labels (rule)", host: 4, rule: "workers", run: (s, i) => call(chainPath(s, { mac: fleetHost(SITE_NO[s], i).mac })) },
+  { name: "chain, unknown host by MAC prefix (rule)", host: 0, rule: "lab-nics", run: (s, i) => call(chainPath(s, { mac: `0b:00:00:00:${SITE_NO[s].toString(16).padStart(2, "0")}:${i.toString(16).padStart(2, "0")}` })) },
   { name: "chain, serial-matched host", host: 2, run: (s, i) => call(chainPath(s, { mac: `0c:00:00:00:${SITE_NO[s].toString(16).padStart(2, "0")}:${i.toString(16).padStart(2, "0")}`, serial: fleetHost(SITE_NO[s], i).serial })) },
   {
     name: "NoCloud meta-data + booted event",
@@ -74,12 +77,30 @@ const scenarios: Scenario[] = [
   { name: "admin host list, state=failed, page of 100", host: 0, bound: 400, run: (s) => call(`/v1/sites/${s}/hosts?limit=100&state=failed`, { headers: admin }) },
 ];
 
+// A site's rules, as the admin API would store them (no two can tie): the chain reads them all on every boot.
+const RULES = [
+  { name: "arm", selector: { arch: "arm64" } },
+  { name: "db", selector: { labels: { role: "db" } } },
+  { name: "workers", selector: { labels: { role: "worker" } } },
+  { name: "lab-nics", selector: { macPrefix: "0b" } },
+];
+
+async function seedRules(siteId: string) {
+  const d1 = env.DB;
+  await d1.batch([
+    ...RULES.map((r) => d1.prepare("INSERT INTO assignment_rules (id, site_id, name, profile_id, selector) VALUES (?, ?, ?, 'prf-os', ?)").bind(`${siteId}-${r.name}`, siteId, r.name, JSON.stringify(r.selector))),
+    // Host 4: labelled, no profile of its own, so the "workers" rule decides.
+    d1.prepare("UPDATE hosts SET profile_id = NULL, labels = '{\"role\":\"worker\"}' WHERE site_id = ? AND hostname = 'node-000004'").bind(siteId),
+  ]);
+}
+
 beforeAll(async () => {
   await resetDb();
   const t0 = Date.now();
   for (const size of ["small", "big"] as const) {
     const { siteId } = await seedFleet(SITE_NO[size], SIZES[size], { slug: size });
     await seedHistory(siteId);
+    await seedRules(siteId);
   }
   console.log(`seeded ${SIZES.small} + ${SIZES.big} hosts with a day of history (a boot session and 10 events each) in ${Date.now() - t0} ms`);
   // Warm the isolate (profile cache under the catalogue token) so both sites are measured warm; host 7 of each.
@@ -94,8 +115,15 @@ describe(`D1 rows per request at ${SIZES.small} vs ${SIZES.big.toLocaleString("e
       const big = await scenario.run("big", scenario.host);
       expect(small.status, small.body).toBeLessThan(300);
       expect(big.status, big.body).toBeLessThan(300);
+      if (scenario.rule) {
+        // The rule decided (not the host's own profile or the site's policy), at both sizes.
+        for (const size of ["small", "big"] as const) {
+          const last = await env.DB.prepare("select detail from events where site_id = ? order by id desc limit 1").bind(`site-${size}`).first<{ detail: string }>();
+          expect(JSON.parse(last!.detail)).toMatchObject({ source: "rule", why: expect.stringContaining(`assignment rule "${scenario.rule}"`) });
+        }
+      }
       const t = totals(big.log);
-      table.push(`${scenario.name.padEnd(44)} statements ${String(t.statements).padStart(2)}  rows_read ${String(t.rowsRead).padStart(5)}  rows_written ${String(t.rowsWritten).padStart(3)}`);
+      table.push(`${scenario.name.padEnd(44)} statements ${String(t.statements).padStart(2)}  rows_read ${String(t.rowsRead).padStart(5)} (${SIZES.small} hosts: ${String(totals(small.log).rowsRead).padStart(5)})  rows_written ${String(t.rowsWritten).padStart(3)}`);
       const plans: string[] = [];
       const scans: string[] = [];
       for (const s of big.log) {
