@@ -2,8 +2,10 @@
 // short-lived `&t=` tokens of direct mode, and its public half is registered with the API.
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from "jose";
+import type { webcrypto } from "node:crypto";
 
+// WebCrypto, as the shared token code (worker/shared/ed25519Jws.ts) signs with it; no JOSE library in the relay.
+type JWK = webcrypto.JsonWebKey;
 export type PublicJwk = { kty: "OKP"; crv: "Ed25519"; x: string };
 export type RelayKeys = { privateKey: CryptoKey; publicJwk: PublicJwk };
 
@@ -18,8 +20,9 @@ export async function loadOrCreateRelayKeys(stateDir: string): Promise<RelayKeys
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new Error(`cannot read relay key ${path}: ${(err as Error).message}`);
   }
   if (!jwk) {
-    const pair = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
-    jwk = await exportJWK(pair.privateKey);
+    const pair = (await crypto.subtle.generateKey("Ed25519", true, ["sign", "verify"])) as CryptoKeyPair;
+    const { x, d } = (await crypto.subtle.exportKey("jwk", pair.privateKey)) as JWK;
+    jwk = { kty: "OKP", crv: "Ed25519", x, d };
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
     // Written whole then renamed, so a crash never leaves half a key.
     const tmp = `${path}.tmp-${process.pid}`;
@@ -30,6 +33,6 @@ export async function loadOrCreateRelayKeys(stateDir: string): Promise<RelayKeys
   if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || typeof jwk.x !== "string" || typeof jwk.d !== "string") {
     throw new Error(`relay key ${path} is not an Ed25519 private JWK`);
   }
-  const privateKey = (await importJWK(jwk, "EdDSA")) as CryptoKey;
+  const privateKey = await crypto.subtle.importKey("jwk", { kty: "OKP", crv: "Ed25519", x: jwk.x, d: jwk.d }, "Ed25519", false, ["sign"]);
   return { privateKey, publicJwk: { kty: "OKP", crv: "Ed25519", x: jwk.x } };
 }

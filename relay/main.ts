@@ -3,7 +3,7 @@
 import { readFileSync, realpathSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { fileURLToPath } from "node:url";
-import { createRemoteJWKSet } from "jose";
+import { remoteApiKeys } from "./apiKeys.ts";
 import { BinaryCatalog } from "./binaries.ts";
 import { createBootIpxeHandler } from "./boot/handler.ts";
 import { hostProxyRoute } from "./boot/hostProxy.ts";
@@ -63,7 +63,7 @@ export async function startRelay(config: RelayConfig, log: Logger): Promise<Rela
   const clients = new ClientTable();
   extraRoutes.push(hostProxyRoute({ apiUrl: config.apiUrl, credential: config.credential, timeoutMs: config.apiTimeoutMs, clients, log: log.child({ part: "host-proxy" }) }));
   let httpBase = `http://${advertise}:${config.httpPort}`;
-  const jwks = createRemoteJWKSet(new URL("/.well-known/jwks.json", config.apiUrl), { timeoutDuration: config.apiTimeoutMs });
+  const jwks = remoteApiKeys(config.apiUrl, { timeoutMs: config.apiTimeoutMs });
   const bootIpxe = createBootIpxeHandler({ config, state, keys, getKey: jwks, clients, relayBase: () => httpBase, log: log.child({ part: "boot" }), metrics, events });
   const http = createRelayHttpServer({
     bootIpxe,

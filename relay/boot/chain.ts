@@ -1,8 +1,9 @@
 // Fetches one host's chain from the API with the relay credential and checks the API's signature on it (a detached
 // Ed25519 JWS bound to site + MAC, worker/shared/chainSignature.ts). Only a verified 200 body is ever returned.
-import type { FlattenedVerifyGetKey } from "jose";
+import type { Ed25519KeyLookup } from "../../worker/shared/ed25519Jws.ts";
 import { CHAIN_SIGNATURE_HEADER, ChainSignatureError, verifyChain } from "../../worker/shared/chainSignature.ts";
 import { CLIENT_ADDRESS_HEADER } from "../../worker/shared/relayHeaders.ts";
+import { apiRequest, ApiRequestError, type ApiAnswer } from "../apiRequest.ts";
 import { bootQuery, type BootParams } from "./scripts.ts";
 
 export const MAX_CHAIN_BYTES = 256 * 1024;
@@ -23,60 +24,39 @@ export function createChainFetcher(deps: {
   site: string;
   credential: string;
   timeoutMs: number;
-  getKey: FlattenedVerifyGetKey;
-  fetch?: typeof fetch;
+  getKey: Ed25519KeyLookup;
   now?: () => number;
 }): ChainFetcher {
-  const doFetch = deps.fetch ?? fetch;
   const now = deps.now ?? Date.now;
   const base = `${deps.apiUrl}/boot/${encodeURIComponent(deps.site)}/ipxe`;
   return async (params, client) => {
     const started = now();
     const fail = (reason: ChainFailure, message: string, status?: number): ChainResult => ({ ok: false, reason, message, ...(status ? { status } : {}), ms: now() - started });
-    let res: Response;
-    const signal = AbortSignal.timeout(deps.timeoutMs);
+    let res: ApiAnswer;
     try {
-      res = await doFetch(`${base}?${bootQuery(params)}`, {
+      res = await apiRequest(`${base}?${bootQuery(params)}`, {
         headers: { authorization: `Bearer ${deps.credential}`, accept: "text/plain", [CLIENT_ADDRESS_HEADER]: client.address },
-        redirect: "error",
-        signal,
+        timeoutMs: deps.timeoutMs,
+        maxBytes: MAX_CHAIN_BYTES,
       });
     } catch (err) {
-      return signal.aborted ? fail("api_timeout", `API did not answer within ${deps.timeoutMs} ms`) : fail("api_unreachable", `API unreachable: ${(err as Error).message}`);
+      const kind = err instanceof ApiRequestError ? err.kind : "network";
+      if (kind === "timeout") return fail("api_timeout", `API did not answer within ${deps.timeoutMs} ms`);
+      if (kind === "too_large") return fail("too_large", `chain larger than ${MAX_CHAIN_BYTES} bytes`);
+      return fail("api_unreachable", `API unreachable: ${(err as Error).message}`);
     }
-    let body: string;
-    try {
-      body = await readCapped(res, MAX_CHAIN_BYTES);
-    } catch (err) {
-      return (err as Error).message === "too_large" ? fail("too_large", `chain larger than ${MAX_CHAIN_BYTES} bytes`) : fail("api_unreachable", `reading the chain failed: ${(err as Error).message}`);
-    }
+    const body = res.body.toString("utf8");
     if (res.status !== 200) {
-      const code = res.headers.get("edgeboot-error");
-      return fail("api_status", `API answered ${res.status}${code ? ` (${code})` : ""}`, res.status);
+      const code = res.headers["edgeboot-error"];
+      return fail("api_status", `API answered ${res.status}${typeof code === "string" ? ` (${code})` : ""}`, res.status);
     }
+    const signature = res.headers[CHAIN_SIGNATURE_HEADER.toLowerCase()];
     try {
-      await verifyChain(body, res.headers.get(CHAIN_SIGNATURE_HEADER), deps.getKey, { site: deps.site, mac: params.mac, nowSeconds: Math.floor(now() / 1000) });
+      await verifyChain(body, typeof signature === "string" ? signature : null, deps.getKey, { site: deps.site, mac: params.mac, nowSeconds: Math.floor(now() / 1000) });
     } catch (err) {
       if (err instanceof ChainSignatureError) return fail(err.reason, err.message);
       return fail("bad_signature", `signature check failed: ${(err as Error).message}`);
     }
     return { ok: true, body, ms: now() - started };
   };
-}
-
-async function readCapped(res: Response, max: number): Promise<string> {
-  const declared = Number(res.headers.get("content-length") ?? "0");
-  if (declared > max) {
-    await res.body?.cancel().catch(() => {});
-    throw new Error("too_large");
-  }
-  if (!res.body) return "";
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-    size += chunk.length;
-    if (size > max) throw new Error("too_large");
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }

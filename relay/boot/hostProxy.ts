@@ -4,8 +4,8 @@
 // The token and path shape are checked before anything is sent; request bodies (events) are small and read whole
 // within a cap, so an over-size one never reaches the API; responses stream through. The API decides what the token
 // may read: the relay adds nothing but its credential and the address.
-import { request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
-import { request as httpsRequest } from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { requestFor } from "../builtins.ts";
 import type { ClientTable } from "../dhcp/clients.ts";
 import type { RouteHandler } from "../http/server.ts";
 import type { Logger } from "../log.ts";
@@ -75,7 +75,7 @@ export function hostProxyRoute(deps: {
   log: Logger;
 }): RouteHandler {
   const base = new URL(deps.apiUrl.replace(/\/*$/, "/"));
-  const send = base.protocol === "https:" ? httpsRequest : httpRequest;
+  const send = requestFor(base);
   const idleMs = deps.idleMs ?? 60_000;
   return {
     prefix: HOST_PREFIX,

@@ -1,5 +1,5 @@
-import { request as httpRequest, type IncomingMessage } from "node:http";
-import { request as httpsRequest } from "node:https";
+import type { IncomingMessage } from "node:http";
+import { requestFor } from "../builtins.ts";
 
 // Where cache misses come from: the API's relay-facing artifact route, with the relay's credential.
 export type UpstreamResponse = {
@@ -18,7 +18,7 @@ export type Upstream = {
 // memory (measured: +56 MB vs +28 MB peak RSS), and the relay has a memory budget.
 export function apiUpstream(opts: { apiUrl: string; credential: string }): Upstream {
   const base = new URL(opts.apiUrl.replace(/\/*$/, "/"));
-  const request = base.protocol === "https:" ? httpsRequest : httpRequest;
+  const request = requestFor(base);
   return {
     fetchArtifact: (sha256, signal) =>
       new Promise<UpstreamResponse>((resolve, reject) => {

@@ -1,6 +1,7 @@
 // The relay's LAN HTTP server: /boot.ipxe (chain hand-off), /healthz, /metrics, the iPXE binaries for UEFI HTTP Boot
 // (`/ipxe.efi` etc.), plus routes mounted by prefix by other parts (the artifact cache mounts `/artifacts/`).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { http } from "../builtins.ts";
 import { pipeline } from "node:stream/promises";
 import type { BinaryCatalog } from "../binaries.ts";
 import type { Logger } from "../log.ts";
@@ -97,7 +98,7 @@ export function createRelayHttpServer(deps: RelayHttpDeps): Server {
     sendText(res, 404, "not found\n");
   };
 
-  const server = createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       deps.log.error("http handler failed", { path: req.url?.split("?")[0], error: err });
       if (!res.headersSent) sendText(res, 500, "internal error\n");

@@ -1,40 +1,50 @@
-import { z } from "zod";
+import { array, boolean, nullable, number, object, record, string, type Checked } from "../check.ts";
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+// Callers read `.safeParse(value)`: the checked value, or the first problem.
+const schema = <T>(check: (v: unknown) => T) => ({
+  parse: check,
+  safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: Array<{ message: string }> } } {
+    try {
+      return { success: true, data: check(value) };
+    } catch (err) {
+      return { success: false, error: { issues: [{ message: (err as Error).message }] } };
+    }
+  },
+});
 
 // GET /relay/v1/sync, as the relay reads it. Unknown fields are kept (newer APIs may add some).
-export const SiteSnapshot = z.looseObject({
-  site: z.looseObject({
-    slug: z.string(),
-    name: z.string(),
-    bootAuth: z.string(),
-    allowDirect: z.boolean(),
-    unknownHostPolicy: z.string(),
-  }),
-  relay: z.object({ id: z.string(), name: z.string() }),
-  hosts: z.array(
-    z.looseObject({
-      mac: z.string().nullable(),
-      uuid: z.string().nullable(),
-      serial: z.string().nullable(),
-      hostname: z.string().nullable(),
-      arch: z.string().nullable(),
-      state: z.string(),
-      profile: z.string().nullable(),
+const checkSnapshot = object({
+  site: object({ slug: string(), name: string(), bootAuth: string(), allowDirect: boolean, unknownHostPolicy: string() }),
+  relay: object({ id: string(), name: string() }),
+  hosts: array(
+    object({
+      mac: nullable(string()),
+      uuid: nullable(string()),
+      serial: nullable(string()),
+      hostname: nullable(string()),
+      arch: nullable(string()),
+      state: string(),
+      profile: nullable(string()),
     }),
   ),
-  prefetch: z.array(z.looseObject({ sha256: z.string().regex(/^[0-9a-f]{64}$/), size: z.number().int().nonnegative() })),
-  commands: z.array(z.looseObject({ id: z.string(), kind: z.string(), payload: z.record(z.string(), z.unknown()), createdAt: z.number() })),
-  manifests: z.array(z.string()),
-  pollSeconds: z.number().int().positive(),
+  prefetch: array(object({ sha256: string(SHA256), size: number({ int: true, min: 0 }) })),
+  commands: array(object({ id: string(), kind: string(), payload: record, createdAt: number() })),
+  manifests: array(string()),
+  pollSeconds: number({ int: true, min: 1 }),
 });
-export type SiteSnapshot = z.infer<typeof SiteSnapshot>;
+export const SiteSnapshot = schema(checkSnapshot);
+export type SiteSnapshot = Checked<typeof checkSnapshot>;
 
 // The signed manifest payload (see worker/artifacts/manifest.ts).
-export const Manifest = z.object({
-  image: z.string(),
-  arch: z.string(),
-  version: z.string(),
-  artifacts: z.array(z.object({ role: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/), size: z.number().int().nonnegative(), url: z.string() })),
-  issuedAt: z.string(),
+const checkManifest = object({
+  image: string(),
+  arch: string(),
+  version: string(),
+  artifacts: array(object({ role: string(), sha256: string(SHA256), size: number({ int: true, min: 0 }), url: string() })),
+  issuedAt: string(),
 });
-export type Manifest = z.infer<typeof Manifest>;
+export const Manifest = schema(checkManifest);
+export type Manifest = Checked<typeof checkManifest>;
 export const MANIFEST_JWS_TYP = "edgeboot-manifest+jws";

@@ -26,7 +26,7 @@ describe("chain signature", () => {
 describe("relay boot token", () => {
   it("binds site, MAC and time", async () => {
     const { privateKey, publicKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });
-    const pub = await importJWK(await exportJWK(publicKey), "EdDSA");
+    const pub = (await importJWK(await exportJWK(publicKey), "EdDSA")) as CryptoKey;
     const token = await signRelayBootToken(privateKey, { relayId: "r1", site: "lab", mac: "aa:bb:cc:dd:ee:ff", ttlSeconds: 120, nowSeconds: now });
     const getKey = async () => pub;
     await expect(verifyRelayBootToken(token, getKey, { site: "lab", mac: "aa:bb:cc:dd:ee:ff", nowSeconds: now + 60 })).resolves.toMatchObject({ relayId: "r1" });

@@ -2,7 +2,7 @@
 // A detached JWS (RFC 7515 App. F) with an unencoded payload (RFC 7797, b64=false): the script bytes are signed
 // as-is, and the protected header binds them to the site and MAC they were rendered for, so a relay cannot be fed
 // another host's chain or an old one.
-import { FlattenedSign, flattenedVerify, type CryptoKey, type FlattenedVerifyGetKey, type KeyObject } from "jose";
+import { jsonPart, signEd25519, verifyEd25519, type Ed25519KeyLookup } from "./ed25519Jws.ts";
 
 export const CHAIN_SIGNATURE_HEADER = "Edgeboot-Chain-Signature";
 export const CHAIN_SIGNATURE_MAX_AGE_SECONDS = 300;
@@ -11,16 +11,9 @@ export type ChainBinding = { site: string; mac: string | null; iat: number };
 
 const encoder = new TextEncoder();
 
-export async function signChain(
-  body: string,
-  binding: ChainBinding,
-  key: CryptoKey | KeyObject | Uint8Array,
-  kid: string,
-): Promise<string> {
-  const jws = await new FlattenedSign(encoder.encode(body))
-    .setProtectedHeader({ alg: "EdDSA", kid, b64: false, crit: ["b64"], site: binding.site, mac: binding.mac, iat: binding.iat })
-    .sign(key);
-  return `${jws.protected}..${jws.signature}`;
+export async function signChain(body: string, binding: ChainBinding, key: CryptoKey, kid: string): Promise<string> {
+  const protectedPart = jsonPart({ alg: "EdDSA", kid, b64: false, crit: ["b64"], site: binding.site, mac: binding.mac, iat: binding.iat });
+  return `${protectedPart}..${await signEd25519(key, protectedPart, encoder.encode(body))}`;
 }
 
 export type ChainSignatureFailure = "malformed" | "bad_signature" | "wrong_site" | "wrong_mac" | "stale";
@@ -38,7 +31,7 @@ export class ChainSignatureError extends Error {
 export async function verifyChain(
   body: string,
   signature: string | null | undefined,
-  getKey: FlattenedVerifyGetKey,
+  getKey: Ed25519KeyLookup,
   expected: { site: string; mac: string | null; nowSeconds: number; maxAgeSeconds?: number },
 ): Promise<ChainBinding> {
   const parts = (signature ?? "").split(".");
@@ -47,16 +40,12 @@ export async function verifyChain(
   }
   let header: Record<string, unknown>;
   try {
-    const result = await flattenedVerify(
-      { protected: parts[0], payload: encoder.encode(body), signature: parts[2] },
-      getKey,
-      { algorithms: ["EdDSA"], crit: { b64: true } },
-    );
-    header = result.protectedHeader as Record<string, unknown>;
+    // b64=false (RFC 7797): the signing input is the header and the raw script bytes.
+    header = await verifyEd25519(parts[0], encoder.encode(body), parts[2], getKey, ["b64"]);
   } catch (err) {
     throw new ChainSignatureError("bad_signature", `chain signature does not verify: ${(err as Error).message}`);
   }
-  if (header.b64 !== false) throw new ChainSignatureError("malformed", "chain signature must use b64=false");
+  if (header.b64 !== false || !(header.crit as unknown[] | undefined)?.includes("b64")) throw new ChainSignatureError("malformed", "chain signature must use b64=false, marked critical");
   if (header.site !== expected.site) throw new ChainSignatureError("wrong_site", "chain was signed for another site");
   if ((header.mac ?? null) !== expected.mac) throw new ChainSignatureError("wrong_mac", "chain was signed for another MAC");
   const iat = typeof header.iat === "number" ? header.iat : NaN;
