@@ -1,9 +1,11 @@
 // edgeboot's own installer progress in every served preseed (kind `preseed`): `preseed/early_command` reports
 // `installing` (d-i runs it right after loading the preseed), `preseed/late_command` reports `installed` at the end
 // of the install, or `failed` when the operator's own late command fails. The reports are GETs of the events URL
-// (`?phase=`): netboot d-i has GNU wget, other d-i images busybox wget, which cannot POST; both take
-// `-q -T <s> -t <n> -O <file>` (busybox accepts and ignores -t). A report never fails the command: d-i shows a
-// critical "command failed" dialog, and an automatic install would stop there.
+// (`?phase=`): netboot d-i has GNU wget, other d-i images busybox wget, which cannot POST. GNU wget gets a timeout
+// and two tries (its defaults, 900 s and 20 tries, could hold the install for hours on an unreachable API); busybox
+// 1.35's wget crashes on -T, so it is told apart the way d-i's own fetch-url does (`wget --version` says GNU Wget).
+// A report never fails the command: d-i shows a critical "command failed" dialog, and an automatic install would
+// stop there.
 //
 // The operator's own commands are kept and chained, never replaced: early = `<ours>; <theirs>` (their exit status
 // stays the command's); late = their command run by `sh -c '<theirs>'` (quoted, so a trailing `;`, `&`, `# comment`
@@ -23,23 +25,23 @@ export class PreseedHookError extends TemplateError {
 // The URL goes inside double quotes of a shell command: nothing the shell reads there ($ ` \ "), no whitespace or
 // control characters. (The dry run's placeholder token, `<host-token>`, is text there.)
 const SAFE_URL = /^https?:\/\/[^\s"$`\\\x00-\x1f\x7f]+$/;
-const WGET = "wget -q -T 10 -t 2 -O /dev/null";
+const WGET_OPTIONS = "edgeboot_t=; wget --version 2>/dev/null | grep -q 'GNU Wget' && edgeboot_t='-T 10 -t 2'";
 
 function report(eventsUrl: string, phase: string): string {
-  return `${WGET} "${eventsUrl}?phase=${phase}" || true`;
+  return `wget -q $edgeboot_t -O /dev/null "${eventsUrl}?phase=${phase}" || true`;
 }
 
 /** The early command: report `installing`, then the operator's command (whose exit status is kept). */
 export function earlyCommand(eventsUrl: string, theirs: string): string {
-  const ours = report(eventsUrl, "installing");
+  const ours = `${WGET_OPTIONS}; ${report(eventsUrl, "installing")}`;
   return theirs.trim() ? `${ours}; ${theirs.trim()}` : ours;
 }
 
 /** The late command: the operator's command in its own shell, then `installed` or `failed`, then its status. */
 export function lateCommand(eventsUrl: string, theirs: string): string {
-  if (!theirs.trim()) return report(eventsUrl, "installed");
+  if (!theirs.trim()) return `${WGET_OPTIONS}; ${report(eventsUrl, "installed")}`;
   const quoted = `'${theirs.trim().replaceAll("'", `'\\''`)}'`;
-  return `sh -c ${quoted}; edgeboot_rc=$?; if [ $edgeboot_rc = 0 ]; then ${report(eventsUrl, "installed")}; else ${report(eventsUrl, "failed")}; fi; exit $edgeboot_rc`;
+  return `sh -c ${quoted}; edgeboot_rc=$?; ${WGET_OPTIONS}; if [ $edgeboot_rc = 0 ]; then ${report(eventsUrl, "installed")}; else ${report(eventsUrl, "failed")}; fi; exit $edgeboot_rc`;
 }
 
 interface LogicalLine {

@@ -36,7 +36,8 @@ async function lab(files: Record<string, unknown> = { preseed: { kind: "preseed"
   return { site, via, chain: res.body, token: tokensIn(res.body)[0]! };
 }
 
-const report = (token: string, phase: string) => `wget -q -T 10 -t 2 -O /dev/null "${RELAY}/h/${token}/events?phase=${phase}" || true`;
+const OPTS = "edgeboot_t=; wget --version 2>/dev/null | grep -q 'GNU Wget' && edgeboot_t='-T 10 -t 2'";
+const report = (token: string, phase: string) => `wget -q $edgeboot_t -O /dev/null "${RELAY}/h/${token}/events?phase=${phase}" || true`;
 
 describe("Debian installer: the chain and the preseed a host gets", () => {
   it("the kernel line: the preseed's relay URL before ---, no ds=, nothing of edgeboot's after ---", async () => {
@@ -56,12 +57,12 @@ describe("Debian installer: the chain and the preseed a host gets", () => {
       [
         "#_preseed_V1",
         "# edgeboot: installer progress to the boot timeline (installing, installed)",
-        `d-i preseed/early_command string ${report(token, "installing")}`,
+        `d-i preseed/early_command string ${OPTS}; ${report(token, "installing")}`,
         "d-i netcfg/get_hostname string node-1",
         "d-i mirror/country string manual",
         "d-i mirror/http/hostname string deb.example.net",
         `d-i passwd/root-password-crypted password ${ROOT_HASH}`,
-        `d-i preseed/late_command string sh -c 'in-target sh -c '\\''echo node-1 > /etc/installed-by'\\'''; edgeboot_rc=$?; if [ $edgeboot_rc = 0 ]; then ${report(token, "installed")}; else ${report(token, "failed")}; fi; exit $edgeboot_rc`,
+        `d-i preseed/late_command string sh -c 'in-target sh -c '\\''echo node-1 > /etc/installed-by'\\'''; edgeboot_rc=$?; ${OPTS}; if [ $edgeboot_rc = 0 ]; then ${report(token, "installed")}; else ${report(token, "failed")}; fi; exit $edgeboot_rc`,
         "",
       ].join("\n"),
     );
@@ -74,8 +75,8 @@ describe("Debian installer: the chain and the preseed a host gets", () => {
     expect(res.body).toBe(
       [
         "# edgeboot: installer progress to the boot timeline (installing, installed)",
-        `d-i preseed/late_command string ${report(token, "installed")}`,
-        `d-i preseed/early_command string ${report(token, "installing")}; anna-install network-console`,
+        `d-i preseed/late_command string ${OPTS}; ${report(token, "installed")}`,
+        `d-i preseed/early_command string ${OPTS}; ${report(token, "installing")}; anna-install network-console`,
         "",
       ].join("\n"),
     );
@@ -86,7 +87,7 @@ describe("Debian installer: the chain and the preseed a host gets", () => {
     const res = await api("GET", "/v1/sites/dc/hosts/node-1/render/files/preseed");
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     const text = res.body as string;
-    expect(text).toMatch(/^d-i preseed\/early_command string wget -q -T 10 -t 2 -O \/dev\/null "http:\/\/10\.0\.0\.2:8067\/h\/\S+\/events\?phase=installing" \|\| true$/m);
+    expect(text).toMatch(/^d-i preseed\/early_command string edgeboot_t=; .* wget -q \$edgeboot_t -O \/dev\/null "http:\/\/10\.0\.0\.2:8067\/h\/\S+\/events\?phase=installing" \|\| true$/m);
     expect(text).toContain("<secret:ROOT_HASH>");
     expect(text).not.toContain(ROOT_HASH);
   });

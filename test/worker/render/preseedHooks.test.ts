@@ -7,9 +7,10 @@ import { checkFile } from "../../../worker/render/files.ts";
 import { earlyCommand, lateCommand, PreseedHookError, withProgressHooks } from "../../../worker/render/preseedHooks.ts";
 
 const URL = "http://10.0.0.3:8067/h/aaa.bbb.ccc/events";
-const REPORT = (phase: string) => `wget -q -T 10 -t 2 -O /dev/null "${URL}?phase=${phase}" || true`;
-const EARLY = `d-i preseed/early_command string ${REPORT("installing")}`;
-const LATE = `d-i preseed/late_command string ${REPORT("installed")}`;
+const OPTS = "edgeboot_t=; wget --version 2>/dev/null | grep -q 'GNU Wget' && edgeboot_t='-T 10 -t 2'";
+const REPORT = (phase: string) => `wget -q $edgeboot_t -O /dev/null "${URL}?phase=${phase}" || true`;
+const EARLY = `d-i preseed/early_command string ${OPTS}; ${REPORT("installing")}`;
+const LATE = `d-i preseed/late_command string ${OPTS}; ${REPORT("installed")}`;
 const HEADER = "# edgeboot: installer progress to the boot timeline (installing, installed)";
 
 describe("preseed progress hooks", () => {
@@ -29,14 +30,14 @@ describe("preseed progress hooks", () => {
 
   it("the operator's early command runs after the report and keeps its exit status", () => {
     const doc = "d-i a/b string x\nd-i preseed/early_command string anna-install foo;\nd-i c/d string y\n";
-    expect(withProgressHooks(doc, URL)).toBe(`${HEADER}\n${LATE}\nd-i a/b string x\nd-i preseed/early_command string ${REPORT("installing")}; anna-install foo;\nd-i c/d string y\n`);
-    expect(earlyCommand(URL, "  exit 3 ")).toBe(`${REPORT("installing")}; exit 3`);
+    expect(withProgressHooks(doc, URL)).toBe(`${HEADER}\n${LATE}\nd-i a/b string x\nd-i preseed/early_command string ${OPTS}; ${REPORT("installing")}; anna-install foo;\nd-i c/d string y\n`);
+    expect(earlyCommand(URL, "  exit 3 ")).toBe(`${OPTS}; ${REPORT("installing")}; exit 3`);
   });
 
   it("the operator's late command runs in its own quoted shell, then installed or failed, then its status", () => {
     const theirs = `in-target sh -c 'echo hi > /etc/x'; # done`;
     expect(lateCommand(URL, theirs)).toBe(
-      `sh -c 'in-target sh -c '\\''echo hi > /etc/x'\\''; # done'; edgeboot_rc=$?; if [ $edgeboot_rc = 0 ]; then ${REPORT("installed")}; else ${REPORT("failed")}; fi; exit $edgeboot_rc`,
+      `sh -c 'in-target sh -c '\\''echo hi > /etc/x'\\''; # done'; edgeboot_rc=$?; ${OPTS}; if [ $edgeboot_rc = 0 ]; then ${REPORT("installed")}; else ${REPORT("failed")}; fi; exit $edgeboot_rc`,
     );
   });
 
@@ -52,7 +53,7 @@ describe("preseed progress hooks", () => {
   });
 
   it("an empty operator command is replaced by the report alone", () => {
-    expect(withProgressHooks("d-i preseed/late_command string\n", URL)).toBe(`${HEADER}\n${EARLY}\nd-i preseed/late_command string ${REPORT("installed")}\n`);
+    expect(withProgressHooks("d-i preseed/late_command string\n", URL)).toBe(`${HEADER}\n${EARLY}\nd-i preseed/late_command string ${OPTS}; ${REPORT("installed")}\n`);
   });
 
   it("the result is still a valid preseed", () => {
