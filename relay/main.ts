@@ -61,6 +61,8 @@ export async function startRelay(config: RelayConfig, log: Logger): Promise<Rela
 
   // Host-token paths for the `bound` secret-delivery policy: only via this relay, for the address it saw.
   const clients = new ClientTable();
+  // Per-host iPXE build overrides from the last sync snapshot: the proxy offer reads local state only.
+  const ipxeBuildFor = (mac: string | null) => (mac ? (state.get().ipxeBuilds?.get(mac) ?? null) : null);
   extraRoutes.push(hostProxyRoute({ apiUrl: config.apiUrl, credential: config.credential, timeoutMs: config.apiTimeoutMs, clients, log: log.child({ part: "host-proxy" }) }));
   let httpBase = `http://${advertise}:${config.httpPort}`;
   const jwks = remoteApiKeys(config.apiUrl, { timeoutMs: config.apiTimeoutMs });
@@ -102,8 +104,8 @@ export async function startRelay(config: RelayConfig, log: Logger): Promise<Rela
     let dhcp: DhcpServer | null = null;
     let proxy: DhcpServer | null = null;
     let tftp: TftpServer | null = null;
-    if (config.dhcpPort !== 0) started.push((dhcp = await startDhcpServer({ ...dhcpOpts, role: "dhcp", port: config.dhcpPort })));
-    if (config.proxyDhcpPort !== 0) started.push((proxy = await startDhcpServer({ ...dhcpOpts, role: "proxy", port: config.proxyDhcpPort })));
+    if (config.dhcpPort !== 0) started.push((dhcp = await startDhcpServer({ ...dhcpOpts, ipxeBuildFor, role: "dhcp", port: config.dhcpPort })));
+    if (config.proxyDhcpPort !== 0) started.push((proxy = await startDhcpServer({ ...dhcpOpts, ipxeBuildFor, role: "proxy", port: config.proxyDhcpPort })));
     if (config.tftpPort !== 0) {
       tftp = await startTftpServer({
         port: config.tftpPort,

@@ -1,6 +1,9 @@
-// What the relay knows about its site beyond the static config: its relay id (learned at register) and whether
-// the site allows direct HTTPS mode. The sync part updates it; DHCP and /boot.ipxe read it per request.
-export type SiteState = { relayId: string | null; allowDirect: boolean };
+import type { IpxeBuild } from "../worker/shared/ipxeBuild.ts";
+
+// What the relay knows about its site beyond the static config: its relay id (learned at register), whether
+// the site allows direct HTTPS mode, and the hosts' iPXE build overrides by MAC. The sync part updates it; DHCP and
+// /boot.ipxe read it per request.
+export type SiteState = { relayId: string | null; allowDirect: boolean; ipxeBuilds?: ReadonlyMap<string, IpxeBuild> };
 
 export class RelayState {
   #value: SiteState;

@@ -19,6 +19,8 @@ import {
   vendorClass,
 } from "./options.ts";
 import { ascii } from "../bytes.ts";
+import type { IpxeBuild } from "../../worker/shared/ipxeBuild.ts";
+import { chooseBinary } from "./binaryChoice.ts";
 
 // Option 93 values (RFC 4578 + IANA registry + EDK2 HttpBootDhcp4.h). 7 and 9 are both x64 (RFC 4578 errata).
 export const ARCH = { BIOS: 0, EFI_IA32: 6, EFI_X64: 7, EFI_BC: 9, EFI_ARM32: 10, EFI_ARM64: 11, HTTP_IA32: 15, HTTP_X64: 16, HTTP_EBC: 17, HTTP_ARM32: 18, HTTP_ARM64: 19 } as const;
@@ -48,6 +50,8 @@ export type ProxyContext = {
   offerMode: OfferMode;
   offerModeOverrides: Array<{ prefix: string; mode: OfferMode }>;
   hasBinary: (name: string) => boolean;
+  // The host's iPXE build override from the last sync snapshot (local state: the offer never waits on the API).
+  ipxeBuildFor?: (mac: string | null) => IpxeBuild | null;
   // Option 175 with iPXE's `trust` (relay/boot/trust.ts), for UEFI firmware about to start ipxe.efi; null = none.
   ipxeTrust?: Uint8Array | null;
 };
@@ -114,9 +118,8 @@ export function describeClient(req: DhcpPacket): ClientInfo | ProxyIgnore {
 
 function bootFileFor(client: ClientInfo, ctx: ProxyContext): string | ProxyIgnore {
   if (client.ipxe) return `${ctx.httpBase}/boot.ipxe?${BOOT_IPXE_QUERY}`;
-  const binary =
-    client.platform === "bios" ? ctx.biosBinary : client.platform === "uefi-arm64" || client.platform === "http-arm64" ? ctx.arm64Binary : ctx.uefiBinary;
-  if (!ctx.hasBinary(binary)) return ignore("binary_missing", client.mac, binary);
+  const { file: binary, build } = chooseBinary(client.platform, ctx.ipxeBuildFor?.(client.mac) ?? null, ctx);
+  if (!ctx.hasBinary(binary)) return ignore("binary_missing", client.mac, build ? `${binary} (the host's ipxeBuild is ${build})` : binary);
   // UEFI HTTP Boot fetches the iPXE binary itself over HTTP (PROTOCOLS.md §4); iPXE then DHCPs as iPXE.
   return client.httpBoot ? `${ctx.httpBase}/${binary}` : binary;
 }

@@ -5,6 +5,7 @@ import type { BinaryCatalog } from "../binaries.ts";
 import type { RelayConfig } from "../config.ts";
 import type { EventSink } from "../events.ts";
 import type { Logger } from "../log.ts";
+import type { IpxeBuild } from "../../worker/shared/ipxeBuild.ts";
 import type { RelayMetrics } from "../metrics.ts";
 import { inNetworks } from "./agents.ts";
 import { claimFrom } from "./claim.ts";
@@ -21,6 +22,8 @@ export type DhcpServerOptions = {
   advertise: string;
   httpBase: string;
   binaries: Pick<BinaryCatalog, "has">;
+  // A host's iPXE build override (relay/dhcp/binaryChoice.ts), read from synced state per request.
+  ipxeBuildFor?: (mac: string | null) => IpxeBuild | null;
   ipxeTrust?: Uint8Array | null; // option 175.90 for UEFI firmware (relay/boot/trust.ts)
   clients?: ClientTable;
   log: Logger;
@@ -77,6 +80,7 @@ export async function startDhcpServer(opts: DhcpServerOptions): Promise<DhcpServ
     offerMode: opts.config.offerMode,
     offerModeOverrides: opts.config.offerModeOverrides,
     hasBinary: (name) => opts.binaries.has(name),
+    ipxeBuildFor: opts.ipxeBuildFor,
     ipxeTrust: opts.ipxeTrust ?? null,
   };
   const portLabel = String(opts.role === "dhcp" ? 67 : 4011);

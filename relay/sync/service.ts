@@ -3,6 +3,7 @@ import { ArtifactCache, type CacheStats } from "../cache/store.ts";
 import { artifactRoute } from "../cache/http.ts";
 import { apiUpstream } from "../cache/upstream.ts";
 import type { RelayConfig } from "../config.ts";
+import { ipxeBuildsFrom } from "../dhcp/binaryChoice.ts";
 import type { EventSink } from "../events.ts";
 import type { Health, RouteHandler } from "../http/server.ts";
 import type { Logger } from "../log.ts";
@@ -97,7 +98,7 @@ export async function startArtifactSync(opts: {
         wake: { address: config.wolBroadcast, port: config.wolPort, bindAddress: config.listenAddress === "0.0.0.0" ? opts.advertise : config.listenAddress },
         log: log.child({ part: "sync" }),
         // What the API knows about this relay and its site reaches DHCP and /boot.ipxe through the shared state.
-        onSnapshot: (s) => opts.state.update({ relayId: s.relay.id, allowDirect: s.site.allowDirect }),
+        onSnapshot: (s) => opts.state.update({ relayId: s.relay.id, allowDirect: s.site.allowDirect, ipxeBuilds: ipxeBuildsFrom(s.hosts) }),
       });
       await agent.start();
     },
