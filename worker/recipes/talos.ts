@@ -12,7 +12,6 @@ machine:
   ca:
     crt: {{ var.talosMachineCaCrt }}
     key: ""
-  certSANs: []
   kubelet:
     image: ghcr.io/siderolabs/kubelet:{{ var.kubernetesVersion }}
   network:
