@@ -39,7 +39,7 @@ export async function serveHostArtifact(c: Context<BootHostEnv>, now: Clock): Pr
           source: "worker",
           phase: "artifact-fetched",
           bootSession: claims.sid,
-          detail: { sha256, role: roles.map(([role]) => role).join(","), status: res.status, range: c.req.header("range") ?? null },
+          detail: { sha256, role: roles.map(([role]) => role).join(","), status: res.status, range: c.req.header("range") ?? null, scheme: new URL(c.req.url).protocol.replace(/:$/, "") },
           at,
         }),
         touchHostStatement(claims.hostId, at),

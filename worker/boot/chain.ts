@@ -157,7 +157,9 @@ export async function composeChain(
     decision,
     plan,
     base: apiBase(env.PUBLIC_URL, requestUrl),
-    cache: cacheBase(cacheUrl),
+    // A chain the machine fetched itself over HTTPS (relay token) keeps its artifacts on HTTPS too: from the relay's
+    // plain-HTTP cache, the kernel would cross the LAN with no integrity check (relay/README.md, Direct HTTPS).
+    cache: a.auth.method === "relay-token" ? null : cacheBase(cacheUrl),
     hostRoot: policy.hostRoot,
     rechain: () => rechainUrl({ mac, uuid: q.uuid, serial: q.serial, arch: q.arch, platform: q.platform, t: q.t, k: q.k }),
     mintToken: ({ profile, image }) => {
@@ -225,7 +227,8 @@ async function chain(c: Context<AppEnv>, at: number): Promise<Response> {
     throw failed;
   }
 
-  const clientDetail = clientAddress ? { client: clientAddress } : {};
+  // How the caller came: its auth method and scheme (a machine's direct HTTPS chain is relay-token over https).
+  const clientDetail = { ...(clientAddress ? { client: clientAddress } : {}), auth: auth.method, scheme: new URL(c.req.url).protocol.replace(/:$/, "") };
   if (out.session) {
     // Before the response: the tokens in this script name this row. The host's earlier sessions end here.
     await runWrites(db.$client, [...issueSessionStatements(out.session), ...bookkeeping("chain-served", { ...out.detail, ...clientDetail, sid }, true)]);
