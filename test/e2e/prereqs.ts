@@ -59,6 +59,17 @@ export function arm64PrereqsMissing(): string[] {
   return [...missing, ...["qemu-system-aarch64", "unxz", "apt-get"].filter((cmd) => !onPath(cmd)).map((cmd) => `${cmd} on PATH`)];
 }
 
+// The installer scenario takes Debian's debian-installer-12-netboot-amd64: installed (its files are used in place),
+// or fetched with `apt-get download` from the machine's apt sources (bookworm main) into the e2e cache.
+export function installerPrereqsMissing(): string[] {
+  try {
+    accessSync("/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64/initrd.gz");
+    return [];
+  } catch {
+    return ["apt-get", "apt-cache", "dpkg-deb", "tar"].filter((cmd) => !onPath(cmd)).map((cmd) => `${cmd} on PATH (to fetch debian-installer-12-netboot-amd64)`);
+  }
+}
+
 /** true = run the suite; false = skip it (message printed); throws in CI. `extra` checks a scenario file's own needs. */
 export function e2eEnabled(...extra: Array<() => string[]>): boolean {
   const missing = [...missingPrereqs(), ...osPrereqsMissing(), ...extra.flatMap((check) => check())];
