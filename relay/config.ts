@@ -74,9 +74,20 @@ const SPECS = {
   },
   directTokenTtlSeconds: { flag: "direct-token-ttl", env: "EDGEBOOT_DIRECT_TOKEN_TTL", arg: "SECONDS", help: "lifetime of direct-mode tokens (default 300, at most 600)" },
   apiTimeoutMs: { flag: "api-timeout-ms", env: "EDGEBOOT_API_TIMEOUT_MS", arg: "MS", help: "timeout for one chain fetch from the API (default 8000)" },
+  apiMaxRequests: {
+    flag: "api-max-requests",
+    env: "EDGEBOOT_API_MAX_REQUESTS",
+    arg: "N",
+    help: "machine requests (chains, NoCloud, events) in flight at the API at once; more wait in order, up to --api-timeout-ms (default 32)",
+  },
   tftpMaxBlksize: { flag: "tftp-max-blksize", env: "EDGEBOOT_TFTP_MAX_BLKSIZE", arg: "BYTES", help: "largest TFTP block granted: LAN MTU - 32 (default 1468)" },
   tftpMaxWindow: { flag: "tftp-max-windowsize", env: "EDGEBOOT_TFTP_MAX_WINDOWSIZE", arg: "N", help: "largest RFC 7440 window granted (default 64)" },
-  tftpMaxTransfers: { flag: "tftp-max-transfers", env: "EDGEBOOT_TFTP_MAX_TRANSFERS", arg: "N", help: "concurrent TFTP transfers (default 128)" },
+  tftpMaxTransfers: {
+    flag: "tftp-max-transfers",
+    env: "EDGEBOOT_TFTP_MAX_TRANSFERS",
+    arg: "N",
+    help: "concurrent TFTP transfers; more requests wait in order, unanswered, for a free slot (default 1024; each needs 2 file descriptors)",
+  },
   relayAgentNetworks: {
     flag: "relay-agent-network",
     env: "EDGEBOOT_RELAY_AGENT_NETWORKS",
@@ -229,9 +240,10 @@ const FIELDS = {
   allowDirect: withDefault(boolText, false),
   directTokenTtlSeconds: withDefault(intIn(30, 600, "seconds"), 300),
   apiTimeoutMs: withDefault(intIn(100, 120_000, "milliseconds"), 8000),
+  apiMaxRequests: withDefault(intIn(1, 4096, "requests"), 32),
   tftpMaxBlksize: withDefault(intIn(512, 65464, "bytes"), 1468),
   tftpMaxWindow: withDefault(intIn(1, 65535, "blocks"), 64),
-  tftpMaxTransfers: withDefault(intIn(1, 10_000, "transfers"), 128),
+  tftpMaxTransfers: withDefault(intIn(1, 10_000, "transfers"), 1024),
   relayAgentNetworks: withDefault(
     list((v: unknown) => {
       const net = parseNetwork(text(v));

@@ -3,8 +3,10 @@
 import { readFileSync, realpathSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { fileURLToPath } from "node:url";
+import { createApiGate } from "./apiGate.ts";
 import { remoteApiKeys } from "./apiKeys.ts";
 import { BinaryCatalog } from "./binaries.ts";
+import { createChainFetcher } from "./boot/chain.ts";
 import { createBootIpxeHandler } from "./boot/handler.ts";
 import { hostProxyRoute } from "./boot/hostProxy.ts";
 import { parseConfig, pickAdvertiseAddress, type RelayConfig } from "./config.ts";
@@ -63,10 +65,13 @@ export async function startRelay(config: RelayConfig, log: Logger): Promise<Rela
   const clients = new ClientTable();
   // Per-host iPXE build overrides from the last sync snapshot: the proxy offer reads local state only.
   const ipxeBuildFor = (mac: string | null) => (mac ? (state.get().ipxeBuilds?.get(mac) ?? null) : null);
-  extraRoutes.push(hostProxyRoute({ apiUrl: config.apiUrl, credential: config.credential, timeoutMs: config.apiTimeoutMs, clients, log: log.child({ part: "host-proxy" }) }));
+  // One bound on machine-driven requests at the API: chains and /h/ paths (NoCloud, files, events) share it.
+  const gate = createApiGate({ limit: config.apiMaxRequests, maxWaitMs: config.apiTimeoutMs });
+  extraRoutes.push(hostProxyRoute({ apiUrl: config.apiUrl, credential: config.credential, timeoutMs: config.apiTimeoutMs, clients, gate, log: log.child({ part: "host-proxy" }) }));
   let httpBase = `http://${advertise}:${config.httpPort}`;
   const jwks = remoteApiKeys(config.apiUrl, { timeoutMs: config.apiTimeoutMs });
-  const bootIpxe = createBootIpxeHandler({ config, state, keys, getKey: jwks, clients, relayBase: () => httpBase, log: log.child({ part: "boot" }), metrics, events });
+  const fetchChain = createChainFetcher({ apiUrl: config.apiUrl, site: config.site, credential: config.credential, timeoutMs: config.apiTimeoutMs, getKey: jwks, gate });
+  const bootIpxe = createBootIpxeHandler({ config, state, keys, getKey: jwks, clients, relayBase: () => httpBase, log: log.child({ part: "boot" }), metrics, events, fetchChain });
   const http = createRelayHttpServer({
     bootIpxe,
     binaries,

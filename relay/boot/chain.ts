@@ -3,6 +3,7 @@
 import type { Ed25519KeyLookup } from "../../worker/shared/ed25519Jws.ts";
 import { CHAIN_SIGNATURE_HEADER, ChainSignatureError, verifyChain } from "../../worker/shared/chainSignature.ts";
 import { CLIENT_ADDRESS_HEADER } from "../../worker/shared/relayHeaders.ts";
+import type { ApiGate } from "../apiGate.ts";
 import { apiRequest, ApiRequestError, type ApiAnswer } from "../apiRequest.ts";
 import { bootQuery, type BootParams } from "./scripts.ts";
 
@@ -25,6 +26,7 @@ export function createChainFetcher(deps: {
   credential: string;
   timeoutMs: number;
   getKey: Ed25519KeyLookup;
+  gate?: ApiGate; // bounds this relay's requests in flight at the API
   now?: () => number;
 }): ChainFetcher {
   const now = deps.now ?? Date.now;
@@ -32,6 +34,12 @@ export function createChainFetcher(deps: {
   return async (params, client) => {
     const started = now();
     const fail = (reason: ChainFailure, message: string, status?: number): ChainResult => ({ ok: false, reason, message, ...(status ? { status } : {}), ms: now() - started });
+    let release: (() => void) | null = null;
+    try {
+      release = deps.gate ? await deps.gate.acquire() : null;
+    } catch (err) {
+      return fail("api_timeout", (err as Error).message);
+    }
     let res: ApiAnswer;
     try {
       res = await apiRequest(`${base}?${bootQuery(params)}`, {
@@ -44,6 +52,8 @@ export function createChainFetcher(deps: {
       if (kind === "timeout") return fail("api_timeout", `API did not answer within ${deps.timeoutMs} ms`);
       if (kind === "too_large") return fail("too_large", `chain larger than ${MAX_CHAIN_BYTES} bytes`);
       return fail("api_unreachable", `API unreachable: ${(err as Error).message}`);
+    } finally {
+      release?.();
     }
     const body = res.body.toString("utf8");
     if (res.status !== 200) {

@@ -5,6 +5,7 @@
 // within a cap, so an over-size one never reaches the API; responses stream through. The API decides what the token
 // may read: the relay adds nothing but its credential and the address.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { ApiBusyError, type ApiGate } from "../apiGate.ts";
 import { requestFor } from "../builtins.ts";
 import type { ClientTable } from "../dhcp/clients.ts";
 import type { RouteHandler } from "../http/server.ts";
@@ -72,6 +73,7 @@ export function hostProxyRoute(deps: {
   timeoutMs: number; // until the API's response headers arrive
   idleMs?: number; // a response body that stalls this long is cut off
   clients?: Pick<ClientTable, "vouch">;
+  gate?: ApiGate; // bounds this relay's requests in flight at the API (held until the response headers)
   log: Logger;
 }): RouteHandler {
   const base = new URL(deps.apiUrl.replace(/\/*$/, "/"));
@@ -106,6 +108,16 @@ export function hostProxyRoute(deps: {
       if (body) headers["content-length"] = String(body.length);
       const { token, rest, search } = parsed.value;
       const target = new URL(`boot/h/${token}/${rest}${search}`, base);
+      let release: () => void = () => {};
+      if (deps.gate) {
+        try {
+          release = await deps.gate.acquire();
+        } catch (err) {
+          if (!(err instanceof ApiBusyError)) throw err;
+          return sendJsonError(res, 503, "api_busy", err.message, { "retry-after": "5" });
+        }
+        if (res.destroyed || !res.socket || res.socket.destroyed) return release(); // the client left while it waited
+      }
       const started = performance.now();
       const upstream = send(target, { method, headers });
       // Until the response headers: a timer, not a signal, so a long artifact body is not cut at the same deadline.
@@ -121,6 +133,7 @@ export function hostProxyRoute(deps: {
       };
       res.once("close", onClientGone);
       upstream.on("response", (up) => {
+        release();
         clearTimeout(headerTimer);
         const out: Record<string, string> = {};
         for (const name of RESPONSE_HEADERS) {
@@ -138,6 +151,7 @@ export function hostProxyRoute(deps: {
         });
       });
       upstream.on("error", (err) => {
+        release();
         clearTimeout(headerTimer);
         res.off("close", onClientGone);
         if (res.headersSent) return void res.destroy();

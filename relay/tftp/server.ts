@@ -12,11 +12,14 @@ import { ReadTransfer, type TransferLimits, type TransferOutput } from "./transf
 
 export type TftpServer = { port: number; close(): Promise<void>; activeTransfers(): number };
 
+// A waiting RRQ whose client has not retransmitted for this long is dropped when its turn comes.
+export const WAIT_STALE_MS = 6000;
+
 export type TftpServerOptions = {
   port: number;
   address: string;
   binaries: Pick<BinaryCatalog, "open">;
-  limits: TransferLimits & { maxTransfers: number; maxPerClient?: number };
+  limits: TransferLimits & { maxTransfers: number; maxPerClient?: number; maxWaiting?: number };
   log: Logger;
   metrics: RelayMetrics;
   events: EventSink;
@@ -84,6 +87,27 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   const maxPerClient = opts.limits.maxPerClient ?? 32;
   const sessions = new Map<string, Session>();
   const perIp = new Map<string, number>();
+  // Transfer sockets being opened count against the limit too (sessions.set happens after an await).
+  let opening = 0;
+  // RRQs over the limit, oldest first (Map order), answered as slots free. Dropping them instead (the client
+  // retransmits) let slots go to whichever retransmission arrived first: in a 1,000-machine storm with 128 slots
+  // some machines lost that race for their whole retry budget and failed (issue 17).
+  const maxWaiting = opts.limits.maxWaiting ?? 4096;
+  const waiting = new Map<string, { req: TftpRequest; rinfo: RemoteInfo; signature: string; lastSeen: number }>();
+  const admitWaiting = () => {
+    for (const [key, w] of waiting) {
+      if (sessions.size + opening >= opts.limits.maxTransfers) return;
+      // A client silent this long has given up on this port (firmware starts over from a new one).
+      if (now() - w.lastSeen > WAIT_STALE_MS) {
+        waiting.delete(key);
+        metrics.tftpTransfers.inc({ result: "gave_up_waiting" });
+        continue;
+      }
+      if ((perIp.get(w.rinfo.address) ?? 0) >= maxPerClient) continue;
+      waiting.delete(key);
+      begin(w.req, w.rinfo, key, w.signature);
+    }
+  };
 
   const main = createSocket("udp4");
   await new Promise<void>((resolve, reject) => {
@@ -151,6 +175,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   const closeSession = (s: Session) => {
     if (s.closed) return;
     s.closed = true;
+    setImmediate(admitWaiting);
     if (s.timer) clearTimeout(s.timer);
     sessions.delete(s.key);
     const n = (perIp.get(s.peer.address) ?? 1) - 1;
@@ -202,14 +227,22 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     afterStep(s);
   };
 
+  const begin = (req: TftpRequest, rinfo: RemoteInfo, key: string, signature: string) => {
+    opening++;
+    void startSession(req, rinfo, key, signature);
+  };
+
   const startSession = async (req: TftpRequest, rinfo: RemoteInfo, key: string, signature: string) => {
     let sockets: { data: Socket; foreign: Socket };
     try {
       sockets = await openTransferSockets(opts.address, rinfo);
     } catch (err) {
+      opening--;
       log.error("cannot open a TFTP transfer socket", { error: err });
+      setImmediate(admitWaiting);
       return;
     }
+    opening--;
     const socket = sockets.data;
     const s: Session = {
       key,
@@ -285,14 +318,27 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       return;
     }
     if (existing) closeSession(existing); // same port, new request: the old transfer is over
-    // Over the limit the RRQ is dropped, not refused: firmware retransmits an unanswered RRQ (and gets a slot once
-    // one frees) but takes a TFTP ERROR as a failed boot attempt (issue 17: ERROR 0 lost 1,830 of 500 storm boots).
-    if (sessions.size >= opts.limits.maxTransfers || (perIp.get(rinfo.address) ?? 0) >= maxPerClient) {
-      metrics.tftpTransfers.inc({ result: "busy" });
-      log.debug("tftp busy, request dropped (the client retransmits)", { client: rinfo.address, active: sessions.size });
+    const queued = waiting.get(key);
+    if (queued && queued.signature === signature) {
+      queued.lastSeen = now(); // a retransmission while it waits: the client is still there
       return;
     }
-    void startSession(packet, rinfo, key, signature);
+    if (queued) waiting.delete(key);
+    // Over the limit the RRQ waits for a slot, unanswered (never an ERROR: firmware takes a TFTP error as a failed
+    // boot attempt; issue 17: ERROR 0 lost 1,830 of 500 storm boots); the client keeps retransmitting meanwhile.
+    if (sessions.size + opening >= opts.limits.maxTransfers || (perIp.get(rinfo.address) ?? 0) >= maxPerClient || waiting.size > 0) {
+      metrics.tftpTransfers.inc({ result: "busy" });
+      if (waiting.size >= maxWaiting) {
+        log.debug("tftp busy and the wait queue is full, request dropped", { client: rinfo.address, active: sessions.size });
+        return;
+      }
+      waiting.set(key, { req: packet, rinfo, signature, lastSeen: now() });
+      if (log.enabled("debug")) log.debug("tftp busy, request waits for a slot", { client: rinfo.address, active: sessions.size, waiting: waiting.size });
+      // Slots may be free (only the per-client limit or older waiters held this one back).
+      admitWaiting();
+      return;
+    }
+    begin(packet, rinfo, key, signature);
   });
   main.on("error", (err) => log.error("tftp socket error", { error: err }));
   log.info("listening", { proto: "tftp", port, address: opts.address });
@@ -301,6 +347,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     port,
     activeTransfers: () => sessions.size,
     close: async () => {
+      waiting.clear();
       for (const s of [...sessions.values()]) closeSession(s);
       await new Promise<void>((res) => main.close(() => res()));
     },

@@ -5,7 +5,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BinaryCatalog } from "../../relay/binaries.ts";
 import { decodeTftp, encodeTftp } from "../../relay/tftp/packet.ts";
-import { startTftpServer, type TftpServer } from "../../relay/tftp/server.ts";
+import { startTftpServer, WAIT_STALE_MS, type TftpServer } from "../../relay/tftp/server.ts";
 import { startLossyProxy } from "./support/lossyProxy.ts";
 import { parts } from "./support/relayParts.ts";
 import { startTftpFixture, type TftpFixture } from "./support/tftpFixture.ts";
@@ -188,7 +188,7 @@ describe("protocol behaviour on real sockets", () => {
     expect(r.data.equals(files["big.bin"]!)).toBe(true);
   });
 
-  it("drops new transfers beyond the limit silently and serves the client's retransmitted RRQ once a slot frees", async () => {
+  it("keeps RRQs beyond the limit waiting silently and answers the oldest one as soon as a slot frees", async () => {
     const q = parts();
     const limited = await startTftpServer({
       port: 0,
@@ -213,14 +213,50 @@ describe("protocol behaviour on real sockets", () => {
       // No ERROR (firmware would count it as a failed boot): nothing at all while both slots are taken.
       expect(await peers[2]!.next(1000)).toBeNull();
       expect(q.registry.render()).toMatch(/edgeboot_tftp_transfers_total\{result="busy"\} 1/);
-      // The first client gives up on its transfer; the third client's retransmission now gets data.
+      // The first client gives up on its transfer; the waiting client gets data without having to ask again.
       await peers[0]!.send(encodeTftp({ op: "ERROR", code: 0, message: "abort" }), firstData[0]!.rinfo.port);
-      await new Promise((r) => setTimeout(r, 100));
-      await peers[2]!.send(rrq, limited.port);
       const served = await peers[2]!.next(2000);
       expect(decodeTftp(new Uint8Array(served!.msg))).toMatchObject({ op: "DATA", block: 1 });
     } finally {
       await Promise.all(peers.map((x) => x.close()));
+      await limited.close();
+    }
+  });
+
+  it("serves waiting RRQs in arrival order and skips a client that stopped retransmitting", async () => {
+    const q = parts();
+    let clock = Date.now();
+    const limited = await startTftpServer({
+      port: 0,
+      address: "127.0.0.1",
+      binaries: new BinaryCatalog(root, []),
+      limits: { maxBlksize: 1468, maxWindow: 8, maxTransfers: 1 },
+      log: q.log,
+      metrics: q.metrics,
+      events: q.sink,
+      now: () => clock,
+    });
+    const [holder, gone, alive, late] = await Promise.all([UdpPeer.bind(), UdpPeer.bind(), UdpPeer.bind(), UdpPeer.bind()]);
+    const rrq = encodeTftp({ op: "RRQ", filename: "big.bin", mode: "octet", options: [] });
+    try {
+      await holder.send(rrq, limited.port);
+      const first = await holder.next(2000);
+      expect(first).not.toBeNull();
+      await gone.send(rrq, limited.port); // waits, then falls silent
+      await alive.send(rrq, limited.port); // waits, and retransmits
+      await late.send(rrq, limited.port); // waits behind both
+      await new Promise((r) => setTimeout(r, 100));
+      clock += WAIT_STALE_MS + 1000;
+      await alive.send(rrq, limited.port);
+      await new Promise((r) => setTimeout(r, 100));
+      await holder.send(encodeTftp({ op: "ERROR", code: 0, message: "abort" }), first!.rinfo.port);
+      const got = await alive.next(2000);
+      expect(decodeTftp(new Uint8Array(got!.msg))).toMatchObject({ op: "DATA", block: 1 });
+      expect(await gone.next(300)).toBeNull();
+      expect(await late.next(300)).toBeNull(); // the one slot is taken again
+      expect(q.registry.render()).toMatch(/edgeboot_tftp_transfers_total\{result="gave_up_waiting"\} 1/);
+    } finally {
+      await Promise.all([holder, gone, alive, late].map((x) => x.close()));
       await limited.close();
     }
   });
