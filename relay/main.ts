@@ -79,6 +79,8 @@ export async function startRelay(config: RelayConfig, log: Logger): Promise<Rela
     metrics,
     log: log.child({ part: "http" }),
     extraRoutes,
+    events,
+    clients,
     health: () => {
       const results = healthChecks.map((check) => check());
       return {

@@ -4,6 +4,8 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { http } from "../builtins.ts";
 import { pipeline } from "node:stream/promises";
 import type { BinaryCatalog } from "../binaries.ts";
+import type { ClientTable } from "../dhcp/clients.ts";
+import type { EventSink } from "../events.ts";
 import type { Logger } from "../log.ts";
 import type { MetricsRegistry, RelayMetrics } from "../metrics.ts";
 
@@ -19,6 +21,11 @@ export type RelayHttpDeps = {
   log: Logger;
   health?: () => Health;
   extraRoutes?: RouteHandler[];
+  // A UEFI HTTP Boot download is a boot step: an `http-binary-sent` event, labelled with the MAC DHCP bound to the
+  // client's address (as TFTP's `tftp-sent`).
+  events?: EventSink;
+  clients?: Pick<ClientTable, "macForIp">;
+  now?: () => number;
 };
 
 export function sendText(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
@@ -34,17 +41,27 @@ async function serveBinary(deps: RelayHttpDeps, req: IncomingMessage, res: Serve
   const opened = await deps.binaries.open(decodeURIComponentSafe(path.slice(1)) ?? "");
   if (!opened.ok) return false;
   const { fh, size, name } = opened.file;
+  const client = req.socket.remoteAddress?.replace(/^::ffff:/, "") ?? "";
   res.writeHead(200, { "content-type": contentTypeFor(name), "content-length": size, "cache-control": "no-cache" });
   if (req.method === "HEAD") {
+    // EDK2 asks for the size first (HttpBootGetBootFile with HeaderOnly), then GETs.
     await fh.close();
     res.end();
+    if (deps.log.enabled("debug")) deps.log.debug("http boot binary probed", { file: name, client, bytes: size });
     return true;
   }
+  const now = deps.now ?? Date.now;
+  const started = now();
+  let ok = true;
   try {
     await pipeline(fh.createReadStream({ highWaterMark: 1 << 20 }), res);
   } catch {
-    // Client went away mid-download.
+    ok = false; // Client went away mid-download.
   }
+  const mac = deps.clients?.macForIp(client) ?? undefined;
+  const detail = { file: name, client, ...(ok ? { bytes: size } : {}), ms: now() - started };
+  deps.events?.emit({ phase: ok ? "http-binary-sent" : "http-binary-failed", ...(mac ? { mac } : {}), detail, at: now() });
+  deps.log[ok ? "info" : "warn"](ok ? "http boot binary sent" : "http boot binary download broke off", { ...detail, ...(mac ? { mac } : {}) });
   return true;
 }
 
