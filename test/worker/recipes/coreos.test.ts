@@ -44,6 +44,24 @@ describe("Flatcar live PXE", () => {
   });
 });
 
+describe("Ignition checks at save", () => {
+  it("refuses sections outside the supported subset and a spec 2 config, naming the field and path; nothing stored", async () => {
+    await setUp(flatcar);
+    const before = (await adminCall("GET", "/v1/profiles/flatcar-live")).body;
+    for (const [config, text] of [
+      [{ ignition: { version: "3.4.0" }, storage: { disks: [{ device: "/dev/sda" }] } }, "storage"],
+      [{ ignition: { version: "2.3.0" } }, "ignition.version"],
+      [{ ignition: { version: "3.4.0" }, systemd: { units: [{ name: "no-suffix" }] } }, "systemd.units[0].name"],
+    ] as const) {
+      const res = await adminCall("PATCH", "/v1/profiles/flatcar-live", { files: { ignition: { kind: "ignition", template: JSON.stringify(config) } } });
+      expect(res.status, JSON.stringify(config)).toBe(400);
+      expect(res.body.error.details.field).toBe("files.ignition.template");
+      expect(res.body.error.message).toContain(text);
+    }
+    expect((await adminCall("GET", "/v1/profiles/flatcar-live")).body).toEqual(before);
+  });
+});
+
 describe("Fedora CoreOS live PXE", () => {
   it("chains kernel + initramfs, the rootfs URL from the image's rootfs role, the Ignition first-boot arguments", async () => {
     await setUp(fcos);
