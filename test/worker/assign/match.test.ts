@@ -176,7 +176,7 @@ describe("ties", () => {
       if (Object.keys(s).length) selectors.push(s);
     }
     const machines: Machine[] = [];
-    for (const labels of [{}, { k: "1" }, { k: "2" }, { j: "1" }, { k: "1", j: "1" }, { k: "2", j: "2" }, { k: "1", j: "2" }])
+    for (const labels of [{}, { k: "1" }, { k: "2" }, { j: "1" }, { k: "1", j: "1" }, { k: "2", j: "2" }, { k: "1", j: "2" }] as Record<string, string>[])
       for (const arch of [null, "x86_64", "arm64"])
         for (const mac of [null, "52:54:00:00:00:01", "52:55:00:00:00:01", "53:00:00:00:00:01"])
           for (const serial of [null, "AB", "A", "B", "AXB", "BA"]) machines.push(machine({ labels, arch, mac, serial }));

@@ -1,4 +1,4 @@
-// The API's current state of a site as a site file: the site, its hosts, the profiles they use (menus followed), the
+// The API's current state of a site as a site file: the site, its hosts and assignment rules, the profiles they use (menus followed), the
 // images those profiles boot, and references for the site's secrets. Secret values are never exported; each
 // reference names an environment variable to fill in. Fields at their defaults are left out.
 import { enc, type Api } from "../api.ts";
@@ -11,15 +11,16 @@ const compact = (o: Row, keys: string[]) => Object.fromEntries(keys.filter((k) =
 
 export async function exportSite(api: Api, slug: string): Promise<Row> {
   const site = (await api.get(`/v1/sites/${enc(slug)}`)).body as Row;
-  const [hosts, profiles, images, secrets] = await Promise.all([
+  const [hosts, rules, profiles, images, secrets] = await Promise.all([
     api.list(`/v1/sites/${enc(slug)}/hosts`),
+    api.list(`/v1/sites/${enc(slug)}/rules`),
     api.list("/v1/profiles"),
     api.list("/v1/images"),
     api.list(`/v1/secrets?site=${enc(slug)}`),
   ]);
 
-  // Profiles the site can boot: its default, its hosts' profiles and intents, and what their menus reach.
-  const wanted = new Set<string>([site.defaultProfile, ...hosts.flatMap((h) => [h.profile, h.intent?.target])].filter((n): n is string => typeof n === "string" && n !== "local"));
+  // Profiles the site can boot: its default, its hosts' profiles and intents, its rules', and what their menus reach.
+  const wanted = new Set<string>([site.defaultProfile, ...hosts.flatMap((h) => [h.profile, h.intent?.target]), ...rules.map((r) => r.profile)].filter((n): n is string => typeof n === "string" && n !== "local"));
   const byName = new Map(profiles.map((p) => [p.name as string, p]));
   for (const name of [...wanted]) walkMenus(name, byName, wanted);
   const usedProfiles = profiles.filter((p) => wanted.has(p.name));
@@ -45,6 +46,7 @@ export async function exportSite(api: Api, slug: string): Promise<Row> {
       ? { profiles: usedProfiles.map((p) => ({ name: p.name, ...compact(p, ["description", "image", "cmdline", "menu", "userData", "vendorData", "networkConfig", "vars"]) })) }
       : {}),
     ...(hosts.length ? { hosts: hosts.map((h) => compact(h, ["hostname", "mac", "uuid", "serial", "arch", "ipxeBuild", "ipv4", "labels", "vars", "profile", "network"])) } : {}),
+    ...(rules.length ? { rules: rules.map((r) => ({ name: r.name, profile: r.profile, selector: r.selector, ...compact(r, ["description"]) })) } : {}),
     ...(secrets.length
       ? { secrets: secrets.map((s) => ({ name: s.name, ...(s.host ? { host: s.host } : {}), fromEnv: envName(s.name, s.host) })) }
       : {}),

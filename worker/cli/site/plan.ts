@@ -9,17 +9,18 @@ import { Progress } from "../upload/progress.ts";
 import { hashFile } from "../upload/uploader.ts";
 import { changedFields, defined, type FieldChange } from "./compare.ts";
 import type { Loaded } from "./load.ts";
-import { isSha, type SiteFileHost } from "./schema.ts";
+import { isSha, type SiteFileHost, type SiteFileRule } from "./schema.ts";
 
 type Row = Record<string, any>;
-export type Kind = "artifact" | "image" | "profile" | "site" | "host" | "secret";
+export type Kind = "artifact" | "image" | "profile" | "site" | "host" | "rule" | "secret";
 export type SecretRef = { fromEnv?: string; fromFile?: string; line: number; field: string };
 
 export type Change =
   | { op: "upload"; kind: "artifact"; key: string; file: string; sha256: string; size: number }
   | { op: "create"; kind: Kind; key: string; method: "POST"; path: string; body: Row; fields: FieldChange[] }
   // followUp: the second half of a create (a new profile's menu), shown with the create.
-  | { op: "update"; kind: Kind; key: string; method: "PATCH"; path: string; body: Row; fields: FieldChange[]; etag: string | null; before: Row | null; followUp?: boolean }
+  // Rules are replaced whole (PUT); everything else is patched.
+  | { op: "update"; kind: Kind; key: string; method: "PATCH" | "PUT"; path: string; body: Row; fields: FieldChange[]; etag: string | null; before: Row | null; followUp?: boolean }
   | { op: "delete"; kind: Kind; key: string; method: "DELETE"; path: string; etag: string | null; before: Row }
   | { op: "secret"; kind: "secret"; key: string; method: "PUT"; path: string; ref: SecretRef; exists: boolean };
 
@@ -44,10 +45,11 @@ export async function makePlan(api: Api, loaded: Loaded, opts: PlanOptions = {})
       throw err;
     },
   );
-  const [images, profiles, hosts, secrets] = await Promise.all([
+  const [images, profiles, hosts, rules, secrets] = await Promise.all([
     api.list("/v1/images"),
     api.list("/v1/profiles"),
     currentSite ? api.list(`${sitePath}/hosts`) : Promise.resolve([] as Row[]),
+    currentSite ? api.list(`${sitePath}/rules`) : Promise.resolve([] as Row[]),
     currentSite ? api.list(`/v1/secrets?site=${enc(slug)}`) : Promise.resolve([] as Row[]),
   ]);
 
@@ -180,6 +182,7 @@ export async function makePlan(api: Api, loaded: Loaded, opts: PlanOptions = {})
   }
 
   changes.push(...secretChanges("host"));
+  changes.push(...ruleChanges(file.rules, rules, `${sitePath}/rules`, opts.prune ?? false));
 
   if (opts.prune) {
     for (const r of secrets) {
@@ -193,6 +196,32 @@ export async function makePlan(api: Api, loaded: Loaded, opts: PlanOptions = {})
     }
   }
   return { file: loaded.path, site: slug, changes };
+}
+
+// Assignment rules, after the profiles they name and the site: pruned ones first, then replacements, then creates,
+// so a selector moving from one rule to another is not refused as a tie with a rule about to change. A replacement is
+// a whole rule (PUT): a description the file leaves out is kept as it is.
+function ruleChanges(wanted: SiteFileRule[], current: Row[], path: string, prune: boolean): Change[] {
+  const deletes: Change[] = [];
+  const updates: Change[] = [];
+  const creates: Change[] = [];
+  if (prune) {
+    for (const r of current) if (!wanted.some((w) => w.name === r.name)) deletes.push({ op: "delete", kind: "rule", key: r.name, method: "DELETE", path: `${path}/${enc(r.name)}`, etag: etag(r), before: r });
+  }
+  for (const w of wanted) {
+    const desired = defined({ profile: w.profile, selector: w.selector, description: w.description });
+    const r = current.find((c) => c.name === w.name);
+    if (!r) {
+      creates.push({ op: "create", kind: "rule", key: w.name, method: "POST", path, body: { name: w.name, ...desired }, fields: changedFields(desired, {}) });
+      continue;
+    }
+    const fields = changedFields(desired, r);
+    if (fields.length) {
+      const body = { profile: w.profile, selector: w.selector, description: w.description === undefined ? r.description : w.description };
+      updates.push({ op: "update", kind: "rule", key: w.name, method: "PUT", path: `${path}/${enc(w.name)}`, body, fields, etag: etag(r), before: r });
+    }
+  }
+  return [...deletes, ...updates, ...creates];
 }
 
 const pick = (o: Row, fields: FieldChange[]) => Object.fromEntries(fields.map((f) => [f.field, o[f.field]]));

@@ -1,4 +1,4 @@
-// The site file: one YAML document describing a site, the profiles and images it boots, its hosts and secret
+// The site file: one YAML document describing a site, the profiles and images it boots, its hosts, assignment rules and secret
 // references. Field schemas come from the admin API (worker/admin/schemas.ts, hostFields.ts), so the file accepts
 // and normalises exactly what the API does (MACs, UUIDs, hostname case).
 import { z } from "zod";
@@ -6,6 +6,8 @@ import { Arch, CatalogueName, Hostname, Labels, Mac, SecretName, Serial, Slug, U
 import { Intent, IpxeBuildField, Network } from "../../admin/hostFields.ts";
 import { ROLE_NAME } from "../../artifacts/roles.ts";
 import { FILE_KINDS, FILE_NAME } from "../../render/files.ts";
+import { RuleName, Selector } from "../../admin/ruleFields.ts";
+import { canTie } from "../../assign/conflicts.ts";
 
 export const API_VERSION = "edgeboot/v1";
 
@@ -69,6 +71,14 @@ const Host = z
   })
   .refine((h) => Boolean(h.hostname || h.mac), { message: "a host needs a hostname or a mac", path: ["hostname"] });
 
+// A profile assignment rule of the site (worker/assign/README.md); ties are refused here before the API would.
+const Rule = z.strictObject({
+  name: RuleName,
+  profile: CatalogueName,
+  selector: Selector,
+  description: z.string().max(1024).nullable().optional(),
+});
+
 // A reference, never a value: the value comes from the environment or a file when apply writes the secret.
 const Secret = z
   .strictObject({
@@ -101,6 +111,7 @@ export const SiteFile = z
     images: z.array(Image).default([]),
     profiles: z.array(Profile).default([]),
     hosts: z.array(Host).default([]),
+    rules: z.array(Rule).max(100).default([]),
     secrets: z.array(Secret).default([]),
   })
   .superRefine((f, ctx) => {
@@ -118,6 +129,11 @@ export const SiteFile = z
     dup(f.hosts, (h) => h.hostname, "hosts", "hostname");
     dup(f.hosts, (h) => h.mac, "hosts", "mac");
     dup(f.secrets, (s) => `${s.host ?? ""}/${s.name}`, "secrets", "name");
+    dup(f.rules, (r) => r.name, "rules", "name");
+    f.rules.forEach((r, i) => {
+      const tie = f.rules.find((o, j) => j < i && canTie(o.selector, r.selector));
+      if (tie) ctx.addIssue({ code: "custom", message: `ties with rule ${tie.name}: equal specificity and a machine could match both (worker/assign/README.md)`, path: ["rules", i, "selector"] });
+    });
     f.secrets.forEach((s, i) => {
       const ref = s.host?.toLowerCase();
       if (ref !== undefined && !f.hosts.some((h) => h.hostname === ref || h.mac === ref.replace(/-/g, ":"))) {
@@ -131,6 +147,7 @@ export type SiteFileImage = SiteFile["images"][number];
 export type SiteFileProfile = SiteFile["profiles"][number];
 export type SiteFileHost = SiteFile["hosts"][number];
 export type SiteFileSecret = SiteFile["secrets"][number];
+export type SiteFileRule = SiteFile["rules"][number];
 export { isSha };
 
 // Published for editors (yaml-language-server: `# yaml-language-server: $schema=…/site.schema.json`).
