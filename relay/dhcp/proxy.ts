@@ -156,9 +156,11 @@ function baseReply(req: DhcpPacket, ctx: ProxyContext, type: number, vendor: str
 }
 
 // `file` holds at most 127 characters; a longer URL goes to option 67 with `file` left empty (PROTOCOLS.md §3.4, §7.15).
-function setBootFile(p: DhcpPacket, bootFile: string): void {
+// HTTP Boot gets its URL in option 67 as well: EDK2 reads 67 first and `file` otherwise (PROTOCOLS.md §4), and the UEFI
+// spec's HTTP Boot offer names option 67, which is what other vendors' firmware may read.
+function setBootFile(p: DhcpPacket, bootFile: string, httpBoot = false): void {
   if (bootFile.length <= 127) p.file = bootFile;
-  else p.options.set(OPT.BOOTFILE_NAME, ascii(bootFile));
+  if (bootFile.length > 127 || httpBoot) p.options.set(OPT.BOOTFILE_NAME, ascii(bootFile));
 }
 
 export function buildProxyReply(req: DhcpPacket, on: ReceivedOn, from: Source, ctx: ProxyContext): ProxyDecision {
@@ -188,7 +190,7 @@ export function buildProxyReply(req: DhcpPacket, on: ReceivedOn, from: Source, c
     if (uefiFirmware && ctx.ipxeTrust) options.push([OPT.IPXE, ctx.ipxeTrust]);
     const reply = baseReply(req, ctx, MSG.OFFER, client.httpBoot ? "HTTPClient" : "PXEClient", options);
     reply.flags = FLAG_BROADCAST;
-    setBootFile(reply, bootFile);
+    setBootFile(reply, bootFile, client.httpBoot);
     // RFC 2131 §4.1: relayed requests go back to the relay agent on 67; otherwise broadcast (yiaddr is 0).
     const relayed = req.giaddr !== "0.0.0.0";
     return {

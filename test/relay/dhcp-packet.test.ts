@@ -39,7 +39,7 @@ describe("DHCP codec on real firmware captures", () => {
   it.each(captures)("%s gets its golden proxy reply (or none)", (name) => {
     const req = decodeDhcp(capture(name));
     const on = name.includes("4011") ? "proxy" : "dhcp";
-    const from = on === "proxy" ? { address: req.ciaddr, port: name.startsWith("ovmf") ? 4011 : 68 } : { address: "0.0.0.0", port: 68 };
+    const from = on === "proxy" ? { address: req.ciaddr, port: /^(ovmf|aavmf)-/.test(name) ? 4011 : 68 } : { address: "0.0.0.0", port: 68 };
     const d = buildProxyReply(req, on, from, {
       serverIp: "10.213.0.3",
       httpBase: "http://10.213.0.3:8067",
