@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
+const NATIVE = process.arch === "arm64" ? "arm64" : "amd64"; // the private lists carry these two only
 const LIST = "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main\n";
 
 export interface TrixieApt {
@@ -88,10 +89,12 @@ export function trixieDebs(apt: TrixieApt, pkgs: string[]): Record<string, { deb
 function downloadOne(apt: TrixieApt, debs: string, pkg: string): { deb: string; version: string } | string {
   const version = trixieCandidate(apt, pkg);
   if (!version) return "no candidate in the trixie lists";
-  const [name] = pkg.split(":");
-  // dpkg file names escape the epoch colon as %3a.
+  const [name, arch] = pkg.split(":");
+  // dpkg file names escape the epoch colon as %3a and end with the arch: one version of busybox-static is kept as
+  // _amd64 and _arm64, so a name without an arch means the machine's own (or an arch-independent `all` package).
   const prefix = `${name}_${version.replace(/:/g, "%3a")}_`;
-  const kept = readdirSync(debs).find((f) => f.startsWith(prefix) && f.endsWith(".deb"));
+  const archs = arch ? [arch] : [NATIVE, "all"];
+  const kept = readdirSync(debs).find((f) => f.startsWith(prefix) && archs.some((a) => f === `${prefix}${a}.deb`));
   if (kept) return { deb: join(debs, kept), version };
   // Parallel test processes may both find it missing: each downloads into its own directory, renames into place.
   const tmp = join(debs, `.download-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
