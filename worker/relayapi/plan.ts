@@ -1,16 +1,19 @@
 import type { BootIntent, IpxeMenu } from "../db/schema.ts";
 
-// Which images a site can boot: profiles reached from its hosts (assigned profile, boot intent), its default
-// profile and the menus of those profiles, each restricted to the architectures of the hosts that reach it.
+// Which images a site can boot: profiles reached from its hosts (assigned profile, boot intent), its assignment
+// rules, its default profile and the menus of those profiles, each restricted to the architectures of the hosts that
+// reach it (a rule: its arch constraint, else any, since it may match machines not yet seen).
 export type PlanHost = { profileId: string | null; arch: string | null; intent: BootIntent | null };
 export type PlanProfile = { id: string; name: string; image: string | null; menu: IpxeMenu | null };
 export type PlanImage = { name: string; arch: string };
+export type PlanRule = { profileId: string; selector: { arch?: string } };
 
 const ALL = "*";
 
 export function siteImages<I extends PlanImage>(input: {
   defaultProfileId: string | null;
   hosts: PlanHost[];
+  rules?: PlanRule[];
   profiles: PlanProfile[];
   images: I[];
   // The artifact route checks access with every architecture, since a host's arch may be learned at boot.
@@ -33,6 +36,7 @@ export function siteImages<I extends PlanImage>(input: {
     add(host.profileId ? byId.get(host.profileId)?.name : undefined, arch);
     if (host.intent && host.intent.target !== "local") add(host.intent.target, arch);
   }
+  for (const rule of input.rules ?? []) add(byId.get(rule.profileId)?.name, [rule.selector.arch ?? ALL]);
   if (input.defaultProfileId) add(byId.get(input.defaultProfileId)?.name, [ALL]);
 
   // Menus can point at further profiles; propagate until nothing changes (bounded by the profile count).

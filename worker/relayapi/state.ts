@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, isNull } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { hosts, images, profiles, relayCommands, sites } from "../db/schema.ts";
+import { assignmentRules, hosts, images, profiles, relayCommands, sites } from "../db/schema.ts";
 import { imageArtifactHashes } from "../artifacts/refs.ts";
 import { siteImages } from "./plan.ts";
 
@@ -11,7 +11,7 @@ export type SiteState = Awaited<ReturnType<typeof loadSiteState>>;
 
 // Everything a relay's snapshot is made of. Profiles and images are global and few, so they are read whole.
 export async function loadSiteState(db: Db, siteId: string, now: number) {
-  const [siteRows, hostRows, profileRows, imageRows, commandRows] = await db.batch([
+  const [siteRows, hostRows, profileRows, imageRows, commandRows, ruleRows] = await db.batch([
     db.select().from(sites).where(eq(sites.id, siteId)).limit(1),
     db
       .select({
@@ -38,14 +38,17 @@ export async function loadSiteState(db: Db, siteId: string, now: number) {
       .from(relayCommands)
       .where(and(eq(relayCommands.siteId, siteId), isNull(relayCommands.deliveredAt), gt(relayCommands.createdAt, now - COMMAND_TTL_MS)))
       .orderBy(asc(relayCommands.createdAt), asc(relayCommands.id)),
+    // Machines a rule assigns boot its profile's image: the relay prefetches it and may fetch its artifacts.
+    db.select({ profileId: assignmentRules.profileId, selector: assignmentRules.selector }).from(assignmentRules).where(eq(assignmentRules.siteId, siteId)),
   ]);
-  return { site: siteRows[0], hosts: hostRows, profiles: profileRows, images: imageRows, commands: commandRows };
+  return { site: siteRows[0], hosts: hostRows, profiles: profileRows, images: imageRows, commands: commandRows, rules: ruleRows };
 }
 
 export function usedImages(state: SiteState, opts: { allArches?: boolean } = {}) {
   return siteImages({
     defaultProfileId: state.site?.defaultProfileId ?? null,
     hosts: state.hosts,
+    rules: state.rules,
     profiles: state.profiles,
     images: state.images,
     allArches: opts.allArches ?? false,
