@@ -11,6 +11,7 @@ import { buildCatalogue, type Relay, SITE, startRelay } from "./edgeboot.ts";
 import { ensureInstaller, type Installer, type LanServices, startLanServices } from "./installer.ts";
 import { type Lab, openLab } from "./lab.ts";
 import { e2eEnabled, installerPrereqsMissing } from "./prereqs.ts";
+import { DEBIAN_PRESEED, debian } from "../../worker/recipes/debian.ts";
 import { waitFor } from "./proc.ts";
 import { serialStages, tail } from "./qemu.ts";
 import { bootEvents, type Expected, missingInOrder, phase, printTimeline } from "./timeline.ts";
@@ -25,41 +26,14 @@ const DOMAIN = "e2e.example";
 // above what was seen (see the README).
 const DI_VM_TIMEOUT_MS = 20 * 60_000;
 const DI_MEMORY_MB = 1024;
-// d-i reads everything before `---` itself; what follows goes into the installed system's boot loader too.
-// netcfg/get_nameservers: the lab's DHCP server hands out no DNS server, and netcfg then asks for one at critical
-// priority (netcfg dhcp.c, state NAMESERVERS); the site's DNS server comes from a site variable.
-const CMDLINE =
-  "auto=true priority=critical url={{ boot.files.preseed }} interface=auto hostname={{ host.hostname }} domain={{ var.domain }} " +
-  "netcfg/get_nameservers={{ var.nameserver }} DEBIAN_FRONTEND=text --- console=ttyS0";
-// The operator's preseed, with their own early and late commands (edgeboot chains its progress reports to them).
-// The early command writes to the console, so the serial log shows that d-i ran the preseed's commands, for this host.
-const PRESEED = `#_preseed_V1
-# Debian 12, per host: everything up to the mirror (the lab has none).
-d-i debian-installer/locale string en_US.UTF-8
-d-i keyboard-configuration/xkb-keymap select us
-d-i netcfg/choose_interface select auto
-d-i netcfg/get_hostname string {{ host.hostname }}
-d-i netcfg/get_domain string {{ var.domain }}
-d-i hw-detect/load_firmware boolean false
-d-i mirror/country string manual
-d-i mirror/http/hostname string {{ var.mirrorHost }}
-d-i mirror/http/directory string /{{ host.hostname }}/debian
-d-i mirror/http/proxy string
-d-i passwd/root-password-crypted password {{ secret.rootPasswordHash }}
-d-i passwd/make-user boolean false
-d-i clock-setup/utc boolean true
-d-i time/zone string UTC
-d-i clock-setup/ntp boolean false
-d-i partman-auto/method string regular
-d-i partman-auto/choose_recipe select atomic
-d-i partman/confirm boolean true
-d-i partman/confirm_nooverwrite boolean true
-d-i grub-installer/bootdev string default
-d-i finish-install/reboot_in_progress note
-d-i preseed/early_command string echo "EDGEBOOT-DI early_command ran on {{ host.hostname }}" > /dev/console
-d-i preseed/late_command string \\
-    in-target sh -c 'echo {{ host.hostname }} > /etc/edgeboot-installed'
-`;
+// The recipe's profile (worker/recipes/debian.ts), plus what this lab needs on the kernel line: the lab's DHCP server
+// hands out no DNS server, and netcfg then asks for one at critical priority (netcfg dhcp.c, state NAMESERVERS), so
+// the LAN's DNS server is preseeded there (netcfg runs before the preseed file is read); DEBIAN_FRONTEND=text keeps
+// the serial console plain text.
+const CMDLINE = debian.profile.cmdline.replace(" --- ", " netcfg/get_nameservers={{ var.nameserver }} DEBIAN_FRONTEND=text --- ");
+// The recipe's preseed plus an operator's own early command (edgeboot chains its report to it), which writes to the
+// console: the serial log then shows that d-i ran the preseed's commands, rendered for this host.
+const PRESEED = `${DEBIAN_PRESEED}d-i preseed/early_command string echo "EDGEBOOT-DI early_command ran on {{ host.hostname }}" > /dev/console\n`;
 // A crypt(3) SHA-512 hash as an operator would keep it: a secret, so the file follows the site's delivery policy.
 const ROOT_HASH = `$6$e2e${randomBytes(4).toString("hex")}$${randomBytes(32).toString("base64").replace(/[+=]/g, "")}`;
 
@@ -86,12 +60,15 @@ describe.skipIf(!enabled)("the Debian installer netboots through edgeboot and ap
     api.uploadArtifact(di.kernel, di.kernelSha256);
     api.uploadArtifact(di.initrd, di.initrdSha256);
     await api.post("/v1/images", { name: DI_IMAGE, arch: "x86_64", version: `d-i ${di.version}`, artifacts: { kernel: di.kernelSha256, initrd: [di.initrdSha256] } });
-    await api.post("/v1/profiles", { name: DI_PROFILE, image: DI_IMAGE, cmdline: CMDLINE, nocloud: false, files: { preseed: { kind: "preseed", template: PRESEED } } });
+    await api.post("/v1/profiles", { ...debian.profile, name: DI_PROFILE, image: DI_IMAGE, cmdline: CMDLINE, files: { preseed: { kind: "preseed", template: PRESEED } } });
     // bound: the preseed (it names a secret) is served only through the relay that issued the chain, for the
     // machine it saw; the kernel line's file URL and the events URL point at that relay's /h/ proxy.
-    await api.patch(`/v1/sites/${SITE}`, { secretDelivery: "bound", vars: { domain: DOMAIN, nameserver: lan.dns, mirrorHost: lan.mirrorHost } });
-    await api.put(`/v1/secrets/rootPasswordHash?site=${SITE}`, { value: ROOT_HASH });
-    await api.post(`/v1/sites/${SITE}/hosts`, { hostname: host.hostname, mac: host.mac, profile: DI_PROFILE });
+    await api.patch(`/v1/sites/${SITE}`, { secretDelivery: "bound" });
+    // The recipe's order: host without profile, its secret, then the profile (host vars win over the profile's).
+    const vars = { domain: DOMAIN, nameserver: lan.dns, mirrorHost: lan.mirrorHost, mirrorDirectory: `/${host.hostname}/debian`, installDisk: "/dev/vda" };
+    await api.post(`/v1/sites/${SITE}/hosts`, { hostname: host.hostname, mac: host.mac, vars });
+    await api.put(`/v1/secrets/rootPasswordHash?site=${SITE}&host=${host.hostname}`, { value: ROOT_HASH });
+    await api.patch(`/v1/sites/${SITE}/hosts/${host.hostname}`, { profile: DI_PROFILE });
     relay = await startRelay(lab.net, worker.url, catalogue, lab.work);
     timings.push(`setup (lab, installer, DNS + mirror stand-in, Worker, catalogue, relay): ${secs(t0)} s`);
   });

@@ -4,6 +4,7 @@
 // Real Worker, real D1.
 import { describe, expect, it } from "vitest";
 import { api } from "../../helpers/admin.ts";
+import type { ConfigFiles } from "../../../worker/db/schema.ts";
 import { call, eventsOf, freshStoragePerTest, hostRow, seedHost, seedImage, seedProfile, seedRelay, seedSecret, seedSite, tokensIn } from "./seed.ts";
 
 freshStoragePerTest();
@@ -23,7 +24,7 @@ const PRESEED = [
 ].join("\n");
 const ROOT_HASH = "$6$salt$Abc/def.ghi";
 
-async function lab(files: Record<string, unknown> = { preseed: { kind: "preseed", template: PRESEED } }) {
+async function lab(files: ConfigFiles = { preseed: { kind: "preseed", template: PRESEED } }) {
   const site = await seedSite({ slug: "dc", bootAuth: "relay", secretDelivery: "bound", vars: { domain: "example.net", mirror: "deb.example.net" } });
   const relay = await seedRelay({ siteId: site.id, id: "relay-1", cacheUrl: `${RELAY}/artifacts/`, lastSeenAt: Date.now() });
   await seedImage({ name: "d-i" });
