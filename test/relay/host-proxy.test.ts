@@ -1,6 +1,7 @@
 // /h/<token>/<rest> on the relay, against a real local HTTP server standing in for the API (it records what arrives).
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApiGate, type ApiGate } from "../../relay/apiGate.ts";
 import { hostProxyRoute, MAX_HOST_BODY } from "../../relay/boot/hostProxy.ts";
 import { BinaryCatalog } from "../../relay/binaries.ts";
 import { ClientTable } from "../../relay/dhcp/clients.ts";
@@ -16,11 +17,11 @@ let api: Awaited<ReturnType<typeof listen>>;
 let relay: Awaited<ReturnType<typeof listen>> & ReturnType<typeof parts>;
 
 const clients = new ClientTable();
-async function startRelay(apiUrl: string, timeoutMs = 2000) {
+async function startRelay(apiUrl: string, timeoutMs = 2000, gate?: ApiGate) {
   const p = parts();
   const binaries = new BinaryCatalog("/nonexistent-edgeboot", []);
   await binaries.ready();
-  const route = hostProxyRoute({ apiUrl, credential: "ebr_relay-cred", timeoutMs, idleMs: 1000, clients, log: p.log });
+  const route = hostProxyRoute({ apiUrl, credential: "ebr_relay-cred", timeoutMs, idleMs: 1000, clients, gate, log: p.log });
   const server = createRelayHttpServer({ bootIpxe: async () => {}, binaries, registry: p.registry, metrics: p.metrics, log: p.log, extraRoutes: [route] });
   return { ...(await listen(server)), ...p };
 }
@@ -184,5 +185,35 @@ describe("relay /h/ proxy", () => {
     // The relay still answers afterwards.
     reset();
     expect((await getFrom(`${relay.base}/h/${TOKEN}/nocloud/meta-data`, "127.0.0.1")).status).toBe(200);
+  });
+});
+
+describe("relay /h/ proxy behind the API gate", () => {
+  it("queues a request while the one slot waits for the API, answers 503 api_busy past the wait, and frees the slot with the answer", async () => {
+    reset();
+    const gate = createApiGate({ limit: 1, maxWaitMs: 400 });
+    const gated = await startRelay(api.base, 2000, gate);
+    try {
+      let releaseFirst: () => void = () => {};
+      answer = (req, res) => {
+        if (req.url!.endsWith("/slow")) releaseFirst = () => res.end("slow");
+        else res.end("fast");
+      };
+      const slow = getFrom(`${gated.base}/h/${TOKEN}/nocloud/slow`, "127.0.0.2");
+      await new Promise((r) => setTimeout(r, 100));
+      expect(gate.stats()).toEqual({ active: 1, waiting: 0 });
+      // The API has not answered the first request's headers: the second waits, then gives up with 503.
+      const refused = await getFrom(`${gated.base}/h/${TOKEN}/nocloud/fast`, "127.0.0.2");
+      expect(refused.status).toBe(503);
+      expect(JSON.parse(refused.body)).toMatchObject({ error: { code: "api_busy" } });
+      expect(refused.headers["retry-after"]).toBe("5");
+      expect(seen.map((r) => r.url.split("/").pop())).toEqual(["slow"]);
+      releaseFirst();
+      expect(await slow).toMatchObject({ status: 200, body: "slow" });
+      expect(await getFrom(`${gated.base}/h/${TOKEN}/nocloud/fast`, "127.0.0.2")).toMatchObject({ status: 200, body: "fast" });
+      expect(gate.stats()).toEqual({ active: 0, waiting: 0 });
+    } finally {
+      await gated.close();
+    }
   });
 });
