@@ -87,6 +87,13 @@ describe("site file: assignment rules", () => {
     // The rule decides for the labelled host, as /explain shows.
     const why = await admin("GET", "/v1/sites/rules-lab/hosts/w1/explain?arch=x86_64");
     expect(why.body.decision).toMatchObject({ source: "rule", rule: "workers" });
+    // And as `edgeboot explain` prints it: the winner, and why each other rule did not decide.
+    const shown = await cli(["explain", "w1", "--site", "rules-lab", "--arch", "x86_64"]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain('rules      rule "workers" is the most specific matching rule');
+    expect(shown.stdout).toContain("✓ workers → rl-worker (3000): every constraint holds; most specific match");
+    expect(shown.stdout).toContain("✗ qemu → rl-live (4006): MAC 02:00:00:00:00:01 does not start with 52:54:00");
+    expect(shown.stdout).toContain("✗ dell → rl-worker (8009): no uuid");
   });
 
   it("then diff is clean (the file's spellings compare as normalised) and apply changes nothing", async () => {
@@ -141,6 +148,19 @@ describe("site file: assignment rules", () => {
     const r = await cli(["apply", "-f", file]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('rule "by-rack" ties with rule "manual"');
+    expect(await ruleNames()).toEqual(["manual", "qemu", "workers"]);
+  });
+
+  it("edgeboot rules create|list|get|delete", async () => {
+    const made = await cli(["rules", "create", "by-cli", "--site", "rules-lab", "--profile", "rl-live", "--label", "zone=c", "--label", "tier=x", "--arch", "arm64", "-o", "json"]);
+    expect(made.code, made.stderr).toBe(0);
+    expect(JSON.parse(made.stdout)).toMatchObject({ name: "by-cli", selector: { labels: { zone: "c", tier: "x" }, arch: "arm64" }, specificity: 5000 });
+    const list = await cli(["rules", "list", "--site", "rules-lab"]);
+    expect(list.stdout).toMatch(/by-cli\s+rl-live\s+zone=c,tier=x arch=arm64\s+5000/);
+    const tie = await cli(["rules", "create", "tie", "--site", "rules-lab", "--profile", "rl-live", "--label", "owner=ops"]);
+    expect(tie.code).not.toBe(0);
+    expect(tie.stderr).toContain('rule "tie" ties with rule "manual"');
+    expect((await cli(["rules", "delete", "by-cli", "--site", "rules-lab"])).code).toBe(0);
     expect(await ruleNames()).toEqual(["manual", "qemu", "workers"]);
   });
 });

@@ -75,6 +75,14 @@ export function hostToolCommands(program: Command, env: Env): void {
       line("host", `${e.host.hostname ?? "(no hostname)"} ${e.host.mac ?? ""} state=${e.host.state}`);
       line("site", `${e.site.slug} bootAuth=${e.site.bootAuth} unknownHosts=${e.site.unknownHostPolicy}`);
       line("decision", `${e.decision.kind}${e.decision.source ? ` (${e.decision.source})` : ""}: ${e.decision.why}`);
+      // Assignment rules (absent from APIs older than them): the winner, then why each other rule did not decide.
+      if (e.rules?.items?.length) {
+        line("rules", e.rules.why);
+        for (const r of e.rules.items as { name: string; profile: string | null; specificity: number; result: string; why: string }[]) {
+          const mark = r.result === "matched" ? pc.green("✓") : r.result === "outranked" ? pc.yellow("~") : pc.dim("✗");
+          process.stdout.write(`${"".padEnd(11)}${mark} ${r.name} → ${r.profile ?? "-"} (${r.specificity}): ${r.why}\n`);
+        }
+      }
       if (e.boot) {
         line("profile", e.boot.profile.name);
         line("image", `${e.boot.image.name} ${e.boot.image.version} ${e.boot.image.arch}`);

@@ -1,4 +1,4 @@
-// `edgeboot sites|hosts|profiles|images|tokens|relays|secrets list|get|create|delete`: one table of columns and paths
+// `edgeboot sites|hosts|profiles|images|tokens|relays|rules|secrets list|get|create|delete`: one table of columns and paths
 // per resource; create takes a few flags for the common fields plus --data for anything the API accepts.
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
@@ -171,6 +171,38 @@ const SPECS: Spec[] = [
     list: (s) => `${site(s)}/relays`,
     one: (s, k) => `${site(s)}/relays/${enc(k)}`,
     create: { args: "<name>", options: (c) => c, path: (s) => `${site(s)}/relays`, body: ([name]) => ({ name }) },
+  },
+  {
+    name: "rules",
+    what: "assignment rule",
+    key: "name",
+    columns: [
+      ["NAME", (r) => r.name],
+      ["PROFILE", (r) => r.profile],
+      ["SELECTOR", (r) => Object.entries(r.selector ?? {}).map(([k, v]) => (k === "labels" ? Object.entries(v as Row).map(([lk, lv]) => `${lk}=${lv}`).join(",") : `${k}=${v}`)).join(" ")],
+      ["SPECIFICITY", (r) => r.specificity],
+      ["REV", (r) => r.revision],
+    ],
+    list: (s) => `${site(s)}/rules`,
+    one: (s, k) => `${site(s)}/rules/${enc(k)}`,
+    create: {
+      args: "<name>",
+      options: (c) =>
+        c
+          .requiredOption("--profile <name>", "the profile a matching machine boots")
+          .option("--label <key=value>", "required label (repeatable)", collect)
+          .option("--arch <arch>", "required architecture (iPXE's ${buildarch})")
+          .option("--mac-prefix <octets>", "required MAC prefix, e.g. 52:54:00")
+          .option("--uuid <pattern>", "UUID or pattern ('*' matches any run)")
+          .option("--serial <pattern>", "serial or pattern ('*' matches any run)")
+          .option("--description <text>"),
+      path: (s) => `${site(s)}/rules`,
+      body: ([name], o) => {
+        const data = dataOf(o.data);
+        const selector = defined({ ...(data.selector ?? {}), labels: keyValues(o.label, "--label"), arch: o.arch, macPrefix: o.macPrefix, uuid: o.uuid, serial: o.serial });
+        return defined({ ...data, name, profile: o.profile, description: o.description, selector });
+      },
+    },
   },
   {
     name: "secrets",
