@@ -78,7 +78,7 @@ export function ensureInstaller(): Installer {
     rmSync(tmp, { recursive: true, force: true });
   }
   // Older installer versions are never used again.
-  for (const d of readdirSync(cacheRoot)) if (d.startsWith("d-i-") && d !== basename(dir)) rmSync(join(cacheRoot, d), { recursive: true, force: true });
+  for (const d of readdirSync(cacheRoot)) if (d.startsWith("d-i-") && !d.startsWith("d-i-tmp-") && d !== basename(dir)) rmSync(join(cacheRoot, d), { recursive: true, force: true });
   return described(dir, version);
 }
 
