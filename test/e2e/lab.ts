@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { type BootImage, ensureBootImage, workRoot } from "./image.ts";
 import { createTestNet, preClean, type Segment, type TestNet } from "./netns.ts";
 import { type Daemon, killAllDaemonsSync, killLedger, trackDaemons } from "./proc.ts";
-import { type Firmware, launchVm, serialStages, type Stage, tail, type Vm, type VmArch } from "./qemu.ts";
+import { type Firmware, launchVm, type NetBoot, serialStages, type Stage, tail, type Vm, type VmArch } from "./qemu.ts";
 import { startSiteDhcp } from "./sitedhcp.ts";
 
 export interface Lab {
@@ -14,7 +14,7 @@ export interface Lab {
   readonly net: TestNet;
   readonly work: string;
   /** Starts a VM on a new tap; `kernelName` is how the kernel URL ends (for the "kernel fetched" stage). */
-  startVm(opts: { name: string; firmware: Firmware; arch?: VmArch; mac: string; segment?: Segment; uuid?: string; serial?: string; kernelName?: string; timeoutMs?: number; memoryMb?: number; stages?: Stage[] }): Vm;
+  startVm(opts: { name: string; firmware: Firmware; arch?: VmArch; netBoot?: NetBoot; mac: string; segment?: Segment; uuid?: string; serial?: string; kernelName?: string; timeoutMs?: number; memoryMb?: number; stages?: Stage[] }): Vm;
   close(): Promise<void>;
 }
 

@@ -27,7 +27,17 @@ export interface VmOptions {
   memoryMb?: number;
   /** Default x86_64. */
   arch?: VmArch;
+  /** UEFI network boot: "pxe" (default), or "http": UEFI HTTP Boot only, the firmware's PXE client switched off. */
+  netBoot?: NetBoot;
 }
+
+export type NetBoot = "pxe" | "http";
+
+// Debian's OVMF and AAVMF are built with HTTP Boot (HttpBootDxe). With PXE off through fw_cfg (edk2
+// OvmfPkg/RUNTIME_CONFIG.md: opt/org.tianocore/IPv4PXESupport, "does not affect HTTP boot"), the NIC's boot entries are
+// "UEFI HTTPv4" and "UEFI HTTPv6", tried in that order: like a server whose setup says "HTTP Boot only".
+const netBootArgs = (opts: VmOptions): string[] =>
+  opts.netBoot === "http" ? ["-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=no", "-fw_cfg", "name=opt/org.tianocore/IPv6PXESupport,string=no"] : [];
 
 // AAVMF from Debian's qemu-efi-aarch64: code read-only, a per-VM copy of the variable store (64 MiB each).
 export const AAVMF_CODE = "/usr/share/AAVMF/AAVMF_CODE.fd";
@@ -104,6 +114,8 @@ function arm64Args(opts: VmOptions, serialLog: string): [string, string[]] {
 export function launchVm(opts: VmOptions): Vm {
   const serialLog = join(opts.workDir, `${opts.name}.serial.log`);
   const [cmd, args] = opts.arch === "arm64" ? arm64Args(opts, serialLog) : x86Args(opts, serialLog);
+  if (opts.netBoot === "http" && opts.firmware !== "uefi") throw new Error(`${opts.name}: UEFI HTTP Boot needs firmware "uefi"`);
+  args.push(...netBootArgs(opts));
   const startedAt = Date.now();
   const qemu: Daemon = startDaemon({ name: opts.name, ns: opts.ns, cmd, args, log: join(opts.workDir, `${opts.name}.qemu.log`) });
 
