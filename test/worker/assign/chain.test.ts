@@ -52,6 +52,24 @@ describe("assignment rules on the chain", () => {
     expect(await bootedProfile(fallback.body)).toBe("prf-fallback");
   });
 
+  it("unknown machines by UUID pattern, serial pattern and reported arch, as iPXE sends them", async () => {
+    await lab();
+    await seedImage({ name: "os", arch: "arm64" });
+    await rule("lab", "dell", "db", { uuid: "4C4C4544-*" });
+    await rule("lab", "hp", "worker", { serial: "CZ2*" });
+    await rule("lab", "arm", "fallback", { arch: "arm64" });
+    // iPXE's ${uuid} is upper-case; the query normalises it before the pattern (lower-case) is applied.
+    const dell = await call("/boot/lab/ipxe?mac=02:00:00:00:00:61&uuid=4C4C4544-0042-3510-8052-B4C04F4E3732&arch=x86_64");
+    expect(await bootedProfile(dell.body)).toBe("prf-db");
+    const hp = await call("/boot/lab/ipxe?mac=02:00:00:00:00:62&serial=CZ23010ABC&arch=x86_64");
+    expect(await bootedProfile(hp.body)).toBe("prf-worker");
+    const arm = await call("/boot/lab/ipxe?mac=02:00:00:00:00:63&arch=arm64");
+    expect(await bootedProfile(arm.body)).toBe("prf-fallback");
+    // Serials compare case-sensitively: cz2… is not CZ2*.
+    const lower = await call("/boot/lab/ipxe?mac=02:00:00:00:00:64&serial=cz23010abc&arch=x86_64");
+    expect(tokensIn(lower.body)).toEqual([]);
+  });
+
   it("a known host without a profile is matched by its labels; the most specific rule wins", async () => {
     const site = await lab();
     await seedHost({ id: "h-w", siteId: site.id, hostname: "w1", mac: "02:00:00:00:00:11", labels: { role: "worker", rack: "r2" } });

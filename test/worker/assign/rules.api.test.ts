@@ -201,6 +201,14 @@ describe("assignment rules and profiles", () => {
     expect((await api("DELETE", `/v1/profiles/${profile}`)).status).toBe(204);
   });
 
+  it("deleting the site deletes its rules", async () => {
+    const { site, profile, rules } = await lab();
+    await api("POST", rules, { name: "gone", profile, selector: { arch: "arm64" } });
+    expect((await api("DELETE", `/v1/sites/${site}`)).status).toBe(204);
+    expect(await count("select count(*) as n from assignment_rules where name = 'gone' and site_id not in (select id from sites)")).toBe(0);
+    expect((await api("DELETE", `/v1/profiles/${profile}`)).status).toBe(204);
+  });
+
   it("the OpenAPI document describes the routes and the explain section", async () => {
     const doc = (await api("GET", "/v1/openapi.json")).body;
     expect(Object.keys(doc.paths["/sites/{site}/rules"]).sort()).toEqual(["get", "post"]);
