@@ -15,11 +15,12 @@ const FILES: Record<number, HttpsFailure> = {
 };
 // POSIX codes that mean "no connection" from any layer: ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, ENOTCONN, ETIMEDOUT.
 const UNREACHABLE = new Set([0x0e, 0x17, 0x28, 0x38, 0x4c]);
+const ENOTSUP = 0x3c;
 
 export const HTTPS_FAILURE_TEXT: Record<HttpsFailure, string> = {
   "untrusted-certificate":
     "iPXE did not trust the API certificate: its root is not a fingerprint this iPXE trusts (relay --api-trust-sha256), a certificate is outside its validity (check the machine clock), or the chain is incomplete",
-  tls: "the TLS handshake with the API failed: this iPXE needs TLS 1.2 and an RSA certificate (no ECDSA)",
+  tls: "the TLS handshake with the API failed: this iPXE needs TLS 1.2 and an RSA certificate (no ECDSA) with a cipher it has",
   "http-status": "the API refused the direct request (HTTP error status)",
   unreachable: "the API could not be reached from this machine",
   other: "the direct HTTPS request failed",
@@ -31,7 +32,8 @@ export function classifyIpxeError(text: string): { errno: number; failure: Https
   const errno = Number(text);
   const posix = (errno >>> 24) & 0x7f;
   const file = FILES[errno & FILE_MASK];
-  const failure = UNREACHABLE.has(posix) ? "unreachable" : (file ?? "other");
+  // ENOTSUP from certificate parsing is a key or signature algorithm this build lacks (an ECDSA certificate), not trust.
+  const failure = UNREACHABLE.has(posix) ? "unreachable" : posix === ENOTSUP && file === "untrusted-certificate" ? "tls" : (file ?? "other");
   return { errno, failure };
 }
 

@@ -31,7 +31,8 @@ function freePort(ip: string): Promise<number> {
   });
 }
 
-export async function startWorker(ip: string, workDir: string): Promise<WorkerDev> {
+/** `tls`: serve HTTPS with this key and certificate (wrangler dev --local-protocol https); the caller trusts its CA. */
+export async function startWorker(ip: string, workDir: string, opts: { tls?: { keyPath: string; certPath: string } } = {}): Promise<WorkerDev> {
   const persist = join(workDir, "wrangler-state");
   mkdirSync(persist, { recursive: true });
   const { privateKey } = await generateKeyPair("EdDSA", { extractable: true });
@@ -47,10 +48,11 @@ export async function startWorker(ip: string, workDir: string): Promise<WorkerDe
   sh("env", ["CI=1", "WRANGLER_SEND_METRICS=false", wrangler, "deploy", "--dry-run", "--outdir", bundle], { cwd: repo });
 
   const port = await freePort(ip);
-  const url = `http://${ip}:${port}`;
+  const url = `${opts.tls ? "https" : "http"}://${ip}:${port}`;
   const log = join(workDir, "wrangler.log");
   const args = ["dev", join(bundle, "index.js"), "--no-bundle", "--ip", ip, "--port", String(port), "--persist-to", persist, "--env-file", envFile, "--var", `PUBLIC_URL:${url}`];
   args.push("--inspector-port", "0", "--show-interactive-dev-session=false");
+  if (opts.tls) args.push("--local-protocol", "https", "--https-key-path", opts.tls.keyPath, "--https-cert-path", opts.tls.certPath);
   const daemon: Daemon = startDaemon({ name: "wrangler", cmd: wrangler, args, log, env, cwd: repo });
   try {
     await waitFor("wrangler dev to answer /healthz", 180_000, async () => {

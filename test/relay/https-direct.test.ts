@@ -94,6 +94,7 @@ describe("iPXE error numbers in words", () => {
     expect(classifyIpxeError("0x216eb3c")).toEqual({ errno: 0x0216eb3c, failure: "untrusted-certificate" });
     expect(classifyIpxeError("0x22ee03c")?.failure).toBe("untrusted-certificate"); // validator.c
     expect(classifyIpxeError("0x3c0de03c")?.failure).toBe("tls"); // ENOTSUP from net/tls.c
+    expect(classifyIpxeError("0x3c16e03c")?.failure).toBe("tls"); // ENOTSUP from x509.c: an algorithm it lacks (ECDSA)
     expect(classifyIpxeError("0x410c603c")?.failure).toBe("http-status"); // EPERM (403) from httpcore.c
     expect(classifyIpxeError("0x4c0a603c")?.failure).toBe("unreachable"); // ETIMEDOUT from tcp.c
     expect(classifyIpxeError("0xe1e603c")?.failure).toBe("unreachable"); // ECONNREFUSED from anywhere
