@@ -72,6 +72,13 @@ const SPECS = {
     bool: true,
     help: "send HTTPS-capable iPXE straight to the API with a relay-signed token (until sync supplies the site's setting)",
   },
+  apiTrustSha256: {
+    flag: "api-trust-sha256",
+    env: "EDGEBOOT_API_TRUST_SHA256",
+    arg: "HEX",
+    multiple: true,
+    help: "SHA-256 fingerprint of a certificate the API's HTTPS server sends (its root or an intermediate) for iPXE to trust: handed to UEFI firmware in the proxy offer, read by ipxe.efi at startup (repeatable, at most 7; variable: comma-separated; README, Direct mode)",
+  },
   directTokenTtlSeconds: { flag: "direct-token-ttl", env: "EDGEBOOT_DIRECT_TOKEN_TTL", arg: "SECONDS", help: "lifetime of direct-mode tokens (default 300, at most 600)" },
   apiTimeoutMs: { flag: "api-timeout-ms", env: "EDGEBOOT_API_TIMEOUT_MS", arg: "MS", help: "timeout for one chain fetch from the API (default 8000)" },
   apiMaxRequests: {
@@ -238,6 +245,16 @@ const FIELDS = {
     () => [],
   ),
   allowDirect: withDefault(boolText, false),
+  // iPXE's `trust` setting holds at most 255 bytes of 32-byte fingerprints in one DHCP option.
+  apiTrustSha256: withDefault((v: unknown) => {
+    const items = list((x: unknown) =>
+      matching(/^[0-9a-f]{64}$/, "must be a SHA-256 fingerprint: 64 hex digits, colons allowed (openssl x509 -noout -fingerprint -sha256)")(
+        text(x).trim().toLowerCase().replace(/[:\s]/g, ""),
+      ),
+    )(v);
+    if (items.length > 7) throw new FieldError("at most 7 fingerprints fit in one DHCP option");
+    return items;
+  }, () => [] as string[]),
   directTokenTtlSeconds: withDefault(intIn(30, 600, "seconds"), 300),
   apiTimeoutMs: withDefault(intIn(100, 120_000, "milliseconds"), 8000),
   apiMaxRequests: withDefault(intIn(1, 4096, "requests"), 32),

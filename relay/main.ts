@@ -8,6 +8,7 @@ import { remoteApiKeys } from "./apiKeys.ts";
 import { BinaryCatalog } from "./binaries.ts";
 import { createChainFetcher } from "./boot/chain.ts";
 import { createBootIpxeHandler } from "./boot/handler.ts";
+import { ipxeTrustOption } from "./boot/trust.ts";
 import { hostProxyRoute } from "./boot/hostProxy.ts";
 import { parseConfig, pickAdvertiseAddress, type RelayConfig } from "./config.ts";
 import { ClientTable } from "./dhcp/clients.ts";
@@ -107,7 +108,8 @@ export async function startRelay(config: RelayConfig, log: Logger): Promise<Rela
     httpBase = `http://${advertise}:${httpPort}`; // the bound port (config may say 0)
     await artifacts.startSync(httpBase);
     // The client table links DHCP to /boot.ipxe (the MAC seen for an IP, and whether its iPXE can do HTTPS).
-    const dhcpOpts = { config, advertise, httpBase, binaries, clients, log: log.child({ part: "dhcp" }), metrics, events };
+    const ipxeTrust = ipxeTrustOption(config.apiTrustSha256);
+    const dhcpOpts = { config, advertise, httpBase, binaries, clients, ipxeTrust, log: log.child({ part: "dhcp" }), metrics, events };
     let dhcp: DhcpServer | null = null;
     let proxy: DhcpServer | null = null;
     let tftp: TftpServer | null = null;

@@ -12,7 +12,8 @@ import type { Logger } from "../log.ts";
 import type { RelayMetrics } from "../metrics.ts";
 import type { RelayState } from "../state.ts";
 import { createChainFetcher, type ChainFetcher } from "./chain.ts";
-import { bootQuery, directScript, failureScript, refusedScript, scriptText, type BootParams } from "./scripts.ts";
+import { classifyIpxeError, HTTPS_FAILURE_TEXT, ipxeErrorUrl } from "./ipxeError.ts";
+import { bootQuery, directScript, failureScript, httpsFallbackScript, refusedScript, scriptText, type BootParams } from "./scripts.ts";
 
 // What iPXE fills into the offer's URL; empty values are settings it does not have. Each field: a check that
 // returns the value or throws the message (hand-written: zod cost the relay ~6 MiB RSS for a handful of shapes).
@@ -36,6 +37,8 @@ const BOOT_QUERY = {
     return n;
   },
   via: matching(/^relay$/, 'via must be "relay"'),
+  // iPXE's ${errno} after a failed direct HTTPS chain ("%#lx"); only with via=relay.
+  errno: matching(/^(0x[0-9a-fA-F]{1,8}|0)$/, "errno must be iPXE's ${errno}"),
 };
 
 export type BootQuery = { [K in keyof typeof BOOT_QUERY]?: ReturnType<(typeof BOOT_QUERY)[K]> };
@@ -78,7 +81,7 @@ const REFUSALS = {
 export type RefusalReason = keyof typeof REFUSALS;
 
 export type BootHandlerDeps = {
-  config: Pick<RelayConfig, "apiUrl" | "site" | "credential" | "apiTimeoutMs" | "directTokenTtlSeconds">;
+  config: Pick<RelayConfig, "apiUrl" | "site" | "credential" | "apiTimeoutMs" | "directTokenTtlSeconds"> & Partial<Pick<RelayConfig, "apiTrustSha256">>;
   state: RelayState;
   keys: RelayKeys;
   getKey: Ed25519KeyLookup;
@@ -171,10 +174,24 @@ export function createBootIpxeHandler(deps: BootHandlerDeps) {
       });
       const directUrl = `${deps.config.apiUrl}/boot/${encodeURIComponent(deps.config.site)}/ipxe?${bootQuery(params, { t: token })}`;
       const fallbackUrl = `${relayBase}/boot.ipxe?${bootQuery(params, { via: "relay" })}`;
+      const trust = (deps.config.apiTrustSha256 ?? []).length > 0;
       metrics.chainFetches.inc({ result: "direct" });
-      events.emit({ phase: "chain-direct", mac, detail: { client: ip }, at: now() });
-      log.info("direct HTTPS hand-off", { mac, client: ip });
-      return sendScript(res, directScript({ directUrl, fallbackUrl }));
+      events.emit({ phase: "chain-direct", mac, detail: { client: ip, trust }, at: now() });
+      log.info("direct HTTPS hand-off", { mac, client: ip, trust });
+      return sendScript(res, directScript({ directUrl, fallbackUrl, trust }));
+    }
+
+    // A direct HTTPS chain failed and iPXE came back with its error number: record it, say why on the console, and
+    // continue with the relay-carried chain (a second request, so the signed chain is served unmodified).
+    if (q.via === "relay" && q.errno !== undefined) {
+      const known = classifyIpxeError(q.errno);
+      const failure = known?.failure ?? "other";
+      metrics.chainFetches.inc({ result: "https_fallback" });
+      events.emit({ phase: "https-fallback", mac, detail: { client: ip, errno: q.errno, failure, trust: (deps.config.apiTrustSha256 ?? []).length > 0 }, at: now() });
+      log.warn("direct HTTPS failed, falling back to the relay", { mac, client: ip, errno: q.errno, failure });
+      const fallbackUrl = `${relayBase}/boot.ipxe?${bootQuery(params, { via: "relay" })}`;
+      const help = known ? ipxeErrorUrl(known.errno) : "no iPXE error number";
+      return sendScript(res, httpsFallbackScript({ reason: HTTPS_FAILURE_TEXT[failure], errno: q.errno, help, fallbackUrl }));
     }
 
     const result = await fetchChain(params, { address: ip });
