@@ -20,6 +20,8 @@ import { RelayState } from "../../relay/state.ts";
 import { capture } from "./support/captures.ts";
 import { listen } from "./support/http.ts";
 import { parts } from "./support/relayParts.ts";
+import { mutateText, prng, report } from "./support/fuzz.ts";
+import { parseBootQuery } from "../../relay/boot/handler.ts";
 
 const ROOT = "9faf717b7f8ca2f93c256c79f8ac5591895d66d1ff3bee6397a70d29c65eed1a"; // iPXE's own root CA (crypto/rootcert.c)
 const API_ROOT = "0f".repeat(32);
@@ -161,6 +163,41 @@ describe("the direct and fallback scripts", () => {
       expect(shape(fallback)).toEqual(fallbackShape);
       expect(fallback).not.toMatch(/\$\{|\|\|/); // words like "goto" stay echo text
     }
+  });
+});
+
+describe("fuzzed fallback queries", () => {
+  // 20,000 mutations of what iPXE sends after a failed direct chain: parsed, classified, turned into both scripts;
+  // every accepted errno is iPXE's form and no script gains a line, a command, `||` or a `${...}` of its own.
+  it("keep the scripts' shape and accept only iPXE's errno form", () => {
+    const rnd = prng(0x7a5);
+    const seed = "mac=52%3A54%3A00%3A12%3A34%3A56&arch=x86_64&platform=efi&via=relay&errno=0x216eb8f";
+    const counts = { inputs: 0, ok: 0, refused: 0, withErrno: 0 };
+    const directShape = ["#!ipxe", "#", "chain", ":relay", "echo", "chain", ""];
+    const fallbackShape = ["#!ipxe", "#", "echo", "echo", "chain", ""];
+    for (let i = 0; i < 20_000; i++) {
+      const text = mutateText(seed, rnd);
+      counts.inputs++;
+      const r = parseBootQuery(new URLSearchParams(text));
+      if (!r.ok) {
+        counts.refused++;
+        continue;
+      }
+      counts.ok++;
+      const params = { mac: r.mac ?? "52:54:00:12:34:56", uuid: r.query.uuid, serial: r.query.serial, arch: r.query.arch, platform: r.query.platform };
+      const back = `http://relay/boot.ipxe?${bootQuery(params, { via: "relay" })}`;
+      const direct = directScript({ directUrl: `https://api/boot/lab/ipxe?${bootQuery(params, { t: text })}`, fallbackUrl: back, trust: true });
+      if (direct.split("\n").map((l) => l.split(" ")[0]).join() !== directShape.join() || direct.match(/\$\{/g)?.length !== 2) throw new Error(`iteration ${i}: ${direct}`);
+      if (r.query.errno === undefined) continue;
+      counts.withErrno++;
+      expect(r.query.errno).toMatch(/^(0x[0-9a-fA-F]{1,8}|0)$/);
+      const known = classifyIpxeError(r.query.errno);
+      const fallback = httpsFallbackScript({ reason: text, errno: r.query.errno, help: known ? ipxeErrorUrl(known.errno) : text, fallbackUrl: back });
+      if (fallback.split("\n").map((l) => l.split(" ")[0]).join() !== fallbackShape.join() || /\$\{|\|\|/.test(fallback)) throw new Error(`iteration ${i}: ${fallback}`);
+    }
+    report("https-fallback-query", counts);
+    expect(counts.withErrno).toBeGreaterThan(1000);
+    expect(counts.refused).toBeGreaterThan(1000);
   });
 });
 
