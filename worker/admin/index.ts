@@ -10,6 +10,7 @@ import { documentSiteToolRoutes } from "./openapiSiteTools.ts";
 import { profilesAdmin } from "./profiles.ts";
 import { relaysAdmin } from "./relays.ts";
 import { rulesAdmin } from "./rules.ts";
+import { assignmentAdmin } from "./assignment.ts";
 import { secretsAdmin } from "./secrets.ts";
 import { sitesAdmin } from "./sites.ts";
 import { tokensAdmin } from "./tokens.ts";
@@ -32,6 +33,7 @@ adminApi
   .route("/", sitesAdmin)
   .route("/", relaysAdmin)
   .route("/", rulesAdmin)
+  .route("/", assignmentAdmin)
   // Before /hosts/{host} routes: "import" is also a valid hostname.
   .route("/", hostsImportAdmin)
   .route("/", hostsAdmin)

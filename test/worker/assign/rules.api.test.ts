@@ -190,6 +190,45 @@ describe("assignment rules: scopes", () => {
   });
 });
 
+describe("GET /v1/sites/:site/assignment: trying rules on an identity", () => {
+  it("says which rule a machine would get and why the others would not; bad input names the field", async () => {
+    const { site, profile, rules } = await lab();
+    await api("POST", rules, { name: "qemu", profile, selector: { macPrefix: "52:54:00" } });
+    await api("POST", rules, { name: "dell", profile, selector: { uuid: "4c4c4544-*" } });
+    await api("POST", rules, { name: "workers", profile, selector: { labels: { role: "worker" } } });
+    const path = `/v1/sites/${site}/assignment`;
+
+    const both = await api("GET", `${path}?mac=52-54-00-aa-bb-cc&uuid=4C4C4544-0042-3510-8052-B4C04F4E3732`);
+    expect(both.status, JSON.stringify(both.body)).toBe(200);
+    expect(both.body.machine).toEqual({ labels: {}, arch: null, mac: "52:54:00:aa:bb:cc", uuid: "4c4c4544-0042-3510-8052-b4c04f4e3732", serial: null });
+    expect(both.body.rules.matched).toBe("dell");
+    expect(both.body.rules.items.map((i: { name: string; result: string }) => [i.name, i.result])).toEqual([
+      ["dell", "matched"],
+      ["qemu", "outranked"],
+      ["workers", "no-match"],
+    ]);
+    expect(both.body.rules.items[2].why).toBe("no label role");
+
+    const labelled = await api("GET", `${path}?mac=02:00:00:00:00:01&label=role=worker&label=rack=r1`);
+    expect(labelled.body.machine.labels).toEqual({ role: "worker", rack: "r1" });
+    expect(labelled.body.rules).toMatchObject({ matched: "workers", decided: true });
+
+    const none = await api("GET", `${path}?mac=02:00:00:00:00:01`);
+    expect(none.body.rules).toMatchObject({ matched: null, decided: false, why: "no rule matches; the site's unknown-host policy applies" });
+
+    const bad = await api("GET", `${path}?mac=zz`);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details[0].path).toEqual(["mac"]);
+
+    const other = uniq("other");
+    await seedSite(other);
+    const theirs = (await seedToken([`site:${other}`])).secret;
+    expect((await api("GET", `${path}?mac=02:00:00:00:00:01`, undefined, { token: theirs })).status).toBe(403);
+    const read = (await seedToken(["read"])).secret;
+    expect((await api("GET", `${path}?mac=02:00:00:00:00:01`, undefined, { token: read })).status).toBe(200);
+  });
+});
+
 describe("assignment rules and profiles", () => {
   it("a profile a rule names cannot be deleted (409 naming the rule)", async () => {
     const { site, profile, rules } = await lab();
@@ -213,6 +252,7 @@ describe("assignment rules and profiles", () => {
     const doc = (await api("GET", "/v1/openapi.json")).body;
     expect(Object.keys(doc.paths["/sites/{site}/rules"]).sort()).toEqual(["get", "post"]);
     expect(Object.keys(doc.paths["/sites/{site}/rules/{rule}"]).sort()).toEqual(["delete", "get", "put"]);
+    expect(Object.keys(doc.paths["/sites/{site}/assignment"])).toEqual(["get"]);
     expect(doc.components.schemas.Explain.properties).toHaveProperty("rules");
     expect(doc.components.schemas).toHaveProperty("RuleSelector");
   });
