@@ -32,7 +32,7 @@ export function stageOf(e: Pick<TimelineEvent, "phase" | "detail">): Stage {
   if (p.startsWith("dhcp-")) return "dhcp";
   if (p.startsWith("tftp-")) return "tftp";
   if (p === "render-failed") return e.detail.what === "ipxe" ? "chain" : "cloud-init";
-  if (p.startsWith("chain-") || p === "discovered") return "chain";
+  if (p.startsWith("chain-") || p === "discovered" || p === "https-fallback") return "chain";
   if (p.startsWith("artifact-") || p.startsWith("cache-")) return "artifacts";
   if (p.startsWith("nocloud-")) return "cloud-init";
   return "host";

@@ -22,8 +22,8 @@ const uefiBoot = (t: number) => [
 
 describe("boot timeline", () => {
   it("maps every recorded phase to its stage", () => {
-    const stages = ["wake-sent", "dhcp-offer", "dhcp-ack-4011", "tftp-sent", "tftp-failed", "chain-served", "chain-direct", "discovered", "cache-hit", "cache-miss", "artifact-fetched", "nocloud-user-data", "booted", "installed"].map((phase) => stageOf({ phase, detail: {} }));
-    expect(stages).toEqual(["wake", "dhcp", "dhcp", "tftp", "tftp", "chain", "chain", "chain", "artifacts", "artifacts", "artifacts", "cloud-init", "host", "host"]);
+    const stages = ["wake-sent", "dhcp-offer", "dhcp-ack-4011", "tftp-sent", "tftp-failed", "chain-served", "chain-direct", "https-fallback", "discovered", "cache-hit", "cache-miss", "artifact-fetched", "nocloud-user-data", "booted", "installed"].map((phase) => stageOf({ phase, detail: {} }));
+    expect(stages).toEqual(["wake", "dhcp", "dhcp", "tftp", "tftp", "chain", "chain", "chain", "chain", "artifacts", "artifacts", "artifacts", "cloud-init", "host", "host"]);
     expect(stageOf({ phase: "render-failed", detail: { what: "ipxe" } })).toBe("chain");
     expect(stageOf({ phase: "render-failed", detail: { what: "user-data" } })).toBe("cloud-init");
   });
