@@ -1,78 +1,31 @@
-// Chain route benchmark (issue 3): wrangler dev on a free loopback port with a throw-away --persist-to dir, seeded
+// Chain route benchmark (issue 3): wrangler dev (test/helpers/wrangler.ts: free loopback port, throw-away persist dir), seeded
 // through the admin API, then autocannon against the chain route and /healthz (a static-text route of the same
 // Worker), interleaved in one run; then the CPU per chain render measured inside workerd (test/bench/chainCpu.worker.ts).
 // Result rows are JSON lines on stdout (see run.mjs); progress goes to stderr.
-import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { loadavg } from "node:os";
 import autocannon from "autocannon";
-import { exportJWK, generateKeyPair } from "jose";
+import { startWranglerDev } from "../helpers/wrangler.ts";
 
-const root = fileURLToPath(new URL("../..", import.meta.url));
-const wrangler = join(root, "node_modules/.bin/wrangler");
 const log = (...a) => console.error("[chain.bench]", ...a);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const MAC = "52:54:00:be:0c:01";
 
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-
-const dir = mkdtempSync(join(tmpdir(), "edgeboot-bench-"));
 const token = `ebt_bench_${randomBytes(24).toString("base64url")}`;
-const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
-const envFile = join(dir, "bench.vars");
-writeFileSync(
-  envFile,
-  [`ADMIN_TOKEN=${token}`, `SIGNING_KEYS='${JSON.stringify([{ ...(await exportJWK(privateKey)), kid: "bench-1" }])}'`, `SECRETS_KEY=${randomBytes(32).toString("base64")}`, ""].join("\n"),
-  { mode: 0o600 },
-);
-
 let dev = null;
-const stop = () => {
-  if (dev?.pid) {
-    try {
-      process.kill(-dev.pid, "SIGTERM"); // its own process group: wrangler and its workerd children
-    } catch {}
-  }
-  rmSync(dir, { recursive: true, force: true });
+const stop = async () => {
+  await dev?.stop();
 };
-process.on("SIGINT", () => (stop(), process.exit(130)));
-process.on("SIGTERM", () => (stop(), process.exit(143)));
+process.on("SIGINT", () => void stop().then(() => process.exit(130)));
+process.on("SIGTERM", () => void stop().then(() => process.exit(143)));
 
 try {
-  log("applying migrations into", dir);
-  const migrate = spawnSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", dir], { cwd: root, env: { ...process.env, CI: "1" }, stdio: ["ignore", "ignore", "inherit"] });
-  if (migrate.status !== 0) throw new Error("wrangler d1 migrations apply failed");
-
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  log("starting wrangler dev on", base);
-  dev = spawn(wrangler, ["dev", "test/bench/chainCpu.worker.ts", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", dir, "--env-file", envFile, "--show-interactive-dev-session=false", "--log-level", "warn"], {
-    cwd: root,
-    detached: true,
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) break;
-    } catch {}
-    if (Date.now() > deadline) throw new Error("wrangler dev did not answer /healthz within 120 s");
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  log("starting wrangler dev (test/helpers/wrangler.ts) with test/bench/chainCpu.worker.ts");
+  dev = await startWranglerDev({ entry: "test/bench/chainCpu.worker.ts", adminToken: token, signingKid: "bench-1" });
+  const base = dev.url;
+  log("wrangler dev on", base);
 
   // Seed like an operator: artifacts, image, profile, an open site and one host.
   const api = async (method, path, body, raw) => {
@@ -155,5 +108,5 @@ try {
   log(err.stack ?? String(err));
   process.exitCode = 1;
 } finally {
-  stop();
+  await stop();
 }

@@ -196,10 +196,11 @@ async function startRelay(apiUrl, credential) {
     "--cache-max-bytes", "2G",
     "--binaries-dir", "/usr/lib/ipxe",
     "--sync-interval", "2",
-    // BENCH_RELAY_TFTP_MAX: --tftp-max-transfers (default: the relay's own, 128), as DIY's dnsmasq gets --tftp-max.
+    // BENCH_RELAY_TFTP_MAX: --tftp-max-transfers (default: the relay's own, 1024), as DIY's dnsmasq gets --tftp-max.
     ...(process.env.BENCH_RELAY_TFTP_MAX ? ["--tftp-max-transfers", process.env.BENCH_RELAY_TFTP_MAX] : []),
     "--log-level", process.env.BENCH_RELAY_LOG_LEVEL ?? "info",
-  ], { env: { ...process.env, NODE_OPTIONS: process.env.BENCH_RELAY_NODE_OPTIONS ?? "--max-semi-space-size=1" } });
+    // The environment the Dockerfile and the systemd unit give it (relay/cache/README.md).
+  ], { env: { ...process.env, NODE_OPTIONS: process.env.BENCH_RELAY_NODE_OPTIONS ?? "--max-semi-space-size=1", MALLOC_MMAP_THRESHOLD_: "131072" } });
   const url = `http://${SEGMENTS.a.server}:8067`;
   await waitFor("relay /healthz", 60_000, () => inNsFetch(net.ns.rly, `${url}/healthz`).then((r) => r.status === 200));
   return { child, url };

@@ -1,13 +1,15 @@
-// Starts a real `wrangler dev` for Node-side tests (relay integration, e2e): a free HTTP port and inspector port, a
-// temporary persist dir with the D1 migrations applied, fresh secrets in a temporary env file (never the repo's
-// .dev.vars), and a stop() that ends wrangler AND its workerd children (own process group, plus every descendant
-// PID found in /proc, SIGTERM then SIGKILL). Safe to run several at once.
+// The one way tests, the e2e lab and the benches start a real `wrangler dev`: a free HTTP port and inspector port, a
+// persist dir with the D1 migrations applied (temporary unless given), fresh secrets in an env file (never the
+// repo's .dev.vars), and a stop() that ends wrangler AND its workerd children (own process group, plus every
+// descendant PID found in /proc, SIGTERM then SIGKILL). Safe to run several at once. Options cover the e2e lab (an
+// address of the test network, PUBLIC_URL, HTTPS, a log file) and the benches (another entry, e.g. the counting
+// wrapper; `frozen`: the sources as they are at start, so edits others make to the tree mid-run do not reload it).
 //
 //   const api = await startWranglerDev();          // api.url, api.adminToken, api.signingJwk
 //   try { ... } finally { await api.stop(); }
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,13 +35,25 @@ export type WranglerDevOptions = {
   vars?: Record<string, string>; // extra or overriding Worker vars
   timeoutMs?: number; // for migrations + /healthz (default 120 s: a cold wrangler build on 2 cores is slow)
   logLevel?: "debug" | "info" | "log" | "warn" | "error" | "none";
+  ip?: string; // address to serve on (default 127.0.0.1), e.g. the e2e uplink
+  persistDir?: string; // kept on stop() when given (default: a temporary dir, removed)
+  entry?: string; // Worker entry, relative to the repo (default: wrangler.toml's main)
+  // Serve the sources as they are at start: "bundle" builds once (wrangler deploy --dry-run) and serves that with
+  // --no-bundle (the e2e lab); { copy } runs wrangler in a copy of the Worker's sources plus these repo paths (the
+  // benches: the counting wrapper failed its env check as a --no-bundle bundle).
+  frozen?: "bundle" | { copy: string[] };
+  publicUrl?: boolean; // set PUBLIC_URL to the served URL, so chains and seeds point there
+  tls?: { keyPath: string; certPath: string }; // serve HTTPS (--local-protocol https); the caller trusts its CA
+  adminToken?: string;
+  signingKid?: string;
+  logFile?: string; // wrangler's output appended here too
 };
 
-export function freePort(): Promise<number> {
+export function freePort(ip = "127.0.0.1"): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
+    srv.listen(0, ip, () => {
       const addr = srv.address();
       const port = typeof addr === "object" && addr ? addr.port : 0;
       srv.close(() => resolve(port));
@@ -112,11 +126,17 @@ const dotenvQuote = (v: string) => `'${v.replace(/'/g, "")}'`;
 
 export async function startWranglerDev(opts: WranglerDevOptions = {}): Promise<WranglerDev> {
   const timeoutMs = opts.timeoutMs ?? 120_000;
-  const persistDir = mkdtempSync(join(tmpdir(), "edgeboot-wrangler-"));
+  const ip = opts.ip ?? "127.0.0.1";
+  const ownPersist = opts.persistDir === undefined;
+  const persistDir = opts.persistDir ?? mkdtempSync(join(tmpdir(), "edgeboot-wrangler-"));
+  mkdirSync(persistDir, { recursive: true });
+  const removePersist = () => {
+    if (ownPersist) rmSync(persistDir, { recursive: true, force: true });
+  };
   const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
-  const signingJwk = { ...(await exportJWK(privateKey)), kid: `test-${randomBytes(4).toString("hex")}` } as unknown as Record<string, string>;
+  const signingJwk = { ...(await exportJWK(privateKey)), kid: opts.signingKid ?? `test-${randomBytes(4).toString("hex")}` } as unknown as Record<string, string>;
   const vars: Record<string, string> = {
-    ADMIN_TOKEN: `test-root-${randomBytes(16).toString("hex")}`,
+    ADMIN_TOKEN: opts.adminToken ?? `test-root-${randomBytes(16).toString("hex")}`,
     SIGNING_KEYS: JSON.stringify([signingJwk]),
     SECRETS_KEY: randomBytes(32).toString("base64"),
     ...opts.vars,
@@ -132,17 +152,37 @@ export async function startWranglerDev(opts: WranglerDevOptions = {}): Promise<W
     timeout: timeoutMs,
   });
   if (migrate.status !== 0) {
-    rmSync(persistDir, { recursive: true, force: true });
+    removePersist();
     throw new Error(`wrangler d1 migrations apply failed (${migrate.status}):\n${migrate.stdout}\n${migrate.stderr}`);
   }
+  // Frozen: one bundle of the sources as they are now; wrangler dev would otherwise rebuild and reload the Worker
+  // (503 "restarted mid-request", counters reset) whenever someone edits a watched file.
+  let entry = opts.entry ? [opts.entry] : [];
+  let cwd = ROOT;
+  if (opts.frozen && opts.frozen !== "bundle") {
+    cwd = join(persistDir, "src");
+    for (const rel of ["worker", "migrations", "wrangler.toml", "package.json", "tsconfig.json", ...opts.frozen.copy]) cpSync(join(ROOT, rel), join(cwd, rel), { recursive: true });
+    symlinkSync(join(ROOT, "node_modules"), join(cwd, "node_modules"));
+  } else if (opts.frozen) {
+    const outdir = join(persistDir, "bundle");
+    const built = spawnSync(process.execPath, [WRANGLER, "deploy", ...entry, "--dry-run", "--outdir", outdir], { cwd: ROOT, env, encoding: "utf8", timeout: timeoutMs });
+    const main = built.status === 0 ? readdirSync(outdir).find((f) => f.endsWith(".js")) : undefined;
+    if (!main) {
+      removePersist();
+      throw new Error(`wrangler deploy --dry-run failed (${built.status}):\n${built.stdout}\n${built.stderr}`);
+    }
+    entry = [join(outdir, main), "--no-bundle"];
+  }
 
-  const port = await freePort();
+  const port = await freePort(ip);
   const inspectorPort = await freePort();
+  const url = `${opts.tls ? "https" : "http"}://${ip}:${port}`;
   const args = [
     WRANGLER,
     "dev",
+    ...entry,
     "--ip",
-    "127.0.0.1",
+    ip,
     "--port",
     String(port),
     "--inspector-port",
@@ -154,12 +194,16 @@ export async function startWranglerDev(opts: WranglerDevOptions = {}): Promise<W
     "--show-interactive-dev-session=false",
     "--log-level",
     opts.logLevel ?? "warn",
+    ...(opts.publicUrl ? ["--var", `PUBLIC_URL:${url}`] : []),
+    ...(opts.tls ? ["--local-protocol", "https", "--https-key-path", opts.tls.keyPath, "--https-cert-path", opts.tls.certPath] : []),
   ];
   // detached: its own process group, so stop() can signal wrangler and workerd together.
-  const child = spawn(process.execPath, args, { cwd: ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, args, { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
+  if (opts.logFile) writeFileSync(opts.logFile, "", { flag: "a" });
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-20_000);
+    if (opts.logFile) appendFileSync(opts.logFile, chunk);
   };
   child.stdout!.on("data", keep);
   child.stderr!.on("data", keep);
@@ -179,10 +223,9 @@ export async function startWranglerDev(opts: WranglerDevOptions = {}): Promise<W
     stopped = true;
     process.off("exit", onExit);
     await stopTree(child);
-    rmSync(persistDir, { recursive: true, force: true });
+    removePersist();
   };
 
-  const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (exited !== null) {

@@ -2,7 +2,7 @@
 // &arch=${buildarch}&platform=${platform}, plus &t= (relay-signed token) or &k= (site boot key).
 // Empty values are what iPXE sends for settings it does not have; they count as absent.
 import { z } from "zod";
-import { Serial, Uuid } from "../admin/schemas.ts";
+import { Serial, Uuid } from "../lib/identity.ts";
 import { ApiError } from "../errors.ts";
 import { sha256Hex } from "../lib/crypto.ts";
 import { normalizeMac } from "../lib/mac.ts";

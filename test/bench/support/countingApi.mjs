@@ -1,63 +1,29 @@
 // wrangler dev serving the real Worker through test/bench/support/countingWorker.ts (D1 statements, rows read and
-// written, requests by route at /__bench/d1-stats), with a throw-away persist dir, migrations applied and fresh
-// secrets. onChild receives the wrangler process (its own process group) so the caller can kill it on exit.
-import { spawn, spawnSync } from "node:child_process";
+// written, requests by route at /__bench/d1-stats), started by test/helpers/wrangler.ts (the one wrangler starter)
+// with a persist dir in the bench's work dir, migrations applied and fresh secrets. onChild receives { pid } of
+// wrangler (its own process group) so the caller can kill it on exit.
 import { randomBytes } from "node:crypto";
-import { cpSync, mkdirSync, openSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { DatabaseSync } from "node:sqlite";
-import { exportJWK, generateKeyPair } from "jose";
-
-const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-async function waitFor(what, ms, fn) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      if (await fn()) return;
-    } catch {}
-    if (Date.now() > deadline) throw new Error(`${what} not ready within ${ms} ms`);
-    await sleep(250);
-  }
-}
+import { startWranglerDev } from "../../helpers/wrangler.ts";
 
 export async function startCountingApi(work, onChild) {
   const persist = join(work, "wrangler");
-  mkdirSync(persist);
-  const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
   const token = `ebt_storm_${randomBytes(24).toString("base64url")}`;
-  const envFile = join(persist, "bench.vars");
-  writeFileSync(envFile, [`ADMIN_TOKEN=${token}`, `SIGNING_KEYS='${JSON.stringify([{ ...(await exportJWK(privateKey)), kid: "storm-1" }])}'`, `SECRETS_KEY=${randomBytes(32).toString("base64")}`, ""].join("\n"), { mode: 0o600 });
-  const wrangler = join(ROOT, "node_modules/wrangler/bin/wrangler.js");
-  const env = { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" };
-  const migrate = spawnSync(process.execPath, [wrangler, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], { cwd: ROOT, env, encoding: "utf8" });
-  if (migrate.status !== 0) throw new Error(`migrations: ${migrate.stderr}`);
-  // wrangler dev rebuilds and restarts the Worker whenever a watched source changes (503 "restarted mid-request",
-  // counters reset), and others edit this tree while a bench runs: serve a snapshot of the sources instead.
-  const src = join(work, "src");
-  for (const rel of ["worker", "migrations", "wrangler.toml", "package.json", "tsconfig.json", "test/bench/support/countingWorker.ts", "test/worker/fleet/countingD1.ts"]) cpSync(join(ROOT, rel), join(src, rel), { recursive: true });
-  symlinkSync(join(ROOT, "node_modules"), join(src, "node_modules"));
-  const port = await freePort();
-  const child = spawn(process.execPath, [wrangler, "dev", "test/bench/support/countingWorker.ts", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(await freePort()), "--persist-to", persist, "--env-file", envFile, "--show-interactive-dev-session=false", "--log-level", "warn"], {
-    cwd: src,
-    env,
-    detached: true,
-    stdio: ["ignore", openSync(join(work, "wrangler.log"), "a"), openSync(join(work, "wrangler.log"), "a")],
+  // Frozen (bundled once): others edit this tree while a bench runs, and a reload mid-storm resets the counters.
+  const dev = await startWranglerDev({
+    entry: "test/bench/support/countingWorker.ts",
+    frozen: { copy: ["test/bench/support/countingWorker.ts", "test/worker/fleet/countingD1.ts"] },
+    persistDir: persist,
+    adminToken: token,
+    signingKid: "storm-1",
+    logFile: join(work, "wrangler.log"),
+    timeoutMs: 180_000,
   });
-  onChild(child);
-  const base = `http://127.0.0.1:${port}`;
-  await waitFor("wrangler dev", 180_000, async () => (await fetch(`${base}/healthz`)).ok);
+  onChild({ pid: dev.pid });
+  const { port } = dev;
+  const base = dev.url;
   const api = async (method, path, body, raw, type) => {
     const res = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body || type ? { "content-type": type ?? "application/json" } : {}) }, body: raw ?? (body ? JSON.stringify(body) : undefined) });
     const text = await res.text();

@@ -1,7 +1,8 @@
 import { env } from "cloudflare:workers";
-import { createLocalJWKSet } from "jose";
+import { createLocalJWKSet, type JWSHeaderParameters } from "jose";
 import { describe, expect, it } from "vitest";
 import { verifyChain } from "../../../worker/shared/chainSignature.ts";
+import type { JwsHeader } from "../../../worker/shared/ed25519Jws.ts";
 import { call, eventsOf, freshStoragePerTest, hostRow, INITRD, KERNEL, seedHost, seedImage, seedProfile, seedRelay, seedSite, tokenScope, tokensIn, withoutTokens } from "./seed.ts";
 
 freshStoragePerTest();
@@ -56,7 +57,8 @@ describe("GET /boot/:site/ipxe: per-host chain", () => {
 
     // The relay checks the body against the API's JWKS, bound to the site slug and the MAC it asked for.
     const jwks = await (await call("/.well-known/jwks.json")).body;
-    const getKey = createLocalJWKSet(JSON.parse(jwks));
+    const jwkSet = createLocalJWKSet(JSON.parse(jwks));
+    const getKey = async (header: JwsHeader) => (await jwkSet(header as JWSHeaderParameters)) as CryptoKey;
     const binding = await verifyChain(res.body, res.headers.get("edgeboot-chain-signature"), getKey, { site: "lab", mac: MAC, nowSeconds: Math.floor(Date.now() / 1000) });
     expect(binding.mac).toBe(MAC);
     await expect(verifyChain(`${res.body}#`, res.headers.get("edgeboot-chain-signature"), getKey, { site: "lab", mac: MAC, nowSeconds: Math.floor(Date.now() / 1000) })).rejects.toThrow();
