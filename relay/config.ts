@@ -55,8 +55,8 @@ const SPECS = {
   syncIntervalSeconds: { flag: "sync-interval", env: "EDGEBOOT_SYNC_INTERVAL", arg: "SECONDS", help: "seconds between syncs with the API (default 15)" },
   logLevel: { flag: "log-level", env: "EDGEBOOT_LOG_LEVEL", arg: "LEVEL", help: "debug | info | warn | error (default info)" },
   biosBinary: { flag: "bios-binary", env: "EDGEBOOT_BIOS_BINARY", arg: "FILE", help: "boot file for BIOS PXE clients (default undionly.kpxe)" },
-  uefiBinary: { flag: "uefi-binary", env: "EDGEBOOT_UEFI_BINARY", arg: "FILE", help: "boot file for x86 UEFI: ipxe.efi | snp.efi | snponly.efi (default ipxe.efi)" },
-  arm64Binary: { flag: "arm64-binary", env: "EDGEBOOT_ARM64_BINARY", arg: "FILE", help: "boot file for arm64 UEFI, answered only when present (default ipxe-arm64.efi)" },
+  uefiBinary: { flag: "uefi-binary", env: "EDGEBOOT_UEFI_BINARY", arg: "FILE", help: "default boot file for x64 UEFI, PXE and HTTP Boot: ipxe.efi | snp.efi | snponly.efi (default ipxe.efi; a host's ipxeBuild overrides it)" },
+  arm64Binary: { flag: "arm64-binary", env: "EDGEBOOT_ARM64_BINARY", arg: "FILE", help: "default boot file for arm64 UEFI, PXE and HTTP Boot, answered only when present (default ipxe-arm64.efi; a host's ipxeBuild overrides it)" },
   offerMode: { flag: "offer-mode", env: "EDGEBOOT_OFFER_MODE", arg: "MODE", help: "binl (default: UEFI asks on 4011) | pxe43 (option 43 on 67 for all)" },
   offerModeOverrides: {
     flag: "offer-mode-mac",
