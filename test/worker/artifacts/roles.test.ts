@@ -15,8 +15,8 @@ const send = async (path: string, body: unknown, method = "POST") => {
   return { status: res.status, body: (await res.json()) as any };
 };
 
-async function artifacts(...names: string[]) {
-  const out: Record<string, string> = {};
+async function artifacts<K extends string>(...names: K[]): Promise<Record<K, string>> {
+  const out = {} as Record<K, string>;
   for (const [i, n] of names.entries()) out[n] = await seedArtifact(bytesOf(100 + i, 40 + i));
   return out;
 }
