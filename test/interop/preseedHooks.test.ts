@@ -4,21 +4,14 @@
 // operator's command still runs with its exit status kept, and an unreachable API cannot fail or hang the command.
 // The events route taking these GETs is tested in test/worker/boot/preseedProgress.test.ts.
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { earlyCommand, lateCommand } from "../../worker/render/preseedHooks.ts";
 
-const BUSYBOX = ["/bin/busybox", "/usr/bin/busybox"].find((f) => {
-  try {
-    readFileSync(f, { flag: "r" }).subarray(0, 1);
-    return true;
-  } catch {
-    return false;
-  }
-});
+const BUSYBOX = ["/bin/busybox", "/usr/bin/busybox"].find((f) => existsSync(f));
 const GNU_WGET = "/usr/bin/wget";
 
 let server: Server;
@@ -101,13 +94,9 @@ describe.each(clients)("with %s wget", (client) => {
 // GNU wget is the netboot installer's: without it here the GNU cases are skipped, except in CI (CI=true), where a
 // runner without Debian's wget package must not pass by skipping.
 function existsGnu(): boolean {
-  try {
-    readFileSync(GNU_WGET).subarray(0, 1);
-    return true;
-  } catch {
-    const message = `the GNU wget cases need ${GNU_WGET} (Debian package wget)`;
-    if (process.env.CI === "true") throw new Error(message);
-    console.warn(`SKIPPING ${message}`);
-    return false;
-  }
+  if (existsSync(GNU_WGET)) return true;
+  const message = `the GNU wget cases need ${GNU_WGET} (Debian package wget)`;
+  if (process.env.CI === "true") throw new Error(message);
+  console.warn(`SKIPPING ${message}`);
+  return false;
 }
