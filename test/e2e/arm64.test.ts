@@ -17,6 +17,8 @@ import { startWorker, type WorkerDev } from "./worker.ts";
 
 const enabled = e2eEnabled(arm64PrereqsMissing);
 const PROFILE = "e2e-arm64";
+// An image an operator built for x86_64 only, and a profile naming it.
+const X86_ONLY = "e2e-x86-only";
 const MAC = "52:54:00:eb:a6:01";
 const HOSTNAME = "edge-arm64";
 // PL011 is the `virt` machine's serial port. The script shows which kernel ran (uname -m) and this host's data.
@@ -48,6 +50,8 @@ describe.skipIf(!enabled)("arm64 UEFI VM boots end to end through the relay and 
     await api.post("/v1/images", { name: IMAGE, arch: "arm64", version: assets.kernelPackage, artifacts: { kernel: assets.kernelSha256, initrd: [assets.initrdSha256] } });
     await api.post("/v1/profiles", { name: PROFILE, image: IMAGE, cmdline: CMDLINE, userData, vars: { word: "profile-default" } });
     await addHost(api, { hostname: HOSTNAME, mac: MAC, profile: PROFILE });
+    await api.post("/v1/images", { name: X86_ONLY, arch: "x86_64", artifacts: { kernel: lab.image.kernelSha256, initrd: [lab.image.initrdSha256] } });
+    await api.post("/v1/profiles", { name: X86_ONLY, image: X86_ONLY, cmdline: CMDLINE, userData });
     // The relay's binaries: Debian's x86 ones as usual, plus ipxe-arm64.efi under the name --arm64-binary defaults to.
     const binaries = join(lab.work, "ipxe");
     mkdirSync(binaries);
@@ -104,5 +108,30 @@ describe.skipIf(!enabled)("arm64 UEFI VM boots end to end through the relay and 
     const host = await api.get<{ state: string }>(`/v1/sites/${SITE}/hosts/${MAC}`);
     expect(host.state).toBe("booted");
     console.log(`arm64: VM start to booted ${(boot.bootedMs / 1000).toFixed(1)} s (TCG, -smp 1)`);
+  });
+
+  test("an arm64 machine whose image has no arm64 build is refused on its console, and the API records why", async () => {
+    const mac = "52:54:00:eb:a6:02";
+    await addHost(api, { hostname: "arm64-no-build", mac, profile: X86_ONLY });
+    const vm = lab.startVm({ name: "arm64-no-build", firmware: "uefi", arch: "arm64", mac, timeoutMs: VM_TIMEOUT_MS });
+    try {
+      // The relay's failure script says that the API refused (409 not_bootable), then retries with backoff; the why
+      // ("no build for arm64") is in the API's render-failed event. Never an x86 kernel.
+      await vm.waitForSerial(/edgeboot: cannot boot \S+ yet: [^\r\n]*not_bootable/, 5 * 60_000);
+      const said = /edgeboot: cannot boot \S+ yet: ([^\r\n]+)/.exec(vm.serial())?.[1];
+      console.log(`arm64 machine, x86_64-only image, on its console: "${said}"`);
+      const expected = [
+        phase("tftp-sent", (e) => e.detail?.file === "ipxe-arm64.efi"),
+        phase("render-failed", (e) => e.source === "worker" && /has no build for arm64/.test(String(e.detail?.message))),
+        phase("chain-refused", (e) => e.source === "relay" && e.detail?.status === 409),
+      ];
+      const events = await bootEvents(api, SITE, vm, mac, expected);
+      printTimeline("edgeboot arm64, no arm64 build", vm, events);
+      expect(missingInOrder(events, expected), "missing from the timeline").toEqual([]);
+      expect(events.some((e) => e.phase === "chain-served")).toBe(false);
+      expect(vm.serial()).not.toMatch(/Linux version/);
+    } finally {
+      await vm.stop();
+    }
   });
 });
