@@ -3,7 +3,7 @@
 // HTTPClient DISCOVER with an http:// URL of ipxe.efi (option 67), the firmware downloads it from the relay's HTTP
 // server, iPXE DHCPs as iPXE and chains as in boot.test.ts. No TFTP anywhere on the path. See test/e2e/README.md.
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { AdminApi } from "./api.ts";
 import { addHost, buildCatalogue, type Relay, RELAY_HTTP_PORT, SITE, startRelay } from "./edgeboot.ts";
@@ -17,6 +17,8 @@ import { startWorker, type WorkerDev } from "./worker.ts";
 const enabled = e2eEnabled();
 const MAC = "52:54:00:eb:60:01";
 const HOSTNAME = "edge-httpboot";
+const SNP_MAC = "52:54:00:eb:60:02";
+const SNP_HOSTNAME = "edge-httpboot-snp";
 
 // The firmware's own stages differ from PXE's: EDK2 HttpBootDxe prints these on the console.
 const httpStages = (kernelName: string): Stage[] => [
@@ -95,5 +97,33 @@ describe.skipIf(!enabled)("UEFI HTTP Boot end to end", () => {
     const probes = relayLog(relay).filter((r) => r.msg === "http boot binary probed" && r.file === "ipxe.efi");
     expect(probes.map((r) => r.client)).toContain(offered?.detail?.client);
     expect(offered?.mac).toBe(MAC);
+  });
+
+  // The host's ipxeBuild, set through the API, reaches the relay with a sync and changes what its firmware is handed.
+  test("a host's ipxeBuild: snponly makes the relay hand its HTTP Boot firmware snponly.efi, which boots too", async () => {
+    await addHost(api, { hostname: SNP_HOSTNAME, mac: SNP_MAC });
+    await api.patch(`/v1/sites/${SITE}/hosts/${SNP_HOSTNAME}`, { ipxeBuild: "snponly" });
+    const snapshotFile = join(dirname(relay.cacheDir), "snapshot.json");
+    await waitFor("the relay's synced snapshot to carry the override", 60_000, () => {
+      const snap = existsSync(snapshotFile) ? (JSON.parse(readFileSync(snapshotFile, "utf8")) as { snapshot: { hosts: Array<{ mac: string; ipxeBuild?: string }> } }) : null;
+      return snap?.snapshot.hosts.find((h) => h.mac === SNP_MAC)?.ipxeBuild === "snponly" ? true : undefined;
+    }, 500);
+    const vm = lab.startVm({ name: "httpboot-x64-snponly", firmware: "uefi", netBoot: "http", mac: SNP_MAC, kernelName: lab.image.kernelSha256, stages: httpStages(lab.image.kernelSha256) });
+    const boot = await expectCleanBoot(vm);
+    expect(boot.phase).toBe("booted");
+    expect(boot.hostname).toBe(SNP_HOSTNAME);
+    const binaryUrl = `http://${lab.net.ip.relay}:${RELAY_HTTP_PORT}/snponly.efi`;
+    const expected: Expected[] = [
+      phase("dhcp-offer", (e) => e.detail?.platform === "http-x64" && e.detail?.bootFile === binaryUrl),
+      phase("http-binary-sent", (e) => e.detail?.file === "snponly.efi"),
+      phase("dhcp-offer", (e) => e.detail?.ipxe === true),
+      phase("chain-served", (e) => e.source === "worker"),
+      phase("booted", (e) => e.source === "host"),
+    ];
+    const events = await bootEvents(api, SITE, vm, SNP_MAC, expected);
+    printTimeline("edgeboot UEFI HTTP Boot (x64), ipxeBuild snponly", vm, events);
+    expect(missingInOrder(events, expected), `missing from the timeline of ${vm.name}`).toEqual([]);
+    expect(vm.serial()).toMatch(/URI: http:\/\/\S+\/snponly\.efi/);
+    expect(events.filter((e) => e.phase === "http-binary-sent").map((e) => e.detail?.file)).toEqual(["snponly.efi"]);
   });
 });
