@@ -43,7 +43,13 @@ export async function exportSite(api: Api, slug: string): Promise<Row> {
     site: siteOut,
     ...(usedImages.length ? { images: usedImages.map((i) => ({ name: i.name, arch: i.arch, ...compact(i, ["version"]), artifacts: compact(i.artifacts, Object.keys(i.artifacts)) })) } : {}),
     ...(usedProfiles.length
-      ? { profiles: usedProfiles.map((p) => ({ name: p.name, ...compact(p, ["description", "image", "cmdline", "menu", "userData", "vendorData", "networkConfig", "vars"]) })) }
+      ? {
+          profiles: usedProfiles.map((p) => ({
+            name: p.name,
+            ...compact(p, ["description", "image", "cmdline", "menu", "userData", "vendorData", "networkConfig", "vars", "files"]),
+            ...(p.nocloud === false ? { nocloud: false } : {}),
+          })),
+        }
       : {}),
     ...(hosts.length ? { hosts: hosts.map((h) => compact(h, ["hostname", "mac", "uuid", "serial", "arch", "ipxeBuild", "ipv4", "labels", "vars", "profile", "network"])) } : {}),
     ...(rules.length ? { rules: rules.map((r) => ({ name: r.name, profile: r.profile, selector: r.selector, ...compact(r, ["description"]) })) } : {}),
