@@ -39,8 +39,8 @@ export type WranglerDevOptions = {
   persistDir?: string; // kept on stop() when given (default: a temporary dir, removed)
   entry?: string; // Worker entry, relative to the repo (default: wrangler.toml's main)
   // Serve the sources as they are at start: "bundle" builds once (wrangler deploy --dry-run) and serves that with
-  // --no-bundle (the e2e lab); { copy } runs wrangler in a copy of the Worker's sources plus these repo paths (the
-  // benches: the counting wrapper failed its env check as a --no-bundle bundle).
+  // --no-bundle (the e2e lab); { copy } runs wrangler dev in a copy of the Worker's sources plus these repo paths
+  // (the benches, whose entry imports test files).
   frozen?: "bundle" | { copy: string[] };
   publicUrl?: boolean; // set PUBLIC_URL to the served URL, so chains and seeds point there
   tls?: { keyPath: string; certPath: string }; // serve HTTPS (--local-protocol https); the caller trusts its CA
@@ -181,6 +181,10 @@ export async function startWranglerDev(opts: WranglerDevOptions = {}): Promise<W
     WRANGLER,
     "dev",
     ...entry,
+    // Named, not found: wrangler looks for its config from the entry's directory, and a bundle or copy lives
+    // outside the repo (a bundle in /tmp ran without its D1 and R2 bindings).
+    "--config",
+    join(cwd, "wrangler.toml"),
     "--ip",
     ip,
     "--port",
