@@ -294,23 +294,31 @@ function procCpu(pid) {
     return 0;
   }
 }
-function procRssKib(pid) {
+// VmRSS, and its anonymous and file-backed parts (the node binary's pages are file-backed), in KiB.
+function procRss(pid) {
   try {
-    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]);
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kib = (field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+    return { rss: kib("VmRSS"), anon: kib("RssAnon"), file: kib("RssFile") };
   } catch {
-    return 0;
+    return { rss: 0, anon: 0, file: 0 };
   }
 }
 function sampler(pids) {
-  const peak = Object.fromEntries(pids.map((p) => [p, 0]));
+  const peak = Object.fromEntries(pids.map((p) => [p, { rss: 0, anon: 0, file: 0 }]));
   const cpu0 = Object.fromEntries(pids.map((p) => [p, procCpu(p)]));
-  const timer = setInterval(() => {
-    for (const p of pids) peak[p] = Math.max(peak[p], procRssKib(p));
-  }, 100);
+  const sample = () => {
+    for (const p of pids) {
+      const now = procRss(p);
+      if (now.rss > peak[p].rss) peak[p] = now;
+    }
+  };
+  const timer = setInterval(sample, 100);
   return () => {
     clearInterval(timer);
-    for (const p of pids) peak[p] = Math.max(peak[p], procRssKib(p));
-    return { rssMiB: pids.reduce((a, p) => a + peak[p], 0) / 1024, cpuS: pids.reduce((a, p) => a + procCpu(p) - cpu0[p], 0) };
+    sample();
+    const sum = (k) => pids.reduce((a, p) => a + peak[p][k], 0) / 1024;
+    return { rssMiB: sum("rss"), anonMiB: sum("anon"), fileMiB: sum("file"), cpuS: pids.reduce((a, p) => a + procCpu(p) - cpu0[p], 0) };
   };
 }
 
@@ -457,7 +465,7 @@ try {
     const apiRequests = stats1.requests - stats0.requests;
     const reloaded = stats1.requests < stats0.requests; // wrangler dev reloaded the Worker mid-storm: counters reset
     const s = summarize(ours.results);
-    log(`edgeboot ${tag}: booted ${s.booted}/${s.n} in ${ours.wall.toFixed(1)} s; p50 ${s.p50?.toFixed(2)} p95 ${s.p95?.toFixed(2)} p99 ${s.p99?.toFixed(2)} max ${s.max?.toFixed(2)} s; retried ${s.retried}; errors dhcp ${s.dhcpErrors} tftp ${s.tftpErrors} http ${s.httpErrors}; proxyDHCP p99 ${s.proxyP99?.toFixed(2)} ms; relay peak RSS ${relayUse.rssMiB.toFixed(1)} MiB, CPU ${relayUse.cpuS.toFixed(1)} s; API requests ${apiRequests}, D1 statements ${stats1.statements - stats0.statements}; lost ${lost}; median step ms ${JSON.stringify(s.steps)}${s.failures.length ? `; failures: ${s.failures.join(" | ")}` : ""}`);
+    log(`edgeboot ${tag}: booted ${s.booted}/${s.n} in ${ours.wall.toFixed(1)} s; p50 ${s.p50?.toFixed(2)} p95 ${s.p95?.toFixed(2)} p99 ${s.p99?.toFixed(2)} max ${s.max?.toFixed(2)} s; retried ${s.retried}; errors dhcp ${s.dhcpErrors} tftp ${s.tftpErrors} http ${s.httpErrors}; proxyDHCP p99 ${s.proxyP99?.toFixed(2)} ms; relay peak RSS ${relayUse.rssMiB.toFixed(1)} MiB (anon ${relayUse.anonMiB.toFixed(1)}, file ${relayUse.fileMiB.toFixed(1)}), CPU ${relayUse.cpuS.toFixed(1)} s; API requests ${apiRequests}, D1 statements ${stats1.statements - stats0.statements}; lost ${lost}; median step ms ${JSON.stringify(s.steps)}${s.failures.length ? `; failures: ${s.failures.join(" | ")}` : ""}`);
     if (run.outage) {
       row({ what: `storm ${tag}: machines failed`, ours: s.failed, peer: null, peerName: "-", unit: "machines", ratio: null, better: "lower" });
       row({ what: `storm ${tag}: acknowledged booted events lost`, ours: lost, peer: null, peerName: "-", unit: "events", ratio: null, better: "lower" });
@@ -484,6 +492,7 @@ try {
     r("DHCP / TFTP / HTTP errors", s.dhcpErrors + s.tftpErrors + s.httpErrors, p.dhcpErrors + p.tftpErrors + p.httpErrors, `errors (ours ${s.dhcpErrors}/${s.tftpErrors}/${s.httpErrors}, DIY ${p.dhcpErrors}/${p.tftpErrors}/${p.httpErrors})`);
     r("proxyDHCP offer p99 (under the storm)", s.proxyP99, p.proxyP99, "ms");
     r("server peak RSS (relay vs dnsmasq + nginx)", relayUse.rssMiB, diyUse.rssMiB, "MiB");
+    r("server peak RSS, anonymous part (file-backed: program pages)", relayUse.anonMiB, diyUse.anonMiB, `MiB (file-backed ${relayUse.fileMiB.toFixed(1)} vs ${diyUse.fileMiB.toFixed(1)})`);
     r("server CPU (relay vs dnsmasq + nginx)", relayUse.cpuS, diyUse.cpuS, "s");
     r("booted events lost", lost, diyLost, "events");
     if (reloaded) log("wrangler dev reloaded the Worker during this storm (a source file changed): API/D1 counts are partial");
