@@ -32,8 +32,9 @@ const DI_MEMORY_MB = 1024;
 // the serial console plain text.
 const CMDLINE = debian.profile.cmdline.replace(" --- ", " netcfg/get_nameservers={{ var.nameserver }} DEBIAN_FRONTEND=text --- ");
 // The recipe's preseed plus an operator's own early command (edgeboot chains its report to it), which writes to the
-// console: the serial log then shows that d-i ran the preseed's commands, rendered for this host.
-const PRESEED = `${DEBIAN_PRESEED}d-i preseed/early_command string echo "EDGEBOOT-DI early_command ran on {{ host.hostname }}" > /dev/console\n`;
+// console: the serial log then shows that d-i ran the preseed's commands, rendered for this host. Its '\'' quoting is
+// the form edgeboot uses to wrap an operator's late command: the console shows it reached the shell intact.
+const PRESEED = `${DEBIAN_PRESEED}d-i preseed/early_command string echo 'EDGEBOOT-DI early_command ran on {{ host.hostname }} ('\\''quoted'\\'')' > /dev/console\n`;
 // A crypt(3) SHA-512 hash as an operator would keep it: a secret, so the file follows the site's delivery policy.
 const ROOT_HASH = `$6$e2e${randomBytes(4).toString("hex")}$${randomBytes(32).toString("base64").replace(/[+=]/g, "")}`;
 
@@ -135,7 +136,7 @@ describe.skipIf(!enabled)("the Debian installer netboots through edgeboot and ap
     const [before = "", after = ""] = cmdline.split(" --- ");
     expect(before).toMatch(new RegExp(`url=http://${lab.net.ip.relay.replaceAll(".", "\\.")}:\\d+/h/[A-Za-z0-9_.-]+/files/preseed`));
     expect(after).not.toContain("/h/");
-    expect(serial).toContain(`EDGEBOOT-DI early_command ran on ${host.hostname}`);
+    expect(serial).toContain(`EDGEBOOT-DI early_command ran on ${host.hostname} ('quoted')`);
 
     // The API's timeline: chain, kernel and initrd from the relay cache, the preseed served, d-i's own `installing`.
     const events = await bootEvents(api, SITE, vm, host.mac, timeline(), 60_000);
