@@ -85,7 +85,7 @@ const SPECS = {
     flag: "api-max-requests",
     env: "EDGEBOOT_API_MAX_REQUESTS",
     arg: "N",
-    help: "machine requests (chains, NoCloud, events) in flight at the API at once; more wait in order, up to --api-timeout-ms (default 32)",
+    help: "machine requests (chains, NoCloud, events) in flight at the API at once; more wait in order, up to twice --api-timeout-ms (default 32)",
   },
   tftpMaxBlksize: { flag: "tftp-max-blksize", env: "EDGEBOOT_TFTP_MAX_BLKSIZE", arg: "BYTES", help: "largest TFTP block granted: LAN MTU - 32 (default 1468)" },
   tftpMaxWindow: { flag: "tftp-max-windowsize", env: "EDGEBOOT_TFTP_MAX_WINDOWSIZE", arg: "N", help: "largest RFC 7440 window granted (default 64)" },

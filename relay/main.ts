@@ -66,8 +66,10 @@ export async function startRelay(config: RelayConfig, log: Logger): Promise<Rela
   const clients = new ClientTable();
   // Per-host iPXE build overrides from the last sync snapshot: the proxy offer reads local state only.
   const ipxeBuildFor = (mac: string | null) => (mac ? (state.get().ipxeBuilds?.get(mac) ?? null) : null);
-  // One bound on machine-driven requests at the API: chains and /h/ paths (NoCloud, files, events) share it.
-  const gate = createApiGate({ limit: config.apiMaxRequests, maxWaitMs: config.apiTimeoutMs });
+  // One bound on machine-driven requests at the API: chains and /h/ paths (NoCloud, files, events) share it. A request
+  // waits at most twice the API timeout, so wait plus API time stays under a client's usual 30 s: in the N = 1,000
+  // storm against wrangler dev (~14 API requests/s) a wait of one timeout turned 9 machines' NoCloud reads into 503s.
+  const gate = createApiGate({ limit: config.apiMaxRequests, maxWaitMs: 2 * config.apiTimeoutMs });
   extraRoutes.push(hostProxyRoute({ apiUrl: config.apiUrl, credential: config.credential, timeoutMs: config.apiTimeoutMs, clients, gate, log: log.child({ part: "host-proxy" }) }));
   let httpBase = `http://${advertise}:${config.httpPort}`;
   const jwks = remoteApiKeys(config.apiUrl, { timeoutMs: config.apiTimeoutMs });
