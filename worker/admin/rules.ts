@@ -2,6 +2,7 @@
 // (equal specificity, selectors a machine could both match) is refused with 409 naming both, and nothing is stored.
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireSiteAccess } from "../auth/bearer.ts";
+import type { Db } from "../db/client.ts";
 import { describeSelector } from "../assign/pick.ts";
 import { tiesWith } from "../assign/conflicts.ts";
 import { specificity } from "../assign/specificity.ts";
@@ -58,8 +59,12 @@ function refuseTies(name: string, selector: RuleSelector, saved: NamedRule[]) {
   );
 }
 
-// The guarded write found the rule set changed since the tie check read it.
-const rulesChanged = () => new ApiError("precondition_failed", "the site's rules changed while this one was checked; retry");
+// The guarded write did not land: the profile was deleted meanwhile (400 naming it), or the rule set changed since the
+// tie check read it (409, retry).
+async function writeLost(db: Db, profile: string): Promise<ApiError> {
+  await profileId(db, profile, "profile");
+  return new ApiError("precondition_failed", "the site's rules changed while this one was checked; retry");
+}
 
 export const rulesAdmin = adminRouter()
   .openapi(
@@ -108,7 +113,7 @@ export const rulesAdmin = adminRouter()
         auditIfChanged(db, { actor: principal.name, action: "rule.create", resource: "rule", resourceId: id, siteId: site.id, detail: { name: input.name, profile: input.profile, selector: input.selector } }),
       ]);
       const row = inserted[0];
-      if (!row) throw rulesChanged();
+      if (!row) throw await writeLost(db, input.profile);
       c.header("etag", etagOf(row));
       c.header("location", `/v1/sites/${slug}/rules/${input.name}`);
       return c.json(toView(slug, { ...row, profile: input.profile }), 201);
@@ -151,7 +156,7 @@ export const rulesAdmin = adminRouter()
         replaceRuleIfUnchanged(db, row, { description: input.description ?? null, profileId: pid, selector: input.selector }, ruleSetFingerprint(saved)),
         auditIfChanged(db, { actor: principal.name, action: "rule.replace", resource: "rule", resourceId: row.id, siteId: site.id, detail: { name, profile: input.profile, selector: input.selector } }),
       ]);
-      if (!updated[0]) throw rulesChanged();
+      if (!updated[0]) throw await writeLost(db, input.profile);
       c.header("etag", etagOf(updated[0]));
       return c.json(toView(slug, { ...updated[0], profile: input.profile }), 200);
     },

@@ -10,6 +10,7 @@ import { db, seedImage, seedProfile, seedRelay, seedSite } from "../relayapi/see
 freshStoragePerTest();
 
 const api = (path: string, auth: Record<string, string>) => worker.fetch(`http://api.test${path}`, { headers: auth });
+type Sync = { prefetch: { sha256: string; image: string }[]; manifests: string[] };
 
 describe("assignment rules and the relay", () => {
   it("sync prefetches a rule's image and the relay may read its artifacts; without the rule it may not", async () => {
@@ -19,13 +20,13 @@ describe("assignment rules and the relay", () => {
     await seedImage("ruled", "x86_64", { kernel, initrd: [] });
     const profileId = await seedProfile("ruled-live", "ruled");
 
-    const before = await (await api("/relay/v1/sync", relay.auth)).json();
+    const before = (await (await api("/relay/v1/sync", relay.auth)).json()) as Sync;
     expect(before.prefetch).toEqual([]);
     expect((await api(`/relay/v1/artifacts/${kernel}`, relay.auth)).status).toBe(404);
 
     await db().insert(assignmentRules).values({ id: "r1", siteId, name: "qemu", profileId, selector: { macPrefix: "52:54:00" } });
-    const after = await (await api("/relay/v1/sync", relay.auth)).json();
-    expect(after.prefetch.map((p: { sha256: string; image: string }) => [p.sha256, p.image])).toEqual([[kernel, "ruled"]]);
+    const after = (await (await api("/relay/v1/sync", relay.auth)).json()) as Sync;
+    expect(after.prefetch.map((p) => [p.sha256, p.image])).toEqual([[kernel, "ruled"]]);
     expect(after.manifests).toHaveLength(1);
     expect((await api(`/relay/v1/artifacts/${kernel}`, relay.auth)).status).toBe(200);
   });

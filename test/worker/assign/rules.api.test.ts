@@ -151,8 +151,10 @@ describe("assignment rules: ties are refused at save", () => {
     await api("POST", rules, { name: "second", profile, selector: { arch: "x86_64" } });
     const values = { id: crypto.randomUUID(), siteId, name: "third", description: null, profileId, selector: { arch: "riscv64" } };
     expect(await insertRuleIfUnchanged(db, values, ruleSetFingerprint(seen))).toEqual([]);
-    // With the current set it goes in.
+    // With the current set, but a profile deleted meanwhile: nothing either.
     const now = await siteRules(db, siteId);
+    expect(await insertRuleIfUnchanged(db, { ...values, profileId: "deleted-profile" }, ruleSetFingerprint(now))).toEqual([]);
+    // With the current set and a live profile it goes in.
     expect(await insertRuleIfUnchanged(db, values, ruleSetFingerprint(now))).toHaveLength(1);
     expect((await api("GET", rules)).body.items.map((r: any) => r.name)).toEqual(["first", "second", "third"]);
   });

@@ -1,6 +1,7 @@
 // Reads and guarded writes of a site's assignment rules (admin routes, dry-run). The chain reads rules in its own
 // statement (bootChain.ts). Writes are conditional on the site's rule set being the one the tie check saw, so two
-// concurrent saves cannot together store a tie that neither would have been allowed alone.
+// concurrent saves cannot together store a tie that neither would have been allowed alone, nor name a profile deleted
+// in between.
 import { and, asc, eq, sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { assignmentRules, profiles, type RuleSelector } from "../schema.ts";
@@ -39,6 +40,9 @@ const currentFingerprint = (siteId: string) =>
   sql`(select coalesce(group_concat(${assignmentRules.id} || '.' || ${assignmentRules.revision}, ',' order by ${assignmentRules.id} || '.' || ${assignmentRules.revision}), '')
        from ${assignmentRules} where ${assignmentRules.siteId} = ${siteId})`;
 
+// The profile must still exist when the write lands (a concurrent profile delete checks rules in its own guard).
+const profileExists = (profileId: string) => sql`exists (select 1 from ${profiles} where ${profiles.id} = ${profileId})`;
+
 export type RuleValues = { id: string; siteId: string; name: string; description: string | null; profileId: string; selector: RuleSelector };
 
 // Columns in table order (id, site_id, name, description, profile_id, selector, revision, created_at, updated_at).
@@ -47,7 +51,7 @@ export const insertRuleIfUnchanged = (db: Db, v: RuleValues, fingerprint: string
     .insert(assignmentRules)
     .select(
       sql`select ${v.id}, ${v.siteId}, ${v.name}, ${v.description}, ${v.profileId}, ${JSON.stringify(v.selector)}, 1, ${NOW_MS}, ${NOW_MS}
-          where ${currentFingerprint(v.siteId)} = ${fingerprint}`,
+          where ${currentFingerprint(v.siteId)} = ${fingerprint} and ${profileExists(v.profileId)}`,
     )
     .returning();
 
@@ -55,7 +59,7 @@ export const replaceRuleIfUnchanged = (db: Db, row: RuleRow, v: Pick<RuleValues,
   db
     .update(assignmentRules)
     .set({ ...v, revision: row.revision + 1, updatedAt: Date.now() })
-    .where(and(eq(assignmentRules.id, row.id), eq(assignmentRules.revision, row.revision), sql`${currentFingerprint(row.siteId)} = ${fingerprint}`))
+    .where(and(eq(assignmentRules.id, row.id), eq(assignmentRules.revision, row.revision), sql`${currentFingerprint(row.siteId)} = ${fingerprint}`, profileExists(v.profileId)))
     .returning();
 
 // Removing a rule never creates a tie: guarded by its revision only.
