@@ -54,7 +54,7 @@ function refuseTies(name: string, selector: RuleSelector, saved: NamedRule[]) {
   const names = ties.map((t) => `"${t.name}"`).join(", ");
   throw new ApiError(
     "conflict",
-    `rule "${name}" ties with rule ${names}: equal specificity (${specificity(selector)}) and a machine could match both; make one more specific or give them a constraint that separates them (e.g. different values of one label)`,
+    `rule "${name}" ties with rule${ties.length > 1 ? "s" : ""} ${names}: equal specificity (${specificity(selector)}) and a machine could match both; make one more specific or give them a constraint that separates them (e.g. different values of one label)`,
     { field: "selector", rules: [name, ...ties.map((t) => t.name)], specificity: specificity(selector), selectors: Object.fromEntries([[name, describeSelector(selector)], ...ties.map((t) => [t.name, describeSelector(t.selector)])]) },
   );
 }
