@@ -75,6 +75,7 @@ export type ProxyReply = {
   broadcast: boolean;
   client: ClientInfo;
   bootFile: string;
+  ipxeBuild?: IpxeBuild; // the host's override, when it chose the binary (for the event and the log)
 };
 export type IgnoreReason =
   | "not_a_request"
@@ -116,12 +117,12 @@ export function describeClient(req: DhcpPacket): ClientInfo | ProxyIgnore {
   return { mac, arch, platform: PLATFORM_BY_ARCH.get(arch)!, ipxe, https: features?.has(IPXE_FEATURE.HTTPS) ?? false, httpBoot };
 }
 
-function bootFileFor(client: ClientInfo, ctx: ProxyContext): string | ProxyIgnore {
-  if (client.ipxe) return `${ctx.httpBase}/boot.ipxe?${BOOT_IPXE_QUERY}`;
+function bootFileFor(client: ClientInfo, ctx: ProxyContext): { bootFile: string; build: IpxeBuild | null } | ProxyIgnore {
+  if (client.ipxe) return { bootFile: `${ctx.httpBase}/boot.ipxe?${BOOT_IPXE_QUERY}`, build: null };
   const { file: binary, build } = chooseBinary(client.platform, ctx.ipxeBuildFor?.(client.mac) ?? null, ctx);
   if (!ctx.hasBinary(binary)) return ignore("binary_missing", client.mac, build ? `${binary} (the host's ipxeBuild is ${build})` : binary);
   // UEFI HTTP Boot fetches the iPXE binary itself over HTTP (PROTOCOLS.md §4); iPXE then DHCPs as iPXE.
-  return client.httpBoot ? `${ctx.httpBase}/${binary}` : binary;
+  return { bootFile: client.httpBoot ? `${ctx.httpBase}/${binary}` : binary, build };
 }
 
 function baseReply(req: DhcpPacket, ctx: ProxyContext, type: number, vendor: string, options: Array<[number, Uint8Array]>): DhcpPacket {
@@ -176,8 +177,10 @@ export function buildProxyReply(req: DhcpPacket, on: ReceivedOn, from: Source, c
     const serverId = ipOption(req.options, OPT.SERVER_ID);
     if (serverId && serverId !== ctx.serverIp) return ignore("other_server", client.mac);
   }
-  const bootFile = bootFileFor(client, ctx);
-  if (typeof bootFile !== "string") return bootFile;
+  const chosen = bootFileFor(client, ctx);
+  if ("kind" in chosen) return chosen;
+  const { bootFile } = chosen;
+  const build = chosen.build ? { ipxeBuild: chosen.build } : {};
 
   if (on === "dhcp") {
     const options: Array<[number, Uint8Array]> = [];
@@ -200,6 +203,7 @@ export function buildProxyReply(req: DhcpPacket, on: ReceivedOn, from: Source, c
       broadcast: !relayed,
       client,
       bootFile,
+      ...build,
     };
   }
 
@@ -221,5 +225,6 @@ export function buildProxyReply(req: DhcpPacket, on: ReceivedOn, from: Source, c
     broadcast: unknownSource,
     client,
     bootFile,
+    ...build,
   };
 }

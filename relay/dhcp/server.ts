@@ -167,10 +167,10 @@ export async function startDhcpServer(opts: DhcpServerOptions): Promise<DhcpServ
       events.emit({
         phase: opts.role === "dhcp" ? "dhcp-offer" : "dhcp-ack-4011",
         ...(c.mac ? { mac: c.mac } : {}),
-        detail: { arch: c.arch, platform: c.platform, ipxe: c.ipxe, https: c.https, bootFile: decision.bootFile, to: to.address },
+        detail: { arch: c.arch, platform: c.platform, ipxe: c.ipxe, https: c.https, bootFile: decision.bootFile, ...(decision.ipxeBuild ? { ipxeBuild: decision.ipxeBuild } : {}), to: to.address },
         at: now(),
       });
-      log.info(opts.role === "dhcp" ? "proxy offer" : "proxy ack", { mac, platform: c.platform, ipxe: c.ipxe, bootFile: decision.bootFile, to });
+      log.info(opts.role === "dhcp" ? "proxy offer" : "proxy ack", { mac, platform: c.platform, ipxe: c.ipxe, bootFile: decision.bootFile, ...(decision.ipxeBuild ? { ipxeBuild: decision.ipxeBuild } : {}), to });
     }
   };
 

@@ -114,7 +114,7 @@ describe.skipIf(!enabled)("UEFI HTTP Boot end to end", () => {
     expect(boot.hostname).toBe(SNP_HOSTNAME);
     const binaryUrl = `http://${lab.net.ip.relay}:${RELAY_HTTP_PORT}/snponly.efi`;
     const expected: Expected[] = [
-      phase("dhcp-offer", (e) => e.detail?.platform === "http-x64" && e.detail?.bootFile === binaryUrl),
+      phase("dhcp-offer", (e) => e.detail?.platform === "http-x64" && e.detail?.bootFile === binaryUrl && e.detail?.ipxeBuild === "snponly"),
       phase("http-binary-sent", (e) => e.detail?.file === "snponly.efi"),
       phase("dhcp-offer", (e) => e.detail?.ipxe === true),
       phase("chain-served", (e) => e.source === "worker"),

@@ -38,7 +38,7 @@ type Case = {
   on: ReceivedOn;
   ctx: ProxyContext;
   // What the firmware must be told, checked on the decoded wire bytes.
-  expect: { type: number; vendor: string; file: string; opt67: string | null; opt43: string | null; to: { address: string; port: number } };
+  expect: { type: number; vendor: string; file: string; opt67: string | null; opt43: string | null; to: { address: string; port: number }; build?: IpxeBuild };
 };
 
 // EDK2 (OVMF, AAVMF) sends its 4011 request from port 4011; iPXE from 68. The source address is its ciaddr.
@@ -98,21 +98,21 @@ const CASES: Case[] = [
     capture: "ovmf-x64-request-4011.bin",
     on: "proxy",
     ctx: ctx({ [OVMF_MAC]: "snponly" }),
-    expect: { type: 5, vendor: "PXEClient", file: "snponly.efi", opt67: null, opt43: null, to: { address: "10.213.0.110", port: 4011 } },
+    expect: { type: 5, vendor: "PXEClient", file: "snponly.efi", opt67: null, opt43: null, to: { address: "10.213.0.110", port: 4011 }, build: "snponly" },
   },
   {
     name: "override-snponly-arm64-request-4011",
     capture: "aavmf-arm64-request-4011.bin",
     on: "proxy",
     ctx: ctx({ [AAVMF_MAC]: "snponly" }),
-    expect: { type: 5, vendor: "PXEClient", file: "snponly-arm64.efi", opt67: null, opt43: null, to: { address: "10.213.0.113", port: 4011 } },
+    expect: { type: 5, vendor: "PXEClient", file: "snponly-arm64.efi", opt67: null, opt43: null, to: { address: "10.213.0.113", port: 4011 }, build: "snponly" },
   },
   {
     name: "override-snponly-http-arm64-discover",
     capture: "aavmf-http-arm64-discover.bin",
     on: "dhcp",
     ctx: ctx({ [AAVMF_HTTP_MAC]: "snponly" }),
-    expect: { type: 2, vendor: "HTTPClient", file: `${BASE}/snponly-arm64.efi`, opt67: `${BASE}/snponly-arm64.efi`, opt43: null, to: bcast },
+    expect: { type: 2, vendor: "HTTPClient", file: `${BASE}/snponly-arm64.efi`, opt67: `${BASE}/snponly-arm64.efi`, opt43: null, to: bcast, build: "snponly" },
   },
   {
     name: "override-ipxe-http-x64-discover-site-snponly",
@@ -120,7 +120,7 @@ const CASES: Case[] = [
     on: "dhcp",
     // The site default is snponly.efi; this host asks for the full build.
     ctx: ctx({ [OVMF_HTTP_MAC]: "ipxe" }, { uefiBinary: "snponly.efi" }),
-    expect: { type: 2, vendor: "HTTPClient", file: `${BASE}/ipxe.efi`, opt67: `${BASE}/ipxe.efi`, opt43: null, to: bcast },
+    expect: { type: 2, vendor: "HTTPClient", file: `${BASE}/ipxe.efi`, opt67: `${BASE}/ipxe.efi`, opt43: null, to: bcast, build: "ipxe" },
   },
 ];
 
@@ -152,6 +152,8 @@ describe("golden proxy replies: arm64, UEFI HTTP Boot, per-host iPXE builds", ()
     // Nothing that configures an address: the site DHCP server does that.
     for (const code of [1, 3, 6, 51, 58, 59]) expect(wire.options.has(code), `option ${code}`).toBe(false);
     expect(d.to).toEqual(e.to);
+    // The override is named in the reply (the dhcp-offer event and the log say which build the host got).
+    expect(d.ipxeBuild).toBe(e.build);
   });
 
   it("reads arch 11 / 16 / 19 and the vendor classes the firmware really sent", () => {

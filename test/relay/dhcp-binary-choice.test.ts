@@ -9,7 +9,7 @@ import { RelayState } from "../../relay/state.ts";
 import { parts } from "./support/relayParts.ts";
 import { rewrite } from "./support/dhcpClaim.ts";
 
-const defaults = { biosBinary: "undionly.kpxe", uefiBinary: "ipxe.efi", arm64Binary: "ipxe-arm64.efi" };
+const defaults = { biosBinary: "undionly.kpxe", uefiBinary: "ipxe.efi" as const, arm64Binary: "ipxe-arm64.efi" };
 
 describe("chooseBinary", () => {
   it("gives each platform its default when the host names no build", () => {
@@ -73,7 +73,7 @@ async function ask(port: number, mac: string): Promise<{ file: string } | null> 
 
 describe("proxyDHCP on a socket follows the synced overrides", () => {
   it("answers snponly.efi for an overridden host as soon as the state changes, and the default for others", async () => {
-    const { log, metrics, sink } = parts();
+    const { log, metrics, sink, events } = parts();
     const state = new RelayState({ relayId: null, allowDirect: false });
     const server = await startDhcpServer({
       role: "proxy",
@@ -94,6 +94,13 @@ describe("proxyDHCP on a socket follows the synced overrides", () => {
       state.update({ ipxeBuilds: ipxeBuildsFrom([{ mac: a, ipxeBuild: "snponly" }, { mac: b, ipxeBuild: null }]) });
       expect(await ask(server.port, a)).toEqual({ file: "snponly.efi" });
       expect(await ask(server.port, b)).toEqual({ file: "ipxe.efi" });
+      await new Promise((r) => setTimeout(r, 20)); // events are written after the reply is on the wire
+      // The timeline says when a host's own build chose the binary.
+      expect(events.filter((e) => e.phase === "dhcp-ack-4011").map((e) => [e.mac, e.detail?.bootFile, e.detail?.ipxeBuild ?? null])).toEqual([
+        [a, "ipxe.efi", null],
+        [a, "snponly.efi", "snponly"],
+        [b, "ipxe.efi", null],
+      ]);
     } finally {
       await server.close();
     }
