@@ -46,7 +46,7 @@ export function failureScript(input: { relayBase: string; params: BootParams; at
 export function directScript(input: { directUrl: string; fallbackUrl: string; trust: boolean }): string {
   return [
     "#!ipxe",
-    `# edgeboot relay: direct HTTPS to the API (root fingerprint handed to iPXE at startup: ${input.trust ? "yes" : "no"})`,
+    `# edgeboot relay: direct HTTPS to the API (trust fingerprint in the proxy offer: ${input.trust ? "yes" : "no"})`,
     `chain --replace --autofree ${input.directUrl} || goto relay`,
     ":relay",
     "echo edgeboot: direct HTTPS chain failed (iPXE error ${errno}), asking the relay",

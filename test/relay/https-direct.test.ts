@@ -122,7 +122,7 @@ describe("the direct and fallback scripts", () => {
     expect(script).toBe(
       [
         "#!ipxe",
-        "# edgeboot relay: direct HTTPS to the API (root fingerprint handed to iPXE at startup: yes)",
+        "# edgeboot relay: direct HTTPS to the API (trust fingerprint in the proxy offer: yes)",
         "chain --replace --autofree https://api.example/boot/lab/ipxe?mac=52%3A54%3A00%3A12%3A34%3A56&arch=x86_64&platform=efi&t=tok || goto relay",
         ":relay",
         "echo edgeboot: direct HTTPS chain failed (iPXE error ${errno}), asking the relay",
@@ -244,7 +244,7 @@ describe("GET /boot.ipxe after a failed direct chain", () => {
     const r = await relay(async (p) => (fetched.push(p.mac), { ok: true, body: chain, ms: 1 }), [API_ROOT]);
     try {
       const direct = await (await fetch(`${r.base}/boot.ipxe?mac=${MAC}&arch=x86_64`)).text();
-      expect(direct).toContain("(root fingerprint handed to iPXE at startup: yes)");
+      expect(direct).toContain("(trust fingerprint in the proxy offer: yes)");
       const back = /^chain --replace --autofree (\S+)&errno=\$\{errno\}$/m.exec(direct)![1]!;
       // What iPXE requests after "Permission denied (https://ipxe.org/0216eb3c)".
       const res = await fetch(`${back}&errno=0x216eb3c`);
