@@ -102,10 +102,11 @@ const SPECS: Spec[] = [
           .option("--uuid <uuid>")
           .option("--serial <serial>")
           .option("--arch <arch>")
+          .option("--ipxe-build <build>", "iPXE build for its UEFI firmware: ipxe | snponly (default: the relay's)")
           .option("--ipv4 <address>")
           .option("--label <key=value>", "repeatable", collect),
       path: (s) => `${site(s)}/hosts`,
-      body: ([hostname], o) => defined({ hostname, mac: o.mac, profile: o.profile, uuid: o.uuid, serial: o.serial, arch: o.arch, ipv4: o.ipv4, labels: keyValues(o.label, "--label") }),
+      body: ([hostname], o) => defined({ hostname, mac: o.mac, profile: o.profile, uuid: o.uuid, serial: o.serial, arch: o.arch, ipxeBuild: o.ipxeBuild, ipv4: o.ipv4, labels: keyValues(o.label, "--label") }),
     },
   },
   {
