@@ -18,6 +18,8 @@ export class ApiStandIn {
   holdEvents = false;
   readonly blobs = new Map<string, { bytes: Buffer; holdAt?: number }>();
   readonly chainRequests: Array<{ mac: string | null; clientAddress: string | undefined }> = [];
+  // The site's hosts as /relay/v1/sync lists them.
+  hosts: Array<Record<string, unknown>> = [];
   #server: Server = createServer((req, res) => void this.#handle(req, res).catch(() => res.destroy()));
   #keys!: { privateKey: CryptoKey; jwk: Record<string, unknown> };
   #held: Array<() => void> = [];
@@ -62,7 +64,7 @@ export class ApiStandIn {
       return json(res, 200, {
         site: { slug: "lab", name: "Lab", bootAuth: "relay", allowDirect: false, unknownHostPolicy: "discover" },
         relay: { id: "relay-fault", name: "fault" },
-        hosts: [],
+        hosts: this.hosts,
         prefetch: [],
         commands: [],
         manifests: [],
