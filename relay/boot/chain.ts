@@ -58,7 +58,8 @@ export function createChainFetcher(deps: {
     const body = res.body.toString("utf8");
     if (res.status !== 200) {
       const code = res.headers["edgeboot-error"];
-      return fail("api_status", `API answered ${res.status}${typeof code === "string" ? ` (${code})` : ""}`, res.status);
+      const why = apiReason(body, typeof code === "string" ? code : null);
+      return fail("api_status", `API answered ${res.status}${typeof code === "string" ? ` (${code})` : ""}${why ? `: ${why}` : ""}`, res.status);
     }
     const signature = res.headers[CHAIN_SIGNATURE_HEADER.toLowerCase()];
     try {
@@ -69,4 +70,13 @@ export function createChainFetcher(deps: {
     }
     return { ok: true, body, ms: now() - started };
   };
+}
+
+// The API's refusal script says why on its `echo edgeboot: <code>: <message>` line (worker/render/ipxe.ts,
+// renderErrorScript); the relay never runs an unsigned body, but it repeats that reason on the console it answers
+// (escaped again by the failure script). The code, already in the header, is not repeated.
+export function apiReason(body: string, code: string | null): string | null {
+  const said = /^echo edgeboot: (.{1,400})$/m.exec(body)?.[1]?.trim();
+  if (!said) return null;
+  return code && said.startsWith(`${code}: `) ? said.slice(code.length + 2) : said;
 }

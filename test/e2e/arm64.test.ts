@@ -115,9 +115,9 @@ describe.skipIf(!enabled)("arm64 UEFI VM boots end to end through the relay and 
     await addHost(api, { hostname: "arm64-no-build", mac, profile: X86_ONLY });
     const vm = lab.startVm({ name: "arm64-no-build", firmware: "uefi", arch: "arm64", mac, timeoutMs: VM_TIMEOUT_MS });
     try {
-      // The relay's failure script says that the API refused (409 not_bootable), then retries with backoff; the why
-      // ("no build for arm64") is in the API's render-failed event. Never an x86 kernel.
-      await vm.waitForSerial(/edgeboot: cannot boot \S+ yet: [^\r\n]*not_bootable/, 5 * 60_000);
+      // The relay's failure script says that the API refused (409 not_bootable) and why ("no build for arm64"), then
+      // retries with backoff; the API's render-failed event says it too. Never an x86 kernel.
+      await vm.waitForSerial(/edgeboot: cannot boot \S+ yet: [^\r\n]*not_bootable[^\r\n]*has no build for arm64/, 5 * 60_000);
       const said = /edgeboot: cannot boot \S+ yet: ([^\r\n]+)/.exec(vm.serial())?.[1];
       console.log(`arm64 machine, x86_64-only image, on its console: "${said}"`);
       const expected = [

@@ -67,6 +67,10 @@ describe("chain fetch from the API", () => {
   it("reports API errors, timeouts, unreachable APIs and oversized bodies", async () => {
     handler = (_req, res) => void res.writeHead(401, { "edgeboot-error": "unauthorized" }).end("#!ipxe\nexit 1\n");
     expect(await fetcher()({ mac: MAC }, CLIENT)).toMatchObject({ ok: false, reason: "api_status", status: 401, message: "API answered 401 (unauthorized)" });
+    // The API's reason (its refusal script's echo line) reaches the console the relay answers, without the code twice.
+    handler = (_req, res) =>
+      void res.writeHead(409, { "edgeboot-error": "not_bootable" }).end('#!ipxe\necho edgeboot: not_bootable: image "base" has no build for arm64\nexit 1\n');
+    expect(await fetcher()({ mac: MAC }, CLIENT)).toMatchObject({ ok: false, status: 409, message: 'API answered 409 (not_bootable): image "base" has no build for arm64' });
     handler = () => {}; // never answers
     expect(await fetcher({ timeoutMs: 200 })({ mac: MAC }, CLIENT)).toMatchObject({ ok: false, reason: "api_timeout" });
     expect(await fetcher({ apiUrl: "http://127.0.0.1:9" })({ mac: MAC }, CLIENT)).toMatchObject({ ok: false, reason: "api_unreachable" });
