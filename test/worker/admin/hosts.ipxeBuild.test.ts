@@ -1,7 +1,8 @@
 // A host's iPXE build override (ipxeBuild): validated by the hosts API, stored, and carried to the relay in its sync
 // snapshot, where the proxyDHCP decision reads it (test/relay/dhcp-binary-choice.test.ts covers that side).
+import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, seedHost, seedRelay, seedSite, uniq, uniqMac } from "../../helpers/admin.ts";
+import { api, ROOT_TOKEN, seedHost, seedRelay, seedSite, uniq, uniqMac } from "../../helpers/admin.ts";
 
 const sync = async (credential: string) => {
   const res = await api("GET", "/relay/v1/sync", undefined, { token: null, headers: { authorization: `Bearer ${credential}` } });
@@ -62,5 +63,20 @@ describe("hosts: ipxeBuild", () => {
     const schemas = res.body.components.schemas;
     expect(schemas.Host.properties.ipxeBuild.enum).toEqual(["ipxe", "snponly", null]);
     expect(JSON.stringify(schemas.HostCreate.properties.ipxeBuild)).toMatch(/snponly/);
+  });
+
+  it("shows on the status page's host view when set, and not otherwise", async () => {
+    const site = uniq("ib");
+    await seedSite(site);
+    await seedHost(site, { hostname: "shown-1", mac: uniqMac(), ipxeBuild: "snponly" });
+    await seedHost(site, { hostname: "plain-2", mac: uniqMac() });
+    const page = async (host: string) => {
+      const req = new Request(`http://api.test/ui/sites/${site}/hosts/${host}`, { headers: { cookie: `edgeboot_session=${encodeURIComponent(ROOT_TOKEN)}` } });
+      const res = await (exports as any).default.fetch(req);
+      expect(res.status).toBe(200);
+      return res.text() as Promise<string>;
+    };
+    expect(await page("shown-1")).toMatch(/<dt>iPXE build<\/dt><dd>snponly<\/dd>/);
+    expect(await page("plain-2")).not.toMatch(/iPXE build/);
   });
 });

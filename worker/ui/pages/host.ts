@@ -97,6 +97,7 @@ export function hostLive(h: HostItem, boots: Boot[]): Html {
   <div><dt>Profile</dt><dd>${h.profile ?? html`<span class="muted">none</span>`}</dd></div>
   <div><dt>Last seen</dt><dd>${seen === null ? html`<span class="muted">never</span>` : html`<time datetime="${new Date(seen).toISOString()}">${isoUtc(seen)}</time>`}</dd></div>
   <div><dt>Architecture</dt><dd>${h.lastIdentity?.arch ?? h.arch ?? "—"}${h.lastIdentity?.platform ? ` (${h.lastIdentity.platform})` : ""}</dd></div>
+  ${h.ipxeBuild ? html`<div><dt>iPXE build</dt><dd>${h.ipxeBuild}</dd></div>` : ""}
   ${h.uuid ? html`<div><dt>UUID</dt><dd><code>${h.uuid}</code></dd></div>` : ""}
   ${h.serial ? html`<div><dt>Serial</dt><dd>${h.serial}</dd></div>` : ""}
   ${labels.length ? html`<div><dt>Labels</dt><dd><ul class="chips">${labels.map(([k, v]) => html`<li><span class="badge">${k}=${v}</span></li>`)}</ul></dd></div>` : ""}

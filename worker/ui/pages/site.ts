@@ -15,6 +15,7 @@ export type HostItem = {
   uuid: string | null;
   serial: string | null;
   arch: string | null;
+  ipxeBuild?: string | null;
   profile: string | null;
   state: string;
   lastSeenAt: string | null;
