@@ -44,8 +44,13 @@ export async function startRelay(config: RelayConfig, log: Logger): Promise<Rela
   const keys = await loadOrCreateRelayKeys(config.stateDir);
   const binaries = new BinaryCatalog(config.binariesDir, config.symlinkRoots);
   await binaries.ready();
-  if (!binaries.has(config.biosBinary) && !binaries.has(config.uefiBinary)) {
+  // Each firmware family whose default binary is missing is told once at start (per-host ipxeBuild files are checked
+  // when a machine asks).
+  const missingDefaults = [config.biosBinary, config.uefiBinary, config.arm64Binary].filter((name) => !binaries.has(name));
+  if (missingDefaults.length === 3) {
     log.warn("no iPXE binaries found: PXE ROM clients cannot be served", { binariesDir: config.binariesDir });
+  } else if (missingDefaults.length > 0) {
+    log.info("some default iPXE binaries are missing: those firmware families cannot be served", { binariesDir: config.binariesDir, missing: missingDefaults });
   }
   const extraRoutes: RouteHandler[] = [];
   const stoppers: Array<() => Promise<void> | void> = [];

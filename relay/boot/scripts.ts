@@ -16,6 +16,8 @@ export function bootQuery(p: QueryParams, extra: Record<string, string> = {}): s
 // Backoff for the failure loop: 5 s, 10 s, 20 s ... capped at 5 minutes.
 export const retryDelaySeconds = (attempt: number) => Math.min(300, 5 * 2 ** Math.min(Math.max(attempt - 1, 0), 6));
 
+const RENEW_BEFORE_RETRY_S = 60;
+
 // Said on the console, reported, then retried with backoff; never a silent hang. When the relay itself is
 // unreachable the retry fails: the loop renews DHCP (the lease or the relay's address may have moved) and tries
 // again (PROTOCOLS.md §1.7: iPXE gives up on a missed proxy offer after 2 s, so retries belong in the script).
@@ -30,6 +32,9 @@ export function failureScript(input: { relayBase: string; params: BootParams; at
     `echo edgeboot: attempt ${input.attempt}, retrying in ${delay} s`,
     ":retry",
     `sleep ${delay}`,
+    // The relay serves a chain only to an address it saw in DHCP in the last 5 minutes (dhcp/clients.ts,
+    // CLIENT_TTL_MS): after a long wait the loop renews DHCP first, so the retry is not refused as unknown.
+    ...(delay >= RENEW_BEFORE_RETRY_S ? ["dhcp || goto retry"] : []),
     `chain --replace --autofree ${url} || goto renew`,
     ":renew",
     "echo edgeboot: relay unreachable, renewing DHCP",

@@ -188,6 +188,9 @@ describe("GET /boot.ipxe, relay mode", () => {
   it("caps the backoff at five minutes and keeps every value out of iPXE syntax", () => {
     const s = failureScript({ relayBase: "http://r", params: { mac: MAC, serial: "${evil} x" }, attempt: 40, reason: "api_status", message: "API said ${boom}\nshell" });
     expect(s).toContain("sleep 300");
+    // A wait that long outlives the relay's DHCP binding (5 min from the last packet): DHCP is renewed before the chain.
+    expect(s).toMatch(/sleep 300\ndhcp \|\| goto retry\nchain /);
+    expect(failureScript({ relayBase: "http://r", params: { mac: MAC }, attempt: 2, reason: "api_status", message: "m" })).toMatch(/sleep 10\nchain /);
     expect(s).not.toContain("${");
     expect(s.split("\n").filter((l) => l.startsWith("shell"))).toEqual([]);
   });
