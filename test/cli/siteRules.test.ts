@@ -94,6 +94,12 @@ describe("site file: assignment rules", () => {
     expect(shown.stdout).toContain("✓ workers → rl-worker (3000): every constraint holds; most specific match");
     expect(shown.stdout).toContain("✗ qemu → rl-live (4006): MAC 02:00:00:00:00:01 does not start with 52:54:00");
     expect(shown.stdout).toContain("✗ dell → rl-worker (8009): no uuid");
+    // `edgeboot assignment` tries the rules on an identity no host has yet: a Dell UUID outranks the QEMU MAC prefix.
+    const tried = await cli(["assignment", "--site", "rules-lab", "--mac", "52:54:00:aa:bb:cc", "--uuid", "4c4c4544-0000-1111-2222-333344445555"]);
+    expect(tried.code, tried.stderr).toBe(0);
+    expect(tried.stdout).toContain("✓ dell → rl-worker (8009)");
+    expect(tried.stdout).toMatch(/~ qemu → rl-live \(4006\)/);
+    expect(tried.stdout).toMatch(/✗ workers → rl-worker \(3000\): .*role/);
   });
 
   it("then diff is clean (the file's spellings compare as normalised) and apply changes nothing", async () => {

@@ -76,13 +76,7 @@ export function hostToolCommands(program: Command, env: Env): void {
       line("site", `${e.site.slug} bootAuth=${e.site.bootAuth} unknownHosts=${e.site.unknownHostPolicy}`);
       line("decision", `${e.decision.kind}${e.decision.source ? ` (${e.decision.source})` : ""}: ${e.decision.why}`);
       // Assignment rules (absent from APIs older than them): the winner, then why each other rule did not decide.
-      if (e.rules?.items?.length) {
-        line("rules", e.rules.why);
-        for (const r of e.rules.items as { name: string; profile: string | null; specificity: number; result: string; why: string }[]) {
-          const mark = r.result === "matched" ? pc.green("✓") : r.result === "outranked" ? pc.yellow("~") : pc.dim("✗");
-          process.stdout.write(`${"".padEnd(11)}${mark} ${r.name} → ${r.profile ?? "-"} (${r.specificity}): ${r.why}\n`);
-        }
-      }
+      if (e.rules?.items?.length) printRuleVerdicts(e.rules, line);
       if (e.boot) {
         line("profile", e.boot.profile.name);
         line("image", `${e.boot.image.name} ${e.boot.image.version} ${e.boot.image.arch}`);
@@ -92,6 +86,28 @@ export function hostToolCommands(program: Command, env: Env): void {
       if (e.menu) line("menu", `${e.menu.profile.name}: ${e.menu.items.map((i: { label: string }) => i.label).join(" | ")}`);
       line("artifacts", e.artifactsVia);
       if (e.error) line("error", pc.red(`${e.error.code}: ${e.error.message}`));
+    });
+
+  program
+    .command("assignment")
+    .description("which assignment rule a machine with this identity would get, and why not the others (try rules before the machine exists)")
+    .option("--mac <mac>")
+    .option("--uuid <uuid>")
+    .option("--serial <serial>")
+    .option("--arch <arch>", "iPXE's ${buildarch}: x86_64, i386, arm64")
+    .option("--label <key=value>", "a label the machine's host record would have (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
+    .action(async (o: { mac?: string; uuid?: string; serial?: string; arch?: string; label?: string[] }, cmd: Command) => {
+      const s = await session(cmd, env);
+      const q = new URLSearchParams();
+      for (const k of ["mac", "uuid", "serial", "arch"] as const) if (o[k] !== undefined) q.set(k, o[k]!);
+      for (const l of o.label ?? []) q.append("label", l);
+      const r = await s.api.get(`/v1/sites/${enc(siteOf(s))}/assignment${q.size ? `?${q}` : ""}`);
+      if (s.format !== "table") return printOne(r.body, s.format);
+      const line = (k: string, v: unknown) => process.stdout.write(`${pc.bold(k.padEnd(10))} ${v ?? pc.dim("-")}\n`);
+      const m = r.body.machine;
+      const labels = Object.entries(m.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(",");
+      line("machine", [m.mac, m.uuid, m.serial, m.arch, labels].filter(Boolean).join(" ") || pc.dim("(nothing given)"));
+      printRuleVerdicts(r.body.rules, line);
     });
 
   program
@@ -142,4 +158,15 @@ export function hostToolCommands(program: Command, env: Env): void {
         if (seen.size > 10_000) seen.clear();
       }
     });
+}
+
+type RuleVerdict = { name: string; profile: string | null; specificity: number; result: string; why: string };
+
+// The rules' verdicts as `explain` and `assignment` print them: the summary, then one line per rule.
+function printRuleVerdicts(rules: { why: string; items?: RuleVerdict[] }, line: (k: string, v: unknown) => void): void {
+  line("rules", rules.why);
+  for (const r of rules.items ?? []) {
+    const mark = r.result === "matched" ? pc.green("✓") : r.result === "outranked" ? pc.yellow("~") : pc.dim("✗");
+    process.stdout.write(`${"".padEnd(11)}${mark} ${r.name} → ${r.profile ?? "-"} (${r.specificity}): ${r.why}\n`);
+  }
 }
