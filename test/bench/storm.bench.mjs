@@ -23,6 +23,7 @@ import { choosePlacement, pinSelf } from "./placement.mjs";
 import { startCountingApi } from "./support/countingApi.mjs";
 import { bootMachine, createDhcpHub } from "./support/simMachine.mjs";
 import { API_HOST, createStormNet, rangeAddress, SEGMENTS } from "./support/stormNet.mjs";
+import { hasTcpdump, percentile, serverReplyLatencies, startWireCapture } from "./support/wireDhcp.mjs";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -453,8 +454,11 @@ try {
           log(`API up at +${((Date.now() - t0) / 1000).toFixed(1)} s`);
         }
       : undefined;
+    const wireOurs = hasTcpdump() ? startWireCapture(net.ns.rly, "eth0", join(work, `wire-edgeboot-${run.n}.pcap`)) : null;
     const ours = await storm(`edgeboot-${run.n}${run.outage ? "-outage" : ""}`, net.ns.ca, machines, { during });
     const relayUse = sample();
+    await wireOurs?.stop();
+    const wireMs = wireOurs ? serverReplyLatencies(join(work, `wire-edgeboot-${run.n}.pcap`), SEGMENTS.a.server) : [];
     // Acknowledged phone_homes must all be in D1 (the relay's /h/ proxy answered only after the API did).
     await sleep(3000);
     const acked = new Set(ours.results.filter((r) => r.ok).map((r) => r.mac));
@@ -476,8 +480,11 @@ try {
     const diyMachines = machines;
     const diyLog0 = existsSync(diy.accessLog) ? readFileSync(diy.accessLog, "utf8").length : 0;
     const sampleDiy = sampler([diy.dnsmasq.pid, diy.nginx.pid]);
+    const wirePeer = hasTcpdump() ? startWireCapture(net.ns.diy, "eth0", join(work, `wire-diy-${run.n}.pcap`)) : null;
     const peer = await storm(`diy-${run.n}`, net.ns.cb, diyMachines);
     const diyUse = sampleDiy();
+    await wirePeer?.stop();
+    const wirePeerMs = wirePeer ? serverReplyLatencies(join(work, `wire-diy-${run.n}.pcap`), SEGMENTS.b.server) : [];
     const p = summarize(peer.results);
     const diyBooted = readFileSync(diy.accessLog, "utf8").slice(diyLog0).split("\n").filter((l) => / "POST \/h\/[^/]+\/events\?phase=booted[^"]*" 200 /.test(l)).length;
     const diyLost = Math.max(0, p.booted - diyBooted);
@@ -490,7 +497,13 @@ try {
     r("machines failed", s.failed, p.failed, "machines");
     r("machines that retried", s.retried, p.retried, "machines");
     r("DHCP / TFTP / HTTP errors", s.dhcpErrors + s.tftpErrors + s.httpErrors, p.dhcpErrors + p.tftpErrors + p.httpErrors, `errors (ours ${s.dhcpErrors}/${s.tftpErrors}/${s.httpErrors}, DIY ${p.dhcpErrors}/${p.tftpErrors}/${p.httpErrors})`);
-    r("proxyDHCP offer p99 (under the storm)", s.proxyP99, p.proxyP99, "ms");
+    r("proxyDHCP offer p99 (under the storm, as the simulated clients saw it)", s.proxyP99, p.proxyP99, "ms");
+    if (wireMs.length && wirePeerMs.length) {
+      // The server's own time, request in → reply out on its interface (tcpdump stamps), without the clients' delay.
+      log(`proxyDHCP on the wire: edgeboot ${wireMs.length} replies p50 ${percentile(wireMs, 50).toFixed(2)} p99 ${percentile(wireMs, 99).toFixed(2)} max ${percentile(wireMs, 100).toFixed(2)} ms; DIY ${wirePeerMs.length} replies p50 ${percentile(wirePeerMs, 50).toFixed(2)} p99 ${percentile(wirePeerMs, 99).toFixed(2)} ms`);
+      r("proxyDHCP reply p50 on the wire (server's own time)", percentile(wireMs, 50), percentile(wirePeerMs, 50), "ms");
+      r("proxyDHCP reply p99 on the wire (server's own time)", percentile(wireMs, 99), percentile(wirePeerMs, 99), "ms");
+    }
     r("server peak RSS (relay vs dnsmasq + nginx)", relayUse.rssMiB, diyUse.rssMiB, "MiB");
     r("server peak RSS, anonymous part (file-backed: program pages)", relayUse.anonMiB, diyUse.anonMiB, `MiB (file-backed ${relayUse.fileMiB.toFixed(1)} vs ${diyUse.fileMiB.toFixed(1)})`);
     r("server CPU (relay vs dnsmasq + nginx)", relayUse.cpuS, diyUse.cpuS, "s");
