@@ -49,6 +49,11 @@ export function killAllDaemonsSync(): void {
   live.clear();
 }
 
+/** Records a process group started elsewhere (wrangler, by test/helpers/wrangler.ts) so the next run stops it too. */
+export function recordInLedger(pid: number, cmd: string): void {
+  if (ledger) appendFileSync(ledger, `${pid}\t${cmd}\n`);
+}
+
 /** Stops the process groups a ledger lists, if they still run the command recorded (pids get reused). */
 export function killLedger(file: string): void {
   if (!existsSync(file)) return;

@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { startWranglerDev } from "../helpers/wrangler.ts";
+import { recordInLedger } from "./proc.ts";
 
 export interface WorkerDev {
   readonly url: string;
@@ -26,7 +27,11 @@ export async function startWorker(ip: string, workDir: string, opts: { tls?: { k
     adminToken: randomBytes(24).toString("hex"),
     signingKid: "e2e-key-1",
     logFile: log,
+    // Its request log ("GET /boot/… 200") is evidence some scenarios read (https.test.ts: what came over HTTPS).
+    logLevel: "info",
     timeoutMs: 180_000,
   });
+  // In the run's daemon ledger, so a run killed before teardown has its wrangler stopped by the next one.
+  recordInLedger(dev.pid, "wrangler");
   return { url: dev.url, adminToken: dev.adminToken, log, stop: () => dev.stop() };
 }
