@@ -104,7 +104,7 @@ export async function renderChain(input: ChainRenderInput): Promise<{ body: stri
   const plan = input.plan;
   if (!plan) throw new Error("renderChain: a boot decision needs a resolved plan");
   const entry = async (boot: ResolvedBoot) => bootEntry(input, boot, await input.mintToken(boot));
-  const common = { decision: "boot", why: decision.why, source: decision.source, intent: decision.intent, via: input.cache ? "relay-cache" : "worker" };
+  const common = { decision: "boot", why: decision.why, source: decision.source, ...(decision.rule ? { rule: decision.rule } : {}), intent: decision.intent, via: input.cache ? "relay-cache" : "worker" };
   if (plan.kind === "single") {
     const { profile, image } = plan.boot;
     const body = renderBootScript(`${head} profile=${profile.name} image=${image.name} ${image.version} ${image.arch}`, await entry(plan.boot));

@@ -36,7 +36,7 @@ describe("assignment rules on the chain", () => {
     expect(claims.profileId).toBe("prf-qemu-live");
     expect(await hostRow(claims.hostId)).toMatchObject({ mac: "52:54:00:aa:bb:cc", state: "booting", profileId: null });
     const [event] = await eventsOf(site.id);
-    expect(event!.detail).toMatchObject({ decision: "boot", source: "rule", why: 'unknown machine; assignment rule "qemu" (macPrefix=52:54:00)' });
+    expect(event!.detail).toMatchObject({ decision: "boot", source: "rule", rule: "qemu", profile: "qemu-live", why: 'unknown machine; assignment rule "qemu" (macPrefix=52:54:00)' });
 
     const other = await call("/boot/lab/ipxe?mac=02:00:00:aa:bb:cc&arch=x86_64");
     expect(other.status).toBe(200);

@@ -1,6 +1,8 @@
 // Grouping a host's events into boots and stages (worker/ui/timeline.ts), on event sequences the relay and the
 // Worker actually record (phase names from relay/ and worker/boot/).
 import { describe, expect, it } from "vitest";
+import { hostLive } from "../../../worker/ui/pages/host.ts";
+import type { HostItem } from "../../../worker/ui/pages/site.ts";
 import { bootsOf, splitBoots, stageOf, type TimelineEvent, withCacheEventsOf } from "../../../worker/ui/timeline.ts";
 
 let id = 0;
@@ -64,5 +66,16 @@ describe("boot timeline", () => {
     const merged = withCacheEventsOf(mine, cache);
     expect(merged.filter((e) => e.phase.startsWith("cache-")).map((e) => e.detail.client)).toEqual(["10.0.0.50"]);
     expect(merged.map((e) => e.at)).toEqual([...merged.map((e) => e.at)].sort((a, b) => a - b));
+  });
+
+  it("a host without a profile of its own shows the profile and rule of its latest rule-decided chain", async () => {
+    const host = { hostname: "w1", mac: "52:54:00:00:00:01", state: "booted", profile: null, labels: {}, lastSeenAt: null, arch: null } as unknown as HostItem;
+    const served = (t: number, rule: string, profile: string) => ev(t, "chain-served", { source: "rule", rule, profile: `${profile}<b>` }, "52:54:00:00:00:01", "worker");
+    const shown = String(await hostLive(host, bootsOf([served(T, "old-rule", "old"), served(T + 60 * 60_000, "rack1", "k3s-agent")])));
+    expect(shown).toContain("k3s-agent&lt;b&gt; <span class=\"muted\">(none of its own; by rule rack1)</span>");
+    expect(shown).not.toContain("old-rule");
+    // Its own profile, or no rule-decided chain: as before.
+    expect(String(await hostLive({ ...host, profile: "own" } as HostItem, bootsOf([served(T, "rack1", "k3s-agent")])))).toMatch(/<dt>Profile<\/dt><dd>own<\/dd>/);
+    expect(String(await hostLive(host, bootsOf(uefiBoot(T))))).toMatch(/<dt>Profile<\/dt><dd><span class="muted">none<\/span><\/dd>/);
   });
 });

@@ -87,6 +87,17 @@ function actions(site: string, h: HostItem, profiles: string[], etag: string | n
 </section>`;
 }
 
+// A host without a profile of its own that an assignment rule booted: the rule and profile of its latest chain.
+function ruleProfile(boots: Boot[]): Html | null {
+  for (const boot of [...boots].sort((a, b) => b.startAt - a.startAt)) {
+    const served = boot.events.filter((e) => e.phase === "chain-served" && e.source === "worker" && e.detail.source === "rule").at(-1);
+    if (served && typeof served.detail.rule === "string" && typeof served.detail.profile === "string") {
+      return html`${served.detail.profile} <span class="muted">(none of its own; by rule ${served.detail.rule})</span>`;
+    }
+  }
+  return null;
+}
+
 // The part of the host page that the browser re-fetches every second: what the host is now, and its boots.
 export function hostLive(h: HostItem, boots: Boot[]): Html {
   const labels = Object.entries(h.labels);
@@ -94,7 +105,7 @@ export function hostLive(h: HostItem, boots: Boot[]): Html {
   return html`<dl class="facts">
   <div><dt>State</dt><dd>${stateBadge(h.state)}</dd></div>
   <div><dt>MAC</dt><dd><code>${h.mac ?? "—"}</code></dd></div>
-  <div><dt>Profile</dt><dd>${h.profile ?? html`<span class="muted">none</span>`}</dd></div>
+  <div><dt>Profile</dt><dd>${h.profile ?? ruleProfile(boots) ?? html`<span class="muted">none</span>`}</dd></div>
   <div><dt>Last seen</dt><dd>${seen === null ? html`<span class="muted">never</span>` : html`<time datetime="${new Date(seen).toISOString()}">${isoUtc(seen)}</time>`}</dd></div>
   <div><dt>Architecture</dt><dd>${h.lastIdentity?.arch ?? h.arch ?? "—"}${h.lastIdentity?.platform ? ` (${h.lastIdentity.platform})` : ""}</dd></div>
   ${h.ipxeBuild ? html`<div><dt>iPXE build</dt><dd>${h.ipxeBuild}</dd></div>` : ""}
