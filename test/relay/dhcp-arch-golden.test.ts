@@ -10,27 +10,18 @@ import { BOOT_IPXE_QUERY, buildProxyReply, type ProxyContext, type ProxyReply, t
 import type { IpxeBuild } from "../../worker/shared/ipxeBuild.ts";
 import { capture, DHCP_FIXTURES } from "./support/captures.ts";
 import { annotatedHex, expectGolden } from "./support/golden.ts";
+import { proxyContext, RELAY_HTTP, RELAY_IP } from "./support/proxyContext.ts";
 
-const RELAY = "10.213.0.3";
-const BASE = `http://${RELAY}:8067`;
+const RELAY = RELAY_IP;
+const BASE = RELAY_HTTP;
 const ALL_BINARIES = ["undionly.kpxe", "ipxe.efi", "snponly.efi", "ipxe-arm64.efi", "snponly-arm64.efi"];
 const OVMF_MAC = "52:54:00:eb:00:01";
 const AAVMF_MAC = "52:54:00:eb:00:04";
 const AAVMF_HTTP_MAC = "52:54:00:eb:00:05";
 const OVMF_HTTP_MAC = "52:54:00:eb:00:03";
 
-const ctx = (builds: Record<string, IpxeBuild> = {}, over: Partial<ProxyContext> = {}): ProxyContext => ({
-  serverIp: RELAY,
-  httpBase: BASE,
-  biosBinary: "undionly.kpxe",
-  uefiBinary: "ipxe.efi",
-  arm64Binary: "ipxe-arm64.efi",
-  offerMode: "binl",
-  offerModeOverrides: [],
-  hasBinary: (n) => ALL_BINARIES.includes(n),
-  ipxeBuildFor: (mac) => (mac ? (builds[mac] ?? null) : null),
-  ...over,
-});
+const ctx = (builds: Record<string, IpxeBuild> = {}, over: Partial<ProxyContext> = {}): ProxyContext =>
+  proxyContext({ hasBinary: (n) => ALL_BINARIES.includes(n), ipxeBuildFor: (mac) => (mac ? (builds[mac] ?? null) : null), ...over });
 
 type Case = {
   name: string;

@@ -6,6 +6,7 @@ import { buildProxyReply } from "../../relay/dhcp/proxy.ts";
 import { describePacket } from "./support/describe.ts";
 import { capture, captureNames, DHCP_FIXTURES } from "./support/captures.ts";
 import { expectGolden, readAnnotated } from "./support/golden.ts";
+import { proxyContext } from "./support/proxyContext.ts";
 
 const captures = captureNames();
 
@@ -40,16 +41,7 @@ describe("DHCP codec on real firmware captures", () => {
     const req = decodeDhcp(capture(name));
     const on = name.includes("4011") ? "proxy" : "dhcp";
     const from = on === "proxy" ? { address: req.ciaddr, port: /^(ovmf|aavmf)-/.test(name) ? 4011 : 68 } : { address: "0.0.0.0", port: 68 };
-    const d = buildProxyReply(req, on, from, {
-      serverIp: "10.213.0.3",
-      httpBase: "http://10.213.0.3:8067",
-      biosBinary: "undionly.kpxe",
-      uefiBinary: "ipxe.efi",
-      arm64Binary: "ipxe-arm64.efi",
-      offerMode: "binl",
-      offerModeOverrides: [],
-      hasBinary: () => true,
-    });
+    const d = buildProxyReply(req, on, from, proxyContext());
     const view =
       d.kind === "ignore"
         ? { ignored: d.reason, detail: d.detail ?? null }

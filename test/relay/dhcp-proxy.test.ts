@@ -4,18 +4,10 @@ import { clientGuid, messageType, OPT, pxeSubOptions, vendorClass } from "../../
 import { decodeDhcp, encodeDhcp, MIN_REPLY_SIZE, type DhcpPacket } from "../../relay/dhcp/packet.ts";
 import { BOOT_IPXE_QUERY, buildProxyReply, type ProxyContext, type ProxyDecision, type ProxyReply } from "../../relay/dhcp/proxy.ts";
 import { capture } from "./support/captures.ts";
+import { proxyContext } from "./support/proxyContext.ts";
 
-const ctx = (over: Partial<ProxyContext> = {}): ProxyContext => ({
-  serverIp: "10.213.0.3",
-  httpBase: "http://10.213.0.3:8067",
-  biosBinary: "undionly.kpxe",
-  uefiBinary: "ipxe.efi",
-  arm64Binary: "ipxe-arm64.efi",
-  offerMode: "binl",
-  offerModeOverrides: [],
-  hasBinary: (name) => ["undionly.kpxe", "ipxe.efi", "snponly.efi"].includes(name),
-  ...over,
-});
+const ctx = (over: Partial<ProxyContext> = {}): ProxyContext =>
+  proxyContext({ hasBinary: (name) => ["undionly.kpxe", "ipxe.efi", "snponly.efi"].includes(name), ...over });
 const from68 = { address: "0.0.0.0", port: 68 };
 const bootIpxeUrl = `http://10.213.0.3:8067/boot.ipxe?${BOOT_IPXE_QUERY}`;
 

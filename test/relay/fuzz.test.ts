@@ -19,19 +19,11 @@ import { parts } from "./support/relayParts.ts";
 import { tftpGet } from "./support/tftpClient.ts";
 import { startTftpFixture } from "./support/tftpFixture.ts";
 import { UdpPeer } from "./support/udp.ts";
+import { proxyContext } from "./support/proxyContext.ts";
 
 const SOCKET_PACKETS = Number(process.env.FUZZ_SOCKET_PACKETS ?? 3000);
 
-const ctx: ProxyContext = {
-  serverIp: "10.0.0.5",
-  httpBase: "http://10.0.0.5:8067",
-  biosBinary: "undionly.kpxe",
-  uefiBinary: "ipxe.efi",
-  arm64Binary: "ipxe-arm64.efi",
-  offerMode: "binl",
-  offerModeOverrides: [{ prefix: "5254", mode: "pxe43" }],
-  hasBinary: () => true,
-};
+const ctx: ProxyContext = proxyContext({ serverIp: "10.0.0.5", httpBase: "http://10.0.0.5:8067", offerModeOverrides: [{ prefix: "5254", mode: "pxe43" }] });
 const agents = [parseNetwork("10.0.0.0/8") as Network];
 
 const tftpSeeds = () => [

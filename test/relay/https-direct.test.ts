@@ -21,6 +21,7 @@ import { capture } from "./support/captures.ts";
 import { listen } from "./support/http.ts";
 import { parts } from "./support/relayParts.ts";
 import { mutateText, prng, report } from "./support/fuzz.ts";
+import { proxyContext } from "./support/proxyContext.ts";
 import { parseBootQuery } from "../../relay/boot/handler.ts";
 
 const ROOT = "9faf717b7f8ca2f93c256c79f8ac5591895d66d1ff3bee6397a70d29c65eed1a"; // iPXE's own root CA (crypto/rootcert.c)
@@ -54,18 +55,7 @@ describe("the API's root fingerprint as iPXE's trust setting", () => {
     expect(many.kind === "error" && many.errors.join("\n")).toMatch(/at most 7/);
   });
 
-  const ctx = (over: Partial<ProxyContext> = {}): ProxyContext => ({
-    serverIp: "10.213.0.3",
-    httpBase: "http://10.213.0.3:8067",
-    biosBinary: "undionly.kpxe",
-    uefiBinary: "ipxe.efi",
-    arm64Binary: "ipxe-arm64.efi",
-    offerMode: "binl",
-    offerModeOverrides: [],
-    hasBinary: () => true,
-    ipxeTrust: ipxeTrustOption([API_ROOT]),
-    ...over,
-  });
+  const ctx = (over: Partial<ProxyContext> = {}): ProxyContext => proxyContext({ ipxeTrust: ipxeTrustOption([API_ROOT]), ...over });
   // The trust fingerprints in a reply as the client decodes it, or null.
   const trustOnWire = (d: ProxyDecision): string | null => {
     if (d.kind !== "reply") throw new Error(`expected a reply, got ${d.reason}`);
