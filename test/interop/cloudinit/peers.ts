@@ -4,9 +4,10 @@
 // lists alone. Cached in test/interop/.cache (git-ignored), keyed by package version: a new version is a new
 // directory. A missing peer fails the test naming it.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { trixieApt, trixieCandidate, trixieUpdate } from "../../helpers/trixie.ts";
 
 export const CACHE = fileURLToPath(new URL("../.cache/", import.meta.url));
 export const PYTHON = "/usr/bin/python3";
@@ -35,20 +36,6 @@ export function requirePython(): void {
   need(missing.length === 0, `Python modules for cloud-init: apt-get install ${missing.map(([, pkg]) => pkg).join(" ")}`);
 }
 
-// apt options for trixie without touching the machine's apt state (see worker/boot/README.md, "Versions proven").
-function trixieApt(dir: string): string[] {
-  mkdirSync(join(dir, "lists", "partial"), { recursive: true });
-  mkdirSync(join(dir, "cache", "archives", "partial"), { recursive: true });
-  writeFileSync(join(dir, "trixie.list"), "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main\n");
-  return [
-    `-o`, `Dir::Etc::SourceList=${join(dir, "trixie.list")}`,
-    `-o`, `Dir::Etc::SourceParts=/dev/null`,
-    `-o`, `Dir::State::Lists=${join(dir, "lists")}`,
-    `-o`, `Dir::Cache=${join(dir, "cache")}`,
-    `-o`, `APT::Architectures::=amd64`,
-  ];
-}
-
 function candidateVersion(opts: string[]): string | null {
   const out = spawnSync("apt-cache", [...opts, "policy", "cloud-init"], { encoding: "utf8" });
   return /Candidate:\s*(\S+)/.exec(out.stdout ?? "")?.[1] ?? null;
@@ -60,19 +47,17 @@ export function cloudInit(dist: "bookworm" | "trixie"): CloudInit {
   need(spawnSync("dpkg", ["--version"]).status === 0, "dpkg");
   const distDir = join(CACHE, dist);
   mkdirSync(distDir, { recursive: true });
-  const opts = dist === "trixie" ? trixieApt(join(distDir, "apt")) : [];
-  let version = candidateVersion(opts);
-  if (!version && dist === "trixie") {
-    // Another test file may be updating the same private lists (apt locks them): retry a bounded number of times.
-    let failure = "";
-    for (let attempt = 0; attempt < 20 && !version; attempt++) {
-      const update = spawnSync("apt-get", [...opts, "update"], { encoding: "utf8" });
-      version = candidateVersion(opts);
-      if (update.status === 0) break;
-      failure = update.stderr?.slice(-300) ?? "";
-      if (!version) spawnSync("sleep", ["3"]);
+  // Trixie through the tests' private apt configuration (test/helpers/trixie.ts), never the machine's apt state.
+  const apt = dist === "trixie" ? trixieApt(join(distDir, "apt")) : null;
+  const opts = apt?.opts ?? [];
+  let version = apt ? trixieCandidate(apt, "cloud-init") : candidateVersion(opts);
+  if (!version && apt) {
+    try {
+      trixieUpdate(apt); // waits (bounded) while another test file holds apt's lock on the same lists
+    } catch (err) {
+      need(false, (err as Error).message);
     }
-    need(version !== null, `Debian trixie package lists (apt-get update with the private config failed: ${failure})`);
+    version = trixieCandidate(apt, "cloud-init");
   }
   need(version !== null, `cloud-init in the ${dist} package lists`);
   const root = join(distDir, `cloud-init-${version.replace(/[^A-Za-z0-9.+~-]/g, "_")}`);
