@@ -3,15 +3,13 @@
 // from the API through the relay, which picks the image's arm64 build from iPXE's ${buildarch}, boots Debian 13's
 // arm64 kernel and the busybox initramfs from the relay cache, reads NoCloud and reports `booted`.
 // Assets: test/e2e/arm64image.ts; the suite: test/e2e/README.md.
-import { copyFileSync, existsSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { AdminApi, type BootEvent } from "./api.ts";
 import { type Arm64Assets, ensureArm64Assets } from "./arm64image.ts";
+import { addArm64Build, arm64RelayBinaries, waitForArm64Prefetch } from "./arm64lab.ts";
 import { addHost, buildCatalogue, IMAGE, type Relay, SITE, startRelay } from "./edgeboot.ts";
 import { expectCleanBoot, type Lab, openLab } from "./lab.ts";
 import { arm64PrereqsMissing, e2eEnabled } from "./prereqs.ts";
-import { waitFor } from "./proc.ts";
 import { bootEvents, type Expected, missingInOrder, phase, printTimeline } from "./timeline.ts";
 import { startWorker, type WorkerDev } from "./worker.ts";
 
@@ -45,22 +43,14 @@ describe.skipIf(!enabled)("arm64 UEFI VM boots end to end through the relay and 
     // The x86_64 build of the image, the site and the relay as every scenario has them; then the arm64 build of the
     // same image, uploaded as an operator would, so the chain has to choose by arch.
     const catalogue = await buildCatalogue(api, lab.image);
-    api.uploadArtifact(assets.kernel, assets.kernelSha256);
-    api.uploadArtifact(assets.initrd, assets.initrdSha256);
-    await api.post("/v1/images", { name: IMAGE, arch: "arm64", version: assets.kernelPackage, artifacts: { kernel: assets.kernelSha256, initrd: [assets.initrdSha256] } });
+    await addArm64Build(api, IMAGE, assets);
     await api.post("/v1/profiles", { name: PROFILE, image: IMAGE, cmdline: CMDLINE, userData, vars: { word: "profile-default" } });
     await addHost(api, { hostname: HOSTNAME, mac: MAC, profile: PROFILE });
     await api.post("/v1/images", { name: X86_ONLY, arch: "x86_64", artifacts: { kernel: lab.image.kernelSha256, initrd: [lab.image.initrdSha256] } });
     await api.post("/v1/profiles", { name: X86_ONLY, image: X86_ONLY, cmdline: CMDLINE, userData });
     // The relay's binaries: Debian's x86 ones as usual, plus ipxe-arm64.efi under the name --arm64-binary defaults to.
-    const binaries = join(lab.work, "ipxe");
-    mkdirSync(binaries);
-    for (const f of ["ipxe.efi", "undionly.kpxe"]) copyFileSync(join("/usr/lib/ipxe", f), join(binaries, f));
-    copyFileSync(assets.ipxeEfi, join(binaries, "ipxe-arm64.efi"));
-    relay = await startRelay(lab.net, worker.url, catalogue, lab.work, ["--binaries-dir", binaries]);
-    // Steady state: the relay prefetches the site's artifacts on sync (boot.test.ts measures the same way).
-    const shas = [assets.kernelSha256, assets.initrdSha256];
-    await waitFor("the relay to prefetch the arm64 artifacts", 120_000, () => (shas.every((sha) => existsSync(join(relay.cacheDir, sha))) ? true : undefined), 500);
+    relay = await startRelay(lab.net, worker.url, catalogue, lab.work, ["--binaries-dir", arm64RelayBinaries(lab.work, assets)]);
+    await waitForArm64Prefetch(relay, assets);
   });
   afterAll(async () => {
     await relay?.stop();

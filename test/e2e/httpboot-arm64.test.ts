@@ -2,15 +2,14 @@
 // httpboot.test.ts the firmware's PXE client is switched off through fw_cfg (qemu.ts `netBoot: "http"`); the relay
 // answers the HTTPClient DISCOVER with the URL of ipxe-arm64.efi (Debian 13's, test/e2e/arm64image.ts), the firmware
 // downloads it over HTTP, and iPXE chains the image's arm64 build. No TFTP on the path. See test/e2e/README.md.
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { AdminApi } from "./api.ts";
 import { type Arm64Assets, ensureArm64Assets } from "./arm64image.ts";
+import { addArm64Build, arm64RelayBinaries, waitForArm64Prefetch } from "./arm64lab.ts";
 import { addHost, buildCatalogue, IMAGE, type Relay, RELAY_HTTP_PORT, SITE, startRelay } from "./edgeboot.ts";
 import { expectCleanBoot, type Lab, openLab } from "./lab.ts";
 import { arm64PrereqsMissing, e2eEnabled } from "./prereqs.ts";
-import { waitFor } from "./proc.ts";
 import { serialStages, type Stage } from "./qemu.ts";
 import { bootEvents, type Expected, missingInOrder, phase, printTimeline } from "./timeline.ts";
 import { startWorker, type WorkerDev } from "./worker.ts";
@@ -36,19 +35,11 @@ describe.skipIf(!enabled)("arm64 UEFI HTTP Boot end to end", () => {
     worker = await startWorker(lab.net.ip.api, lab.work);
     api = new AdminApi(worker.url, worker.adminToken);
     const catalogue = await buildCatalogue(api, lab.image);
-    api.uploadArtifact(assets.kernel, assets.kernelSha256);
-    api.uploadArtifact(assets.initrd, assets.initrdSha256);
-    await api.post("/v1/images", { name: IMAGE, arch: "arm64", version: assets.kernelPackage, artifacts: { kernel: assets.kernelSha256, initrd: [assets.initrdSha256] } });
+    await addArm64Build(api, IMAGE, assets);
     await api.post("/v1/profiles", { name: PROFILE, image: IMAGE, cmdline: "console=ttyAMA0", userData });
     await addHost(api, { hostname: HOSTNAME, mac: MAC, profile: PROFILE });
-    // Debian bookworm's x86 binaries plus trixie's ipxe-arm64.efi, the name --arm64-binary defaults to.
-    const binaries = join(lab.work, "ipxe");
-    mkdirSync(binaries);
-    for (const f of ["ipxe.efi", "undionly.kpxe"]) copyFileSync(join("/usr/lib/ipxe", f), join(binaries, f));
-    copyFileSync(assets.ipxeEfi, join(binaries, "ipxe-arm64.efi"));
-    relay = await startRelay(lab.net, worker.url, catalogue, lab.work, ["--binaries-dir", binaries]);
-    const shas = [assets.kernelSha256, assets.initrdSha256];
-    await waitFor("the relay to prefetch the arm64 artifacts", 120_000, () => (shas.every((sha) => existsSync(join(relay.cacheDir, sha))) ? true : undefined), 500);
+    relay = await startRelay(lab.net, worker.url, catalogue, lab.work, ["--binaries-dir", arm64RelayBinaries(lab.work, assets)]);
+    await waitForArm64Prefetch(relay, assets);
   });
   afterAll(async () => {
     await relay?.stop();
