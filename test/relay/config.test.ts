@@ -68,6 +68,9 @@ describe("relay config", () => {
     expect(errors(["--bogus"])).toEqual([expect.stringMatching(/Unknown option '--bogus'/)]);
     expect(errors([...required, "--tftp-port", "67"])).toEqual([expect.stringMatching(/must differ/)]);
     expect(errors([...required, "--arm64-binary", "../x.efi"])[0]).toMatch(/^--arm64-binary/);
+    expect(errors([...required, "--api-max-requests", "0"])[0]).toMatch(/^--api-max-requests \(EDGEBOOT_API_MAX_REQUESTS\) must be at least 1/);
+    expect(errors([...required, "--api-max-requests", "many"])[0]).toMatch(/^--api-max-requests .* whole number/);
+    expect(errors([...required, "--tftp-max-transfers", "lots"])[0]).toMatch(/^--tftp-max-transfers .* whole number/);
   });
 
   it("reads relay-agent networks as CIDRs (none by default: relayed DHCP is dropped)", () => {
