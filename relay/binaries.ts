@@ -32,6 +32,7 @@ export class BinaryCatalog {
   #scannedAt = 0;
   #ready: Promise<void>;
   #symlinkRoots: string[];
+  #listeners: Array<(names: string[]) => void> = [];
 
   constructor(dir: string, symlinkRoots: string[] = []) {
     this.dir = dir;
@@ -78,8 +79,15 @@ export class BinaryCatalog {
         await opened.file.fh.close();
       }
     }
+    const changed = names.size !== this.#names.size || [...names].some((n) => !this.#names.has(n));
     this.#names = names;
     this.#scannedAt = Date.now();
+    if (changed) for (const listener of this.#listeners) listener(this.names());
+  }
+
+  // Called when a rescan finds another set of names (the proxyDHCP worker thread keeps a copy of has()).
+  onChange(listener: (names: string[]) => void): void {
+    this.#listeners.push(listener);
   }
 
   async open(requested: string, opts: { rescanOnMiss?: boolean } = {}): Promise<OpenResult> {

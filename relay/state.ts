@@ -7,6 +7,7 @@ export type SiteState = { relayId: string | null; allowDirect: boolean; ipxeBuil
 
 export class RelayState {
   #value: SiteState;
+  #listeners: Array<(value: Readonly<SiteState>) => void> = [];
 
   constructor(initial: SiteState) {
     this.#value = { ...initial };
@@ -18,5 +19,11 @@ export class RelayState {
 
   update(patch: Partial<SiteState>): void {
     this.#value = { ...this.#value, ...patch };
+    for (const listener of this.#listeners) listener(this.#value);
+  }
+
+  // Called after each update (the proxyDHCP worker thread keeps a copy of what it reads).
+  onUpdate(listener: (value: Readonly<SiteState>) => void): void {
+    this.#listeners.push(listener);
   }
 }

@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Ed25519KeyLookup } from "../../worker/shared/ed25519Jws.ts";
 import { signRelayBootToken } from "../../worker/shared/relayToken.ts";
 import type { RelayConfig } from "../config.ts";
-import type { ClientTable } from "../dhcp/clients.ts";
+import type { Binding, ClientTable } from "../dhcp/clients.ts";
 import type { EventSink } from "../events.ts";
 import type { RelayKeys } from "../keys.ts";
 import type { Logger } from "../log.ts";
@@ -86,6 +86,7 @@ export type BootHandlerDeps = {
   keys: RelayKeys;
   getKey: Ed25519KeyLookup;
   clients?: ClientTable;
+  dhcpSettle?: () => Promise<void>; // DHCP on a worker thread: resolves once its posted claims are in `clients`
   relayBase: () => string; // http://<advertised address>:<http port>, for retry and fallback URLs
   log: Logger;
   metrics: RelayMetrics;
@@ -138,7 +139,13 @@ export function createBootIpxeHandler(deps: BootHandlerDeps) {
     // Only the MAC this address used in DHCP, learned from the client's own packets (dhcp/clients.ts); the query
     // may only agree with it. Anything else gets a script saying why, and an alert, never another host's chain.
     // This request is the client using its address: it confirms a provisional claim whose MAC agrees (clients.ts).
-    const binding = deps.clients?.use(ip, queryMac) ?? { kind: "unknown" as const };
+    let binding: Binding = deps.clients?.use(ip, queryMac) ?? { kind: "unknown" };
+    // With DHCP on a worker thread this client's REQUEST may still be on its way to the table: on a miss, wait until
+    // every claim the worker has posted is applied (bounded), then look again. Known clients never wait.
+    if (deps.dhcpSettle && deps.clients && (binding.kind !== "bound" || (queryMac && queryMac !== binding.mac))) {
+      await deps.dhcpSettle();
+      binding = deps.clients.use(ip, queryMac);
+    }
     let refusal: RefusalReason | null = null;
     if (binding.kind === "unknown") refusal = "unknown-client";
     else if (binding.kind === "contested") refusal = binding.reason === "ip-held" ? "ip-contested" : "mac-contested";

@@ -73,6 +73,7 @@ export function hostProxyRoute(deps: {
   timeoutMs: number; // until the API's response headers arrive
   idleMs?: number; // a response body that stalls this long is cut off
   clients?: Pick<ClientTable, "vouch">;
+  dhcpSettle?: () => Promise<void>; // DHCP on a worker thread: resolves once its posted claims are in `clients`
   gate?: ApiGate; // bounds this relay's requests in flight at the API (held until the response headers)
   log: Logger;
 }): RouteHandler {
@@ -103,7 +104,12 @@ export function hostProxyRoute(deps: {
       }
       // Vouched only when unambiguous (one MAC ever claimed this address, no contest): the API then accepts an OS
       // address other than iPXE's for the boot session's own MAC.
-      const mac = deps.clients?.vouch(client);
+      let mac = deps.clients?.vouch(client);
+      // DHCP on a worker thread: an OS REQUEST for this address may still be on its way to the table (handler.ts).
+      if (!mac && deps.clients && deps.dhcpSettle) {
+        await deps.dhcpSettle();
+        mac = deps.clients.vouch(client);
+      }
       if (mac) headers[CLIENT_MAC_HEADER] = mac;
       if (body) headers["content-length"] = String(body.length);
       const { token, rest, search } = parsed.value;
