@@ -26,10 +26,11 @@ const CACHE = join(root, "node_modules", ".cache", "edgeboot-relay");
 // Bump when the output's shape changes, so older copies are not reused.
 const FORMAT = 1;
 
-// Relative .ts specifiers in static, side-effect and dynamic imports (and re-exports).
-const SPECIFIER = /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(["'])(\.\.?\/[^"'\n]+?\.ts)\2/g;
+// Relative .ts specifiers in static, side-effect and dynamic imports (and re-exports), and worker entries
+// (`new URL("./worker.ts", import.meta.url)`, relay/dhcp/thread.ts): followed, and rewritten to .js, alike.
+const SPECIFIER = /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\bnew\s+URL\s*\(\s*)(["'])(\.\.?\/[^"'\n]+?\.ts)\2/g;
 
-// Every .ts file main.ts loads, with its text (a regex over the source: the relay's imports are plain ones).
+// Every .ts file main.ts loads (or starts as a worker), with its text (a regex over the source: the relay's imports are plain ones).
 function sources() {
   const files = new Map();
   const todo = [MAIN];

@@ -13,6 +13,7 @@ import { hostProxyRoute } from "./boot/hostProxy.ts";
 import { parseConfig, pickAdvertiseAddress, type RelayConfig } from "./config.ts";
 import { ClientTable } from "./dhcp/clients.ts";
 import { startDhcpServer, type DhcpServer } from "./dhcp/server.ts";
+import { sameIpxeBuilds, startDhcpThread, type DhcpThread } from "./dhcp/thread.ts";
 import { logSink, teeSink, type EventSink } from "./events.ts";
 import { createRelayHttpServer, listenHttp, type Health, type RouteHandler } from "./http/server.ts";
 import { loadOrCreateRelayKeys } from "./keys.ts";
@@ -31,6 +32,8 @@ export type RelayHandle = {
   advertise: string;
   ports: { dhcp: number; proxyDhcp: number; tftp: number; http: number };
   close(): Promise<void>;
+  // Settles only if the relay cannot go on (the proxyDHCP worker keeps crashing): the caller stops it.
+  failed: Promise<Error>;
 };
 
 export async function startRelay(config: RelayConfig, log: Logger): Promise<RelayHandle> {
@@ -71,15 +74,20 @@ export async function startRelay(config: RelayConfig, log: Logger): Promise<Rela
   const clients = new ClientTable();
   // Per-host iPXE build overrides from the last sync snapshot: the proxy offer reads local state only.
   const ipxeBuildFor = (mac: string | null) => (mac ? (state.get().ipxeBuilds?.get(mac) ?? null) : null);
+  // proxyDHCP on a worker thread (--dhcp-thread): the chain paths wait for its posted claims on a miss (thread.ts).
+  let dhcpThread: DhcpThread | null = null;
+  const dhcpSettle = config.dhcpThread === "on" ? () => dhcpThread?.settle() ?? Promise.resolve() : undefined;
+  let fail: (err: Error) => void = () => {};
+  const failed = new Promise<Error>((resolve) => (fail = resolve));
   // One bound on machine-driven requests at the API: chains and /h/ paths (NoCloud, files, events) share it. A request
   // waits at most twice the API timeout, so wait plus API time stays under a client's usual 30 s: in the N = 1,000
   // storm against wrangler dev (~14 API requests/s) a wait of one timeout turned 9 machines' NoCloud reads into 503s.
   const gate = createApiGate({ limit: config.apiMaxRequests, maxWaitMs: 2 * config.apiTimeoutMs });
-  extraRoutes.push(hostProxyRoute({ apiUrl: config.apiUrl, credential: config.credential, timeoutMs: config.apiTimeoutMs, clients, gate, log: log.child({ part: "host-proxy" }) }));
+  extraRoutes.push(hostProxyRoute({ apiUrl: config.apiUrl, credential: config.credential, timeoutMs: config.apiTimeoutMs, clients, dhcpSettle, gate, log: log.child({ part: "host-proxy" }) }));
   let httpBase = `http://${advertise}:${config.httpPort}`;
   const jwks = remoteApiKeys(config.apiUrl, { timeoutMs: config.apiTimeoutMs });
   const fetchChain = createChainFetcher({ apiUrl: config.apiUrl, site: config.site, credential: config.credential, timeoutMs: config.apiTimeoutMs, getKey: jwks, gate });
-  const bootIpxe = createBootIpxeHandler({ config, state, keys, getKey: jwks, clients, relayBase: () => httpBase, log: log.child({ part: "boot" }), metrics, events, fetchChain });
+  const bootIpxe = createBootIpxeHandler({ config, state, keys, getKey: jwks, clients, dhcpSettle, relayBase: () => httpBase, log: log.child({ part: "boot" }), metrics, events, fetchChain });
   const http = createRelayHttpServer({
     bootIpxe,
     binaries,
@@ -120,8 +128,40 @@ export async function startRelay(config: RelayConfig, log: Logger): Promise<Rela
     let dhcp: DhcpServer | null = null;
     let proxy: DhcpServer | null = null;
     let tftp: TftpServer | null = null;
-    if (config.dhcpPort !== 0) started.push((dhcp = await startDhcpServer({ ...dhcpOpts, ipxeBuildFor, role: "dhcp", port: config.dhcpPort })));
-    if (config.proxyDhcpPort !== 0) started.push((proxy = await startDhcpServer({ ...dhcpOpts, ipxeBuildFor, role: "proxy", port: config.proxyDhcpPort })));
+    const dhcpRoles = [
+      ...(config.dhcpPort !== 0 ? [{ role: "dhcp" as const, port: config.dhcpPort }] : []),
+      ...(config.proxyDhcpPort !== 0 ? [{ role: "proxy" as const, port: config.proxyDhcpPort }] : []),
+    ];
+    if (config.dhcpThread === "on" && dhcpRoles.length > 0) {
+      // Only what the decision reads crosses to the thread (never the credential).
+      const { listenAddress, biosBinary, uefiBinary, arm64Binary, offerMode, offerModeOverrides, relayAgentNetworks } = config;
+      const thread = await startDhcpThread({
+        roles: dhcpRoles,
+        config: { listenAddress, biosBinary, uefiBinary, arm64Binary, offerMode, offerModeOverrides, relayAgentNetworks },
+        advertise,
+        httpBase,
+        ipxeTrust,
+        binaries: binaries.names(),
+        ipxeBuilds: state.get().ipxeBuilds ?? new Map(),
+        clients,
+        log: dhcpOpts.log,
+        metrics,
+        events,
+        onFatal: fail,
+      });
+      dhcpThread = thread;
+      started.push(thread);
+      binaries.onChange((names) => thread.setBinaries(names));
+      let builds = state.get().ipxeBuilds;
+      state.onUpdate((s) => {
+        if (sameIpxeBuilds(builds, s.ipxeBuilds)) return;
+        builds = s.ipxeBuilds;
+        thread.setIpxeBuilds(builds ?? new Map());
+      });
+    } else {
+      if (config.dhcpPort !== 0) started.push((dhcp = await startDhcpServer({ ...dhcpOpts, ipxeBuildFor, role: "dhcp", port: config.dhcpPort })));
+      if (config.proxyDhcpPort !== 0) started.push((proxy = await startDhcpServer({ ...dhcpOpts, ipxeBuildFor, role: "proxy", port: config.proxyDhcpPort })));
+    }
     if (config.tftpPort !== 0) {
       tftp = await startTftpServer({
         port: config.tftpPort,
@@ -138,9 +178,9 @@ export async function startRelay(config: RelayConfig, log: Logger): Promise<Rela
     const rescan = setInterval(() => void binaries.rescan(), 60_000);
     rescan.unref();
     stoppers.push(() => clearInterval(rescan));
-    const ports = { dhcp: dhcp?.port ?? 0, proxyDhcp: proxy?.port ?? 0, tftp: tftp?.port ?? 0, http: httpPort };
-    log.info("relay started", { version: RELAY_VERSION, site: config.site, api: config.apiUrl, advertise, ports, binaries: binaries.names() });
-    return { advertise, ports, close: closeAll };
+    const ports = { dhcp: dhcp?.port ?? dhcpThread?.ports.dhcp ?? 0, proxyDhcp: proxy?.port ?? dhcpThread?.ports.proxy ?? 0, tftp: tftp?.port ?? 0, http: httpPort };
+    log.info("relay started", { version: RELAY_VERSION, site: config.site, api: config.apiUrl, advertise, ports, dhcpThread: dhcpThread !== null, binaries: binaries.names() });
+    return { advertise, ports, close: closeAll, failed };
   } catch (err) {
     await closeAll();
     throw err;
@@ -165,13 +205,14 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
     log.error("relay failed to start", { error: err });
     return 1;
   }
-  await new Promise<void>((resolve) => {
+  const fatal = await new Promise<boolean>((resolve) => {
     const stop = (signal: string) => {
       log.info("stopping", { signal });
-      resolve();
+      resolve(false);
     };
     process.once("SIGINT", () => stop("SIGINT"));
     process.once("SIGTERM", () => stop("SIGTERM"));
+    void relay.failed.then(() => resolve(true)); // logged where it happened
   });
   // A stop that hangs (a client or API connection that never ends) must not outlast the service manager's patience:
   // queued events are on disk, so after the grace period the relay exits anyway.
@@ -187,7 +228,7 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
     log.warn("stopping took too long; exiting without waiting for open connections", { graceMs: STOP_GRACE_MS });
     process.exit(1);
   }
-  return 0;
+  return fatal ? 1 : 0;
 }
 
 const isEntry = (() => {

@@ -9,7 +9,8 @@ import type { IpxeBuild } from "../../worker/shared/ipxeBuild.ts";
 import type { RelayMetrics } from "../metrics.ts";
 import { inNetworks } from "./agents.ts";
 import { claimFrom } from "./claim.ts";
-import { conflictMessage, type ClientTable } from "./clients.ts";
+import { localBindings, type DhcpBindings } from "./bindings.ts";
+import type { ClientTable } from "./clients.ts";
 import { decodeDhcp, DhcpDecodeError, encodeDhcp, type DhcpPacket } from "./packet.ts";
 import { buildProxyReply, type ProxyContext, type ProxyReply, type ReceivedOn, type Source } from "./proxy.ts";
 
@@ -26,8 +27,10 @@ export type DhcpServerOptions = {
   ipxeBuildFor?: (mac: string | null) => IpxeBuild | null;
   ipxeTrust?: Uint8Array | null; // option 175.90 for UEFI firmware (relay/boot/trust.ts)
   clients?: ClientTable;
+  // Instead of `clients`: where claims go when the table lives elsewhere (DHCP on a worker thread: thread.ts).
+  bindings?: DhcpBindings;
   log: Logger;
-  metrics: RelayMetrics;
+  metrics: Pick<RelayMetrics, "dhcpIgnored" | "dhcpOffers">;
   events: EventSink;
   // Test seams: where "broadcast" and relay-agent replies go (a real LAN uses 255.255.255.255:68 and giaddr:67).
   broadcastAddress?: string;
@@ -106,22 +109,12 @@ export async function startDhcpServer(opts: DhcpServerOptions): Promise<DhcpServ
     }
   }
 
-  // IP↔MAC bindings for /boot.ipxe, from the client's own REQUESTs (claim.ts); a conflict is an alert, never a re-bind
-  // away from an address in use.
+  // IP↔MAC bindings for /boot.ipxe, from the client's own REQUESTs (claim.ts), and each answered client's HTTPS/arch.
+  const bindings = opts.bindings ?? (opts.clients ? localBindings(opts.clients, { events, log, now }) : null);
   const rememberAddress = (req: DhcpPacket, from: Source) => {
-    if (!opts.clients) return;
+    if (!bindings) return;
     const claim = claimFrom(req, opts.role, from);
-    if (!claim) return;
-    const outcome = opts.clients.claim(claim);
-    if (outcome.kind === "moved" || (outcome.kind === "conflict" && outcome.report)) {
-      const detail =
-        outcome.kind === "moved"
-          ? { ip: outcome.ip, from: outcome.from, decision: "moved", source: claim.source, sender: from.address }
-          : { ip: outcome.ip, reason: outcome.reason, heldBy: outcome.other, decision: outcome.decision, source: claim.source, sender: from.address };
-      events.emit({ phase: "mac-rebind", mac: claim.mac, detail, at: now() });
-      if (outcome.kind === "moved") log.info("MAC moved from its firmware address to its iPXE address", { mac: claim.mac, ...detail });
-      else log.warn(conflictMessage(outcome.decision), { mac: claim.mac, ...detail });
-    }
+    if (claim) bindings.claim(claim, from.address);
   };
 
   // Relayed requests only from agents on configured networks; otherwise giaddr would aim replies anywhere.
@@ -196,7 +189,7 @@ export async function startDhcpServer(opts: DhcpServerOptions): Promise<DhcpServ
       return;
     }
     const mac = decision.client.mac ?? "unknown";
-    if (decision.client.mac) opts.clients?.noteClient(decision.client.mac, { https: decision.client.https, arch: decision.client.arch });
+    if (decision.client.mac) bindings?.noteClient(decision.client.mac, { https: decision.client.https, arch: decision.client.arch });
     if (!allow(mac)) {
       countIgnored("rate_limited");
       return;
