@@ -132,11 +132,14 @@ export async function startDhcpThread(opts: DhcpThreadOptions): Promise<DhcpThre
     );
   };
 
-  const send = (m: ToWorker) => worker.postMessage(m);
+  const send = (m: ToWorker) => {
+    if (!closing) worker.postMessage(m);
+  };
   return {
     ports: Object.fromEntries(bound.map((b) => [b.role, b.port])),
     settle: () =>
       new Promise<void>((resolve) => {
+        if (closing) return resolve();
         const id = nextPing++;
         const timer = setTimeout(() => {
           pings.delete(id);

@@ -200,6 +200,8 @@ async function startRelay(apiUrl, credential) {
     // BENCH_RELAY_TFTP_MAX: --tftp-max-transfers (default: the relay's own, 1024), as DIY's dnsmasq gets --tftp-max.
     ...(process.env.BENCH_RELAY_TFTP_MAX ? ["--tftp-max-transfers", process.env.BENCH_RELAY_TFTP_MAX] : []),
     "--log-level", process.env.BENCH_RELAY_LOG_LEVEL ?? "info",
+    // BENCH_RELAY_ARGS: more relay flags, space-separated (e.g. "--dhcp-thread off").
+    ...(process.env.BENCH_RELAY_ARGS ?? "").split(/\s+/).filter(Boolean),
     // The environment the Dockerfile and the systemd unit give it (relay/cache/README.md).
   ], { env: { ...process.env, NODE_OPTIONS: process.env.BENCH_RELAY_NODE_OPTIONS ?? "--max-semi-space-size=1", MALLOC_MMAP_THRESHOLD_: "131072" } });
   const url = `http://${SEGMENTS.a.server}:8067`;
