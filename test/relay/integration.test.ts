@@ -147,8 +147,11 @@ describe("relay + Worker", () => {
     await os.send(encodeDhcp(osRequest), relay.dhcpPort);
     await os.close();
     await new Promise((r) => setTimeout(r, 200));
-    const fromOs = await curl(`${relay.base}/h/${token}/nocloud/user-data`, "127.0.0.11");
+    const fromOs = await curl(`${relay.base}/h/${token}/nocloud/vendor-data`, "127.0.0.11");
     expect(fromOs.status, fromOs.body).toBe(200);
+    // A vouch rests on a DHCP packet anyone can forge: it admits a file only while nobody has read it yet.
+    const again = await curl(`${relay.base}/h/${token}/nocloud/user-data`, "127.0.0.11");
+    expect(again.status, again.body).toBe(410);
   });
 
 

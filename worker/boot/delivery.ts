@@ -5,7 +5,9 @@
 // - once: each file is served once per session; a second fetch is refused (410 secret_refetch) and is an alert event;
 // - bound: only through the relay that issued the chain (its credential) for the address it saw, the host's own
 //   static addresses (the OS may already use them when cloud-init fetches), or an address that relay learned for the
-//   session's MAC from DHCP (Edgeboot-Client-Mac: the OS's DHCP client may lease another address than iPXE's);
+//   session's MAC from DHCP (Edgeboot-Client-Mac: the OS's DHCP client may lease another address than iPXE's). That
+//   vouch rests on one DHCP packet any LAN host can forge, so what it alone admits is served once per file, as under
+//   `once`: a vouched read of a file already served is refused (410 secret_refetch) and is an alert event;
 // - open: labs; still recorded.
 // Refusals are events (`secret-refetch`, `secret-refused`) written in the request's own waitUntil.
 import type { Context } from "hono";
@@ -71,6 +73,8 @@ export async function secretGate(c: Context<BootHostEnv>, file: string, host: Ho
   if (at >= session.secretUntil) {
     throw alert("secret-refused", new ApiError("secret_window_closed", `${file} is readable only within the site's window after the chain (hostTokenTtlSeconds)`, { file }));
   }
+  // Under `bound`, a read admitted only by the relay's DHCP vouch (not the chain's address, not a static one).
+  let vouched = false;
   if (session.delivery === "bound") {
     const hash = await relayCredentialHash(c.req.header("authorization"));
     if (!hash || !session.relayCredentialHash || !timingSafeEqualHex(hash, session.relayCredentialHash)) {
@@ -79,8 +83,19 @@ export async function secretGate(c: Context<BootHostEnv>, file: string, host: Ho
     const seen = ClientAddress.safeParse(c.req.header(CLIENT_ADDRESS_HEADER) ?? "");
     const vouchedMac = normalizeMac(c.req.header(CLIENT_MAC_HEADER) ?? "");
     const sameMachine = session.mac !== null && vouchedMac === session.mac;
-    if (!seen.success || !(boundAddresses(session, host).has(seen.data) || sameMachine)) {
+    const atChainAddress = seen.success && boundAddresses(session, host).has(seen.data);
+    if (!seen.success || !(atChainAddress || sameMachine)) {
       throw alert("secret-refused", new ApiError("delivery_bound", `${file} is delivered only to the address this boot's chain was fetched from`, { file }));
+    }
+    vouched = !atChainAddress;
+    if (vouched && session.served[file] !== undefined) {
+      const err = new ApiError("secret_refetch", `${file} was already served to this boot session; a read from an address the relay vouches for by DHCP alone is served only once`, { file });
+      throw alert("secret-refetch", err, { firstServedAt: session.served[file], via: "vouch" });
+    }
+    // The chain's own address may read again (a client's retry), but a repeated read is still an alert: the first
+    // one may have been someone else's vouched read.
+    if (!vouched && session.served[file] !== undefined && c.req.method === "GET") {
+      alert("secret-refetch", new ApiError("secret_refetch", `${file} was served again to this boot session (bound: the chain's own address may re-read)`, { file }), { firstServedAt: session.served[file], refused: false });
     }
   }
   if (session.delivery === "once" && session.served[file] !== undefined) {
@@ -90,14 +105,14 @@ export async function secretGate(c: Context<BootHostEnv>, file: string, host: Ho
   if (c.req.method !== "GET") return NO_GATE;
   return {
     async commit() {
-      if (session.delivery === "once") {
+      if (session.delivery === "once" || vouched) {
         const claimed = await claimSecretFile(db, session.id, file, at).catch((err: unknown) => {
           // D1 unreachable: nothing was marked served, so the client's retry (on a 5xx) can still have the file.
           console.error("secret claim failed", err instanceof Error ? err.message : String(err));
           throw new ApiError("unavailable", "the boot API cannot reach its database; retry", { file });
         });
         if (!claimed) {
-          throw alert("secret-refetch", new ApiError("secret_refetch", `${file} was already served to this boot session; a second fetch is refused`, { file }), { race: true });
+          throw alert("secret-refetch", new ApiError("secret_refetch", `${file} was already served to this boot session; a second fetch is refused`, { file }), { race: true, ...(vouched ? { via: "vouch" } : {}) });
         }
         return;
       }

@@ -163,16 +163,32 @@ describe("delivery policy bound", () => {
       expect(res.body).not.toContain("join-secret");
     }
     expect((await alerts(site.id)).map((e) => e.detail.code)).toEqual(Array(cases.length).fill("delivery_bound"));
-    // The right path works, repeatedly (bound does not limit the count), also from the host's static address.
+    // The right path works, repeatedly (a client's retry), also from the host's static address; each repeat is an
+    // alert that does not refuse (refused: false).
     expect((await file(token, "user-data", via(relay, "10.0.0.77"))).body).toContain("join-secret-of-a");
     expect((await file(token, "user-data", via(relay, "::ffff:10.0.0.77"))).status).toBe(200);
     expect((await file(token, "user-data", via(relay, "10.0.0.50"))).status).toBe(200);
+    const repeats = (await alerts(site.id)).filter((e) => e.phase === "secret-refetch");
+    expect(repeats.map((e) => [e.detail.file, e.detail.refused])).toEqual([["user-data", false], ["user-data", false]]);
     // The OS's DHCP client leased another address: the issuing relay vouches it learned the session's MAC there.
-    expect((await file(token, "user-data", { ...via(relay, "10.0.0.91"), "edgeboot-client-mac": MAC_A.toUpperCase() })).status).toBe(200);
-    const otherMac = await file(token, "user-data", { ...via(relay, "10.0.0.91"), "edgeboot-client-mac": MAC_B });
+    // A vouch rests on one DHCP packet anyone can forge: what it alone admits is served once per file.
+    const vouch = (address: string, mac: string, r = relay) => ({ ...via(r, address), "edgeboot-client-mac": mac });
+    const vendor = await file(token, "vendor-data", vouch("10.0.0.91", MAC_A.toUpperCase()));
+    expect(vendor.status, vendor.body).toBe(200);
+    for (const [why, res] of [
+      ["a second vouched address", await file(token, "vendor-data", vouch("10.0.0.92", MAC_A))],
+      ["the same vouched address again", await file(token, "vendor-data", vouch("10.0.0.91", MAC_A))],
+      ["a vouched read of a file the chain's address already read", await file(token, "user-data", vouch("10.0.0.93", MAC_A))],
+    ] as const) {
+      expect(res.status, why).toBe(410);
+      expect(code(res), why).toBe("secret_refetch");
+      expect(res.body).not.toContain("join-secret");
+    }
+    expect((await alerts(site.id)).filter((e) => e.detail.via === "vouch").map((e) => e.detail.relayedFor)).toEqual(["10.0.0.92", "10.0.0.91", "10.0.0.93"]);
+    const otherMac = await file(token, "user-data", vouch("10.0.0.91", MAC_B));
     expect(otherMac.status).toBe(403);
     // Another relay cannot vouch.
-    expect((await file(token, "user-data", { ...via(other, "10.0.0.91"), "edgeboot-client-mac": MAC_A })).status).toBe(403);
+    expect((await file(token, "user-data", vouch("10.0.0.91", MAC_A, other))).status).toBe(403);
     // Meta-data carries no secret: any path.
     expect((await file(token, "meta-data")).status).toBe(200);
   });
