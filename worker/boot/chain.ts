@@ -12,7 +12,7 @@ import { relayCredentialHash, relayTokenKid } from "../auth/relayCredential.ts";
 import type { AppEnv } from "../context.ts";
 import { loadChainContext, type ChainLookup, type ProfileWithImages } from "../db/queries/bootChain.ts";
 import { cachedBootProfiles } from "../db/queries/bootProfiles.ts";
-import { insertEventStatement, insertSeenHostStatement, touchHostStatement, touchRelayStatement } from "../db/queries/bootEvents.ts";
+import { insertEventStatement, insertSeenHostStatement, LAST_SEEN_GRANULARITY_MS, touchHostStatement, touchRelayStatement } from "../db/queries/bootEvents.ts";
 import { issueSessionStatements, supersedeStatement, type NewBootSession } from "../db/queries/bootSessions.ts";
 import type { BootSessionEntry, SecretDelivery } from "../db/schema.ts";
 import type { Env } from "../env.ts";
@@ -242,9 +242,9 @@ async function chain(c: Context<AppEnv>, at: number): Promise<Response> {
   return text(out.body, 200, { [CHAIN_SIGNATURE_HEADER]: out.signature });
 }
 
-// Last seen is a hint for operators, kept to LAST_SEEN_GRANULARITY_MS like a token's last use: a machine re-chaining
-// in a loop (discover, menus, retries) does not rewrite its row on every request. A new identity or state always is.
-export const LAST_SEEN_GRANULARITY_MS = 60_000;
+// Last seen is kept to LAST_SEEN_GRANULARITY_MS (bootEvents.ts): a machine re-chaining in a loop (discover, menus,
+// retries) does not rewrite its row on every request. A new identity or state always is.
+export { LAST_SEEN_GRANULARITY_MS };
 
 function hostTouch(known: NonNullable<Loaded["host"]>, at: number, identity: Record<string, string>, state?: "booting") {
   const fresh = known.lastSeenAt !== null && at - known.lastSeenAt < LAST_SEEN_GRANULARITY_MS;

@@ -53,8 +53,9 @@ export async function recordHostEvent(c: Context<BootHostEnv>, now: Clock): Prom
   const detail = await readDetail(c);
   const claims = c.get("hostToken");
   const db = c.get("db");
-  if (!(await hostInSite(db, claims))) throw notFound("host");
+  const host = await hostInSite(db, claims);
+  if (!host) throw notFound("host");
   const at = now();
-  await db.batch([...hostPhaseWrites(db, { siteId: claims.siteId, hostId: claims.hostId, mac: claims.mac, source: "host", phase, bootSession: claims.sid, detail, at })]);
+  await db.batch(hostPhaseWrites(db, { siteId: claims.siteId, hostId: claims.hostId, mac: claims.mac, source: "host", phase, bootSession: claims.sid, detail, at }, host.intent !== null));
   return text("ok\n");
 }

@@ -5,7 +5,7 @@
 // fails is a 500 render_failed naming the file and the reason, and an event `render-failed`. A preseed also reports
 // the installer's progress itself (render/preseedHooks.ts).
 import type { Context } from "hono";
-import { insertEventStatement, touchHostStatement } from "../db/queries/bootEvents.ts";
+import { insertEventStatement, touchHostIfStale } from "../db/queries/bootEvents.ts";
 import { loadNocloudContext } from "../db/queries/bootHost.ts";
 import type { ConfigFileKind, ConfigFiles } from "../db/schema.ts";
 import { notFound } from "../errors.ts";
@@ -79,7 +79,7 @@ export async function serveFile(c: Context<BootHostEnv>, now: Clock): Promise<Re
   const record = (phase: string, detail: Record<string, unknown>) =>
     writeBehind(c, "file", db.$client, [
       insertEventStatement({ siteId: site.id, hostId: host.id, mac: claims.mac, source: "worker", phase, bootSession: claims.sid, detail, at }),
-      touchHostStatement(host.id, at),
+      touchHostIfStale(host, at),
     ]);
   // Only a file that names secrets is held to the delivery policy (a preseed without any can be fetched again).
   const gate = secretNames(compileTemplate(file.template)).length ? await secretGate(c, what, host, at) : null;

@@ -2,7 +2,7 @@
 // <seed>/meta-data (its seed URL already ends in "/"), so repeated slashes before the file name are accepted.
 import type { Context } from "hono";
 import { loadNocloudContext } from "../db/queries/bootHost.ts";
-import { insertEventStatement, touchHostStatement } from "../db/queries/bootEvents.ts";
+import { insertEventStatement, touchHostIfStale } from "../db/queries/bootEvents.ts";
 import type { secrets as secretsTable, StaticNetwork } from "../db/schema.ts";
 import { notFound } from "../errors.ts";
 import { decryptSecret, secretScope } from "../lib/secretbox.ts";
@@ -106,14 +106,14 @@ export async function serveNocloud(c: Context<BootHostEnv>, now: Clock): Promise
   const claims = c.get("hostToken");
   const env = c.get("env");
   const db = c.get("db");
-  const data = await loadNocloudContext(db, claims);
+  const data = await loadNocloudContext(db, claims, file !== "meta-data");
   if (!data) throw notFound("host");
   const { host, site, profile } = data;
   const at = now();
   const record = (phase: string, detail: Record<string, unknown>) =>
     writeBehind(c, "nocloud", db.$client, [
       insertEventStatement({ siteId: site.id, hostId: host.id, mac: claims.mac, source: "worker", phase, bootSession: claims.sid, detail, at }),
-      touchHostStatement(host.id, at),
+      touchHostIfStale(host, at),
     ]);
 
   const base = apiBase(env.PUBLIC_URL, c.req.url);

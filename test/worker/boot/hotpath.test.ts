@@ -10,7 +10,7 @@ import { loadChainContext } from "../../../worker/db/queries/bootChain.ts";
 import { loadBootProfiles } from "../../../worker/db/queries/bootProfiles.ts";
 import { hosts, images, profiles } from "../../../worker/db/schema.ts";
 import worker from "../../../worker/index.ts";
-import { BASE, call, db, eventsOf, freshStoragePerTest, hostRow, seedHost, seedImage, seedProfile, seedSite } from "./seed.ts";
+import { BASE, call, db, eventsOf, freshStoragePerTest, hostRow, seedHost, seedImage, seedProfile, seedSite, tokensIn } from "./seed.ts";
 
 freshStoragePerTest();
 
@@ -196,6 +196,45 @@ describe("catalogue reuse", () => {
     expect(again.roundTrips).toBe(1);
     expect(again.statements).toBe(1);
     console.log(`chain D1 (discover): first ${first.roundTrips} round trips (1 awaited), ${first.statements} statements; repeat ${again.roundTrips} / ${again.statements}`);
+  });
+
+  it("behind a host token a boot writes only what changed: no host row within a minute of the chain, no secret read for meta-data, no intent revert without an intent", async () => {
+    const site = await seedSite({ slug: "lab" });
+    await seedImage({ name: "os" });
+    await seedProfile({ name: "p", image: "os", userData: "#cloud-config\nruncmd: [[true]]\n" });
+    await seedHost({ id: "h1", siteId: site.id, mac: "52:54:00:00:02:11", hostname: "n1", profileId: "prf-p" });
+    const { counter, binding } = countingD1();
+    const bindings = { ...(env as unknown as Record<string, unknown>), DB: binding };
+    const chain = await chainRoundTrips("/boot/lab/ipxe?mac=52:54:00:00:02:11", bindings, counter);
+    const token = tokensIn(chain.body)[0]!;
+    const cost = async (path: string, init: RequestInit = {}) => {
+      counter.statements = 0;
+      const ctx = createExecutionContext();
+      const res = await worker.fetch(new Request(`${BASE}${path}`, init) as never, bindings as never, ctx);
+      await res.text();
+      await waitOnExecutionContext(ctx);
+      expect(res.status).toBe(200);
+      return counter.statements;
+    };
+    // Session; host, site, profile; the event.
+    const meta = await cost(`/boot/h/${token}/nocloud/meta-data`);
+    expect(meta).toBe(5);
+    // Session; host, site, profile, secrets; the once claim; the event.
+    const user = await cost(`/boot/h/${token}/nocloud/user-data`);
+    expect(user).toBe(7);
+    const before = await hostRow("h1");
+    // Session; host; the event, the host's state and last seen, the session's end.
+    const booted = await cost(`/boot/h/${token}/events?phase=booted`, { method: "POST" });
+    expect(booted).toBe(5);
+    expect((await hostRow("h1"))?.state).toBe("booted");
+    expect((await hostRow("h1"))?.lastSeenAt).toBeGreaterThanOrEqual(before!.lastSeenAt!);
+    console.log(`host-token D1 statements per request: meta-data ${meta}, user-data ${user}, booted ${booted} (was 7, 8, 7)`);
+
+    // With a one-shot intent the report carries the revert and its audit row.
+    await db().update(hosts).set({ intent: { target: "p", mode: "once", revertOnPhase: "booted" } }).where(eq(hosts.id, "h1"));
+    const again = tokensIn((await chainRoundTrips("/boot/lab/ipxe?mac=52:54:00:00:02:11", bindings, counter)).body)[0]!;
+    expect(await cost(`/boot/h/${again}/events?phase=booted`, { method: "POST" })).toBe(7);
+    expect((await hostRow("h1"))?.intent).toBeNull();
   });
 
   it("every insert, update and delete on profiles and images replaces the token", async () => {

@@ -1,5 +1,6 @@
 // Writes of the boot path, built as statements for one D1 batch (all or nothing), plus the admin events read.
 import { and, desc, eq, gte, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
 import type { Db } from "../client.ts";
 import { preparedWrite } from "../prepared.ts";
@@ -48,6 +49,14 @@ const touchHostWrite = preparedWrite<{ id: string; at: number; identity: string 
 export const touchHostStatement = (hostId: string, at: number, identity?: Record<string, string>, state?: "booting") =>
   touchHostWrite({ id: hostId, at, identity: identity ? JSON.stringify(identity) : null, state: state ?? null });
 
+// Last seen is a hint for operators, kept to this granularity like a token's last use: a machine re-chaining in a loop
+// or fetching its NoCloud files does not rewrite its row on every request (a storm's D1 writes are one at a time).
+export const LAST_SEEN_GRANULARITY_MS = 60_000;
+
+// The touch of a host row already read, or null while its last seen is fresh.
+export const touchHostIfStale = (host: { id: string; lastSeenAt: number | null }, at: number) =>
+  host.lastSeenAt !== null && at - host.lastSeenAt < LAST_SEEN_GRANULARITY_MS ? null : touchHostStatement(host.id, at);
+
 const insertSeenHostWrite = preparedWrite<Record<string, unknown>>(() =>
   builder
     .insert(hosts)
@@ -91,12 +100,13 @@ const STATE_PHASES: Record<string, "booted" | "installing" | "installed" | "fail
 // boot failed. The session's token keeps reporting events.
 export const DONE_PHASES: ReadonlySet<string> = new Set(["booted", "installed", "failed", "boot-failed"]);
 
-export function hostPhaseWrites(db: Db, e: EventInput & { hostId: string; bootSession: string }) {
+// intentSet: the host row read before had an intent. Without one, the revert and its audit row are left out (two
+// statements less on every report); an intent set between that read and this batch belongs to the next boot.
+export function hostPhaseWrites(db: Db, e: EventInput & { hostId: string; bootSession: string }, intentSet = true) {
   const state = STATE_PHASES[e.phase];
   const done = DONE_PHASES.has(e.phase);
   const intentMatches = sql`json_extract(${hosts.intent}, '$.mode') = 'once' and coalesce(json_extract(${hosts.intent}, '$.revertOnPhase'), 'installed') = ${e.phase}`;
-  return [
-    insertEvent(db, e),
+  const revert = [
     // The audit row first: it is only written while the intent still matches, i.e. when the revert below applies.
     db.insert(auditLog).select(
       db
@@ -119,6 +129,10 @@ export function hostPhaseWrites(db: Db, e: EventInput & { hostId: string; bootSe
       .update(hosts)
       .set({ intent: null, revision: sql`${hosts.revision} + 1`, updatedAt: e.at })
       .where(and(eq(hosts.id, e.hostId), intentMatches)),
+  ] as const;
+  const writes: [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]] = [
+    insertEvent(db, e),
+    ...(intentSet ? revert : []),
     db
       .update(hosts)
       .set({ lastSeenAt: e.at, ...(state ? { state } : {}) })
@@ -130,7 +144,8 @@ export function hostPhaseWrites(db: Db, e: EventInput & { hostId: string; bootSe
         ...(done ? { state: sql`case when ${bootSessions.state} = 'active' then 'done' else ${bootSessions.state} end`, endedAt: sql`coalesce(${bootSessions.endedAt}, ${e.at})` } : {}),
       })
       .where(eq(bootSessions.id, e.bootSession)),
-  ] as const;
+  ];
+  return writes;
 }
 
 export type EventFilter = { siteId: string; hostId?: string; phase?: string; since?: number; before?: [number, number] };
