@@ -84,6 +84,10 @@ describe("delivery policy once (the default)", () => {
     }
     expect((await tokenScope(old)).state).toBe("superseded");
     expect((await eventsOf(site.id)).filter((e) => e.phase === "booted")).toHaveLength(0);
+    // The old token's secret-bearing read is the machine's alarm when someone else chained for it (a replayed
+    // direct-boot URL): an alert naming the file; meta-data and events are not secret-bearing, so no alert for them.
+    expect((await alerts(site.id)).map((e) => [e.phase, e.detail.code, e.detail.file])).toEqual([["secret-refused", "session_superseded", "user-data"]]);
+    expect((await call(`/boot/h/${old}/files/preseed`)).status).toBe(410);
   });
 });
 
