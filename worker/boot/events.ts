@@ -24,6 +24,11 @@ const EventBody = z.record(FieldName, z.json()).refine((o) => Object.keys(o).len
 // it has none); other senders may add their own fields.
 const FormBody = z.record(FieldName, z.string().max(MAX_VALUE, `form values are at most ${MAX_VALUE} characters`)).refine((o) => Object.keys(o).length <= MAX_FIELDS, `at most ${MAX_FIELDS} fields`);
 
+// What edgeboot itself records about a boot (the Worker's and the relay's phases) and its alert marker are not a
+// host's to report: a host token is readable off the wire, and a forged `secret-refetch` or `mac-rebind` (or any event
+// with `alert`) would put a false alarm, or a false all-clear, in the operator's timeline.
+const RESERVED_PHASE = /^(?:chain-|secret-|nocloud-|file-|dhcp-|tftp-|http-binary-|cache-|wake-)|^(?:mac-rebind|https-fallback|discovered|render-failed|artifact-fetched)$/;
+
 const mediaType = (c: Context) => c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase() ?? "";
 
 async function readDetail(c: Context<BootHostEnv>): Promise<Record<string, unknown>> {
@@ -50,7 +55,9 @@ async function readDetail(c: Context<BootHostEnv>): Promise<Record<string, unkno
 
 export async function recordHostEvent(c: Context<BootHostEnv>, now: Clock): Promise<Response> {
   const { phase } = parseInput(EventQuery, c.req.query(), "query");
+  if (RESERVED_PHASE.test(phase)) throw new ApiError("invalid_input", `phase: "${phase}" is recorded by edgeboot itself, not reported by a host`, { field: "phase" });
   const detail = await readDetail(c);
+  if (Object.hasOwn(detail, "alert")) throw new ApiError("invalid_input", "body.alert: reserved for edgeboot's own alert events", { field: "body.alert" });
   const claims = c.get("hostToken");
   const db = c.get("db");
   const host = await hostInSite(db, claims);

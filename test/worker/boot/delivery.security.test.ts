@@ -120,6 +120,25 @@ describe("every policy", () => {
     expect((await callAt(late, `/boot/h/${token}/events?phase=installing`)).status).toBe(200);
   });
 
+  it("a host token (readable off the wire) cannot forge edgeboot's own events or alerts", async () => {
+    const site = await lab();
+    const { token } = await chain(MAC_A);
+    const post = (phase: string, body: unknown) => call(`/boot/h/${token}/events?phase=${phase}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    for (const phase of ["secret-refetch", "secret-refused", "mac-rebind", "chain-served", "chain-refused", "nocloud-user-data", "file-preseed", "dhcp-offer", "tftp-sent", "artifact-fetched", "discovered"]) {
+      const res = await post(phase, {});
+      expect(res.status, phase).toBe(400);
+      expect(res.body, phase).toContain("phase:");
+    }
+    const alert = await post("installing", { alert: true, code: "secret_refetch" });
+    expect(alert.status).toBe(400);
+    expect(JSON.parse(alert.body).error.details.field).toBe("body.alert");
+    const form = await call(`/boot/h/${token}/events?phase=booted`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "alert=true" });
+    expect(form.status).toBe(400);
+    expect((await eventsOf(site.id)).filter((e) => e.source === "host")).toEqual([]);
+    // The machine's own phases still work.
+    expect((await post("installing", { step: "partition" })).status).toBe(200);
+  });
+
   it("a host's token never reads another host's secrets", async () => {
     await lab({ secretDelivery: "open" });
     const a = await chain(MAC_A);
