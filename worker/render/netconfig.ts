@@ -8,6 +8,7 @@
 // renamed; v1 `physical` with `mac_address` + `name` renames the NIC at init-local in every renderer, and a subnet
 // `gateway` is a true default route (checked with cloud-init's own `devel net-convert`, test/interop/).
 import type { StaticNetwork } from "../db/schema.ts";
+import { inPrefix } from "./cidr.ts";
 
 // Name of the NIC when only its MAC is known: cloud-init renames the MAC's interface to it.
 export const DEFAULT_INTERFACE = "eth0";
@@ -16,20 +17,20 @@ export const DEFAULT_BOND = "bond0";
 type Subnet = Record<string, unknown>;
 type V1Entry = Record<string, unknown>;
 
+// Each family's default route goes on the subnet whose prefix holds the gateway (else the family's first): ifupdown
+// (cloud-init's eni renderer) adds the route with that stanza, and a gateway outside its prefix is unreachable there.
 function subnets(net: StaticNetwork): Subnet[] {
-  let gw4 = net.gateway4;
-  let gw6 = net.gateway6;
-  return net.addresses.map((address) => {
-    const v6 = address.includes(":");
-    const subnet: Subnet = { type: v6 ? "static6" : "static", address };
-    // The first address of each family carries that family's default route.
-    if (v6 && gw6) {
-      subnet.gateway = gw6;
-      gw6 = undefined;
-    } else if (!v6 && gw4) {
-      subnet.gateway = gw4;
-      gw4 = undefined;
-    }
+  const carrier = (gw: string | undefined, v6: boolean) => {
+    if (!gw) return -1;
+    const i = net.addresses.findIndex((a) => a.includes(":") === v6 && inPrefix(gw, a));
+    return i >= 0 ? i : net.addresses.findIndex((a) => a.includes(":") === v6);
+  };
+  const on4 = carrier(net.gateway4, false);
+  const on6 = carrier(net.gateway6, true);
+  return net.addresses.map((address, i) => {
+    const subnet: Subnet = { type: address.includes(":") ? "static6" : "static", address };
+    if (i === on4) subnet.gateway = net.gateway4;
+    if (i === on6) subnet.gateway = net.gateway6;
     return subnet;
   });
 }

@@ -1,13 +1,13 @@
-// meta-data, the NoCloud document we generate ourselves, pure. Every operator-supplied scalar is written as a JSON
-// string, which is also a valid YAML double-quoted scalar, so no value can add keys or lines.
+// meta-data, the NoCloud document we generate ourselves, pure. Every operator-supplied scalar is written as a YAML
+// double-quoted scalar with PyYAML's line breaks and refused characters escaped (pyyaml.ts), so no value can add keys
+// or lines, or make cloud-init drop the document.
 // Keys for Alpine's tiny-cloud (see TINY-CLOUD.md): `public-keys` (its @ssh-keys: public-keys/<n>/openssh-key),
 // `network-interfaces` (ifupdown-ng text) and `resolv_conf.nameservers`. cloud-init ignores `resolv_conf`, and a
 // public-keys map of maps yields no keys there (cloudinit.sources.normalize_pubkey_data), so users and keys for
 // cloud-init come from user-data.
 import type { StaticNetwork } from "../db/schema.ts";
 import { renderEni } from "./netconfig.ts";
-
-const q = (value: string) => JSON.stringify(value);
+import { doubleQuoted as q } from "./pyyaml.ts";
 
 /**
  * instance-id is `iid-<host id>`: stable for the life of the host record. It does not change with the profile on

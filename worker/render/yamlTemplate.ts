@@ -4,6 +4,7 @@
 // package, which quotes every value as its content needs. The result is parsed once more and its shape compared with
 // the template's: a mismatch is a render error, never a served document.
 import { Document, isMap, isSeq, parseDocument, visit, type Node, type Scalar } from "yaml";
+import { commentSafe, escapeInDoubleQuotes, needsDoubleQuotes, SPECIAL } from "./pyyaml.ts";
 import { compileTemplate, refText, refValue, TemplateError, type CompiledTemplate, type RefPart, type TemplateContext } from "./template.ts";
 
 // Letters and digits only: a plain scalar in every YAML context, and never produced by a value (checked below).
@@ -41,6 +42,11 @@ export function prepareYaml(body: string): Prepared {
       refs.push(part);
     } else {
       if (part.text.includes(MARK)) throw new YamlTemplateError(`the text "${MARK}" is reserved`);
+      const odd = new RegExp(SPECIAL.source, "u").exec(part.text);
+      if (odd) {
+        const code = `U+${odd[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+        throw new YamlTemplateError(`the template holds the character ${code}, which cloud-init's YAML reader takes as a line break or refuses; write it as an escape inside a double-quoted string`);
+      }
       text += part.text;
     }
   }
@@ -74,10 +80,22 @@ function substitute(node: Scalar, refs: RefPart[], values: unknown[], wildcards:
   return undefined;
 }
 
-// Comments may carry values too; a line break there would end the comment, so it becomes a space.
+// Comments may carry values too; a line break there (of YAML 1.1 too: NEL, LS, PS) would end the comment, so it
+// becomes a space.
 function inComment(comment: string | null | undefined, refs: RefPart[], values: unknown[]): string | null | undefined {
   if (!comment || !comment.includes(MARK)) return comment;
-  return comment.replace(MARK_RE, (_, i: string) => refText(refs[Number(i)]!, values[Number(i)]).replace(/[\x00-\x1f\x7f]+/g, " "));
+  return comment.replace(MARK_RE, (_, i: string) => commentSafe(refText(refs[Number(i)]!, values[Number(i)])));
+}
+
+// A string PyYAML would misread (pyyaml.ts) goes in double quotes, where its special characters are then escaped;
+// no other style can escape them. A value is also kept from reading as another type (`=`, `<<`, a tab in plain
+// text); the template's own plain scalars, such as a `<<` merge key, are left as written.
+function quoteForPyyaml(node: Scalar, fromValue: boolean): void {
+  if (typeof node.value !== "string") return;
+  if (new RegExp(SPECIAL.source, "u").test(node.value)) node.type = "QUOTE_DOUBLE";
+  else if (fromValue && (node.type === "PLAIN" || node.type === undefined) && needsDoubleQuotes(node.value)) node.type = "QUOTE_DOUBLE";
+  // The `yaml` package's 1.1 schema writes the string "<<" as a bare merge key whatever its style; a tag keeps it a string.
+  if (fromValue && node.value === "<<") node.tag = "tag:yaml.org,2002:str";
 }
 
 // Shape = collections and their sizes, keys' positions, scalars as leaves; json-placed nodes match anything.
@@ -125,12 +143,20 @@ export function renderYaml(body: string, ctx: TemplateContext): string {
     Scalar(key, node, ancestors) {
       if (key === "key") {
         if (typeof node.value === "string" && node.value.includes(MARK)) keyRef = true;
-        node.value = typeof node.value === "string" ? node.value.replace(MARK_RE, (_, i: string) => refText(refs[Number(i)]!, values[Number(i)])) : node.value;
+        const fromValue = typeof node.value === "string" && node.value.includes(MARK);
+        node.value = fromValue ? (node.value as string).replace(MARK_RE, (_, i: string) => refText(refs[Number(i)]!, values[Number(i)])) : node.value;
+        quoteForPyyaml(node, fromValue);
         return undefined;
       }
-      return substitute(node, refs, values, wildcards, pathOf(ancestors, key));
+      const fromValue = typeof node.value === "string" && node.value.includes(MARK);
+      const placed = substitute(node, refs, values, wildcards, pathOf(ancestors, key));
+      if (placed) visit(placed, { Scalar: (_k, inner) => void quoteForPyyaml(inner, true) });
+      else quoteForPyyaml(node, fromValue);
+      return placed;
     },
   });
+  // The template's own strings (a "\x85" escape, say) too.
+  visit(doc, { Scalar: (_key, node) => void quoteForPyyaml(node, false) });
   visit(doc, (_key, node) => {
     if (node && typeof node === "object" && "commentBefore" in node) {
       const n = node as { commentBefore?: string | null; comment?: string | null };
@@ -140,7 +166,8 @@ export function renderYaml(body: string, ctx: TemplateContext): string {
   });
   doc.commentBefore = inComment(doc.commentBefore, refs, values) ?? null;
   doc.comment = inComment(doc.comment, refs, values) ?? null;
-  const out = doc.toString(STRINGIFY);
+  // Every special character now sits in a double-quoted scalar (comments were cleaned): escape it there.
+  const out = escapeInDoubleQuotes(doc.toString(STRINGIFY));
   // A marker left over stood in an anchor, alias or tag: not a place for a value.
   if (out.includes(MARK)) throw new YamlTemplateError("a {{ reference }} can stand only in a value, a key or a comment");
   const check = parseDocument(out, PARSE);

@@ -7,6 +7,7 @@ import { byteLength, edgebootArgs, MAX_KERNEL_ARGS } from "../../../worker/rende
 import { CmdlineError, kernelLine } from "../../../worker/render/ipxe.ts";
 import { networkConfigArg, networkConfigV1, renderEni } from "../../../worker/render/netconfig.ts";
 import { renderMetaData } from "../../../worker/render/nocloud.ts";
+import { inPrefix } from "../../../worker/render/cidr.ts";
 import type { TemplateContext } from "../../../worker/render/template.ts";
 
 const ATTACKS = {
@@ -18,6 +19,8 @@ const ATTACKS = {
   anchor: "*alias &anchor !!python/object:os.system",
   multi: "line1\n  - item\nkey: value",
 };
+
+const check = (field: "userData" | "vendorData" | "networkConfig", text: string) => checkDocument(field, text);
 
 const ctx = (extra: Partial<TemplateContext> = {}): TemplateContext => ({
   host: { hostname: "node-1", labels: { rack: ATTACKS.label } },
@@ -87,6 +90,32 @@ describe("YAML documents: a value never changes the structure", () => {
     expect(parse(out, { version: "1.1" })).toEqual({ a: "yes", b: "0644", c: ["on"] });
   });
 
+  it("YAML 1.1 readers (PyYAML, libyaml): their line breaks, refused characters and implicit types stay inert", () => {
+    // NEL, LS and PS end a line for PyYAML; C1 controls, DEL and U+FFFF make it refuse the whole document; `=` and
+    // `<<` are types it cannot construct in a value; a tab cannot stand in a plain scalar.
+    const values = ["a\u0085bootcmd: [reboot]", "a\u2028b", "a\u2029b", "a\u0086b", "a\u007fb", "a\uffffb", "=", "<<", "a\tb", "é 😀"];
+    const tpl = "#cloud-config\n# c {{ var.x }}\nhostname: {{ var.x }}\nruncmd:\n  - echo {{ var.x }}\n  - [sh, -c, '{{ var.x }}']\nbootcmd: {{ var.l | json }}\n";
+    for (const x of values) {
+      const out = renderDocument("userData", tpl, ctx({ var: { x, l: [x, { [x]: x }] } }));
+      // Nothing PyYAML reads differently is left raw: each such character is an escape inside double quotes.
+      expect(out, JSON.stringify(x)).not.toMatch(/[\x7f-\x9f\u2028\u2029\uffff]|: [^\n"']*\t/);
+      expect(out.split("\n")[1], JSON.stringify(x)).toMatch(/^# c [^\n]*$/);
+      expect(parse(out), JSON.stringify(x)).toEqual({ hostname: x, runcmd: [`echo ${x}`, ["sh", "-c", x]], bootcmd: [x, { [x]: x }] });
+    }
+    expect(renderDocument("userData", "#cloud-config\nhostname: {{ var.x }}\n", ctx({ var: { x: "a\u0085b" } }))).toBe('#cloud-config\nhostname: "a\\Nb"\n');
+    expect(renderDocument("userData", "#cloud-config\nhostname: {{ var.x }}\n", ctx({ var: { x: "=" } }))).toBe('#cloud-config\nhostname: "="\n');
+    // The template's own `<<` merge key is left for PyYAML to merge.
+    expect(renderDocument("userData", "#cloud-config\nx: &b {a: 1}\nntp:\n  <<: *b\n  c: {{ var.x }}\n", ctx({ var: { x: "<<" } }))).toBe("#cloud-config\nx: &b\n  a: 1\nntp:\n  <<: *b\n  c: !!str \"<<\"\n");
+  });
+
+  it("a template holding a raw YAML 1.1 line break or refused character is refused, naming it", () => {
+    expect(check("userData", "#cloud-config\nhostname: a\u0085b\n")[0]).toMatch(/character U\+0085/);
+    expect(check("networkConfig", "version: 2\nethernets: {}\n# \u2028\n")[0]).toMatch(/character U\+2028/);
+    // Escapes are the way to write them; a rendered document keeps them escaped.
+    expect(check("userData", '#cloud-config\nhostname: "a\\x85b"\n')).toEqual([]);
+    expect(renderDocument("userData", '#cloud-config\nfqdn: "a\\x85b"\nhostname: {{ var.x }}\n', ctx({ var: { x: "h" } }))).toBe('#cloud-config\nfqdn: "a\\Nb"\nhostname: h\n');
+  });
+
   it("collections come out in block style, where PyYAML reads every plain scalar the yaml package writes", () => {
     // In a flow sequence PyYAML (YAML 1.1) stops at the "?" of a plain URL; in block style it is an ordinary scalar.
     const out = renderDocument("userData", "#cloud-config\nruncmd:\n  - [curl, -X, POST, {{ var.url }}?phase=x]\n", ctx({ var: { url: "http://10.0.0.1/h/t/events" } }));
@@ -126,7 +155,6 @@ describe("Jinja templates and scripts: inert values only", () => {
 });
 
 describe("save-time document checks", () => {
-  const check = (field: "userData" | "vendorData" | "networkConfig", text: string) => checkDocument(field, text);
 
   it("accepts the supported kinds", () => {
     expect(check("userData", CLOUD_CONFIG)).toEqual([]);
@@ -175,6 +203,31 @@ describe("static network: cloud-init v1, kernel argument, tiny-cloud", () => {
     });
   });
 
+  it("v1: each default route goes on the address whose prefix holds the gateway (ifupdown adds it with that stanza)", () => {
+    const v1 = networkConfigV1({ addresses: ["10.9.1.5/24", "fd00:1::5/64", "10.9.0.5/24", "fd00:9::5/64", "10.9.0.6/24"], gateway4: "10.9.0.1", gateway6: "fd00:9::1" }, null);
+    expect(v1.config[0]!.subnets).toEqual([
+      { type: "static", address: "10.9.1.5/24" },
+      { type: "static6", address: "fd00:1::5/64" },
+      { type: "static", address: "10.9.0.5/24", gateway: "10.9.0.1" },
+      { type: "static6", address: "fd00:9::5/64", gateway: "fd00:9::1" },
+      { type: "static", address: "10.9.0.6/24" },
+    ]);
+    // A gateway in no prefix (link-local, or beside a /32) stays with the family's first address.
+    expect(networkConfigV1({ addresses: ["192.0.2.10/32", "2001:db8::5/64"], gateway4: "192.0.2.1", gateway6: "fe80::1" }, null).config[0]!.subnets).toEqual([
+      { type: "static", address: "192.0.2.10/32", gateway: "192.0.2.1" },
+      { type: "static6", address: "2001:db8::5/64", gateway: "fe80::1" },
+    ]);
+  });
+
+  it("inPrefix: IPv4, IPv6 with :: and a dotted tail, prefix lengths 0 to full", () => {
+    const cases: [string, string, boolean][] = [
+      ["10.0.0.1", "10.0.0.50/24", true], ["10.0.1.1", "10.0.0.50/24", false], ["10.0.0.1", "10.0.0.50/32", false], ["10.0.0.1", "0.0.0.0/0", true],
+      ["fd00::1", "fd00::50/64", true], ["fd00:0:0:1::1", "fd00::50/64", false], ["fe80::1", "fd00::50/64", false], ["2001:db9::1", "2001:db8::/32", false],
+      ["::ffff:10.0.0.1", "::ffff:10.0.0.0/120", true], ["1::", "1::/128", true], ["10.0.0.1", "fd00::/64", false], ["10.0.0.1", "10.0.0.0/33", false],
+    ];
+    for (const [ip, cidr, want] of cases) expect(inPrefix(ip, cidr), `${ip} in ${cidr}`).toBe(want);
+  });
+
   it("v1: bond of MACs with a VLAN on top carries the addresses", () => {
     const v1 = networkConfigV1({ addresses: ["10.1.0.5/24"], gateway4: "10.1.0.1", bond: { interfaces: ["52:54:00:00:01:01", "52:54:00:00:01:02"], mode: "802.3ad" }, vlan: 100 }, null);
     expect(v1.config.map((e) => [e.type, e.name])).toEqual([
@@ -200,6 +253,14 @@ describe("static network: cloud-init v1, kernel argument, tiny-cloud", () => {
     expect(renderEni({ interface: "eno1", addresses: ["10.0.0.9/24"], vlan: 7 })).toBe(
       "auto lo\niface lo inet loopback\n\nauto eno1\niface eno1 inet manual\n\nauto vlan7\niface vlan7 inet static\n\tvlan-raw-device eno1\n\tvlan-id 7\n\taddress 10.0.0.9/24\n",
     );
+  });
+
+  it("meta-data: a key comment with YAML 1.1 line breaks or refused characters stays one escaped scalar", () => {
+    const key = "ssh-ed25519 AAAAC3Nza op\u0085local-hostname: evil\u0086\u2028\uffff";
+    const md = renderMetaData({ hostId: "h1", hostname: "node-1", publicKeys: [key] });
+    expect(md).not.toMatch(/[\x7f-\x9f\u2028\u2029\uffff]/);
+    expect(md).toContain('openssh-key: "ssh-ed25519 AAAAC3Nza op\\Nlocal-hostname: evil\\x86\\L\\uffff"\n');
+    expect(parse(md)["public-keys"]["0"]["openssh-key"]).toBe(key);
   });
 
   it("meta-data: tiny-cloud's public-keys/<n>/openssh-key, network-interfaces and resolv_conf", () => {
