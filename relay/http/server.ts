@@ -34,6 +34,11 @@ export function sendText(res: ServerResponse, status: number, body: string, head
   res.end(body);
 }
 
+// The relay's own refusals in the API's error shape, as /h/ and /artifacts/ answer them ({"error":{code,message}}).
+function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+  sendText(res, status, `${JSON.stringify({ error: { code, message, details: null } })}\n`, { "content-type": "application/json", ...headers });
+}
+
 // UEFI HTTP Boot accepts an image by Content-Type application/efi or a path ending in .efi (EDK2 HttpBootCheckImageType).
 const contentTypeFor = (name: string) => (name.endsWith(".efi") ? "application/efi" : "application/octet-stream");
 
@@ -83,7 +88,7 @@ export function createRelayHttpServer(deps: RelayHttpDeps): Server {
     try {
       url = new URL(req.url ?? "/", "http://relay.invalid");
     } catch {
-      return sendText(res, 400, "bad request\n");
+      return sendError(res, 400, "invalid_input", "the request target is not a valid URL");
     }
     const path = url.pathname;
     const mounted = extra.find((r) => path.startsWith(r.prefix));
@@ -93,7 +98,7 @@ export function createRelayHttpServer(deps: RelayHttpDeps): Server {
     }
     if (req.method !== "GET" && req.method !== "HEAD") {
       count("other", res);
-      return sendText(res, 405, "GET or HEAD only\n", { allow: "GET, HEAD" });
+      return sendError(res, 405, "method_not_allowed", "GET or HEAD only", { allow: "GET, HEAD" });
     }
     if (path === "/boot.ipxe") {
       count("/boot.ipxe", res);
@@ -112,13 +117,13 @@ export function createRelayHttpServer(deps: RelayHttpDeps): Server {
     }
     count("binary", res);
     if (await serveBinary(deps, req, res, path)) return;
-    sendText(res, 404, "not found\n");
+    sendError(res, 404, "not_found", "no such route or binary on this relay");
   };
 
   const server = http.createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       deps.log.error("http handler failed", { path: req.url?.split("?")[0], error: err });
-      if (!res.headersSent) sendText(res, 500, "internal error\n");
+      if (!res.headersSent) sendError(res, 500, "internal", "the relay failed to handle this request");
       else res.destroy();
     });
   });

@@ -78,7 +78,8 @@ describe("relay HTTP: iPXE binaries for UEFI HTTP Boot", () => {
     expect(get.body.length).toBe(size);
     const onDisk = createHash("sha256").update(await import("node:fs").then((fs) => fs.readFileSync(join(r.dir, "ipxe.efi")))).digest("hex");
     expect(createHash("sha256").update(get.body).digest("hex")).toBe(onDisk);
-    await new Promise((res) => setTimeout(res, 20)); // the event is written once the response has finished
+    // The event is written once the response has finished (after the client saw the last byte): wait, bounded.
+    for (let i = 0; i < 100 && r.events.length === 0; i++) await new Promise((res) => setTimeout(res, 20));
     expect(r.events).toEqual([
       { phase: "http-binary-sent", mac: "52:54:00:eb:00:03", detail: { file: "ipxe.efi", client: "127.0.0.7", bytes: size, ms: expect.any(Number) }, at: expect.any(Number) },
     ]);
