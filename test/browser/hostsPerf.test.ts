@@ -20,7 +20,8 @@ let admin: Admin;
 const mac = (i: number) => `02:00:00:${((i >> 16) & 255).toString(16).padStart(2, "0")}:${((i >> 8) & 255).toString(16).padStart(2, "0")}:${(i & 255).toString(16).padStart(2, "0")}`;
 
 beforeAll(async () => {
-  api = await startWranglerDev();
+  // Frozen: edits to the tree during the run (other work in the same checkout) must not reload the Worker mid-test.
+  api = await startWranglerDev({ frozen: "bundle" });
   admin = adminApi(api.url, api.adminToken);
   await admin("POST", "/v1/profiles", { name: "linux" });
   await admin("POST", "/v1/sites", { slug: SITE, name: "Big site" });

@@ -32,7 +32,8 @@ const screenshots: string[] = [];
 
 beforeAll(async () => {
   chromiumPath(); // fail first, naming the package, if the browser is missing
-  api = await startWranglerDev();
+  // Frozen: edits to the tree during the run (other work in the same checkout) must not reload the Worker mid-test.
+  api = await startWranglerDev({ frozen: "bundle" });
   admin = adminApi(api.url, api.adminToken);
   artifacts = await seedBootableProfile(admin, PROFILE);
   await admin("POST", "/v1/sites", { slug: SITE, name: "Lab east", bootAuth: "open", unknownHostPolicy: "discover", discoverRetrySeconds: 5 });

@@ -72,13 +72,18 @@ ol.stages li.done { background:var(--ok-bg); border-color:#8fd19e; color:var(--o
 ol.stages li.failed { background:var(--bad-bg); border-color:#f5a3a9; color:var(--bad); }
 ol.stages li.not-seen { background:var(--panel); color:var(--muted); border-style:dashed; }
 .boot-head { margin:.2em 0; }
+tr.gap td { text-align:center; color:var(--muted); font-style:italic; }
+/* Long unbroken values (a 128-character site name or serial, a 256-character label) wrap instead of widening the page. */
+h1, .crumbs li, .who span, ul.discovered p, dl.facts dd { overflow-wrap:anywhere; }
+dl.facts > div { min-width:0; }
+dl.facts .badge { white-space:normal; overflow-wrap:anywhere; }
 @media (max-width: 760px) {
   .host-grid { grid-template-columns:1fr; }
   dl.facts { grid-template-columns:1fr 1fr; }
   table.cards thead { position:absolute; width:1px; height:1px; overflow:hidden; clip:rect(0 0 0 0); }
   table.cards, table.cards tbody, table.cards tr, table.cards th, table.cards td { display:block; width:100%; }
   table.cards tr { border:1px solid var(--line); border-radius:8px; margin:0 0 10px; padding:4px 0; }
-  table.cards th, table.cards td { border:none; padding:2px 10px; }
+  table.cards th, table.cards td { border:none; padding:2px 10px; overflow-wrap:anywhere; }
   table.cards [data-label]::before { content:attr(data-label) ": "; color:var(--muted); font-weight:400; font-size:.85rem; }
   table.events tr { padding:6px 10px; }
   table.events td { display:inline; padding:0 8px 0 0; }

@@ -1,7 +1,7 @@
 // Grouping a host's events into boots and stages (worker/ui/timeline.ts), on event sequences the relay and the
 // Worker actually record (phase names from relay/ and worker/boot/).
 import { describe, expect, it } from "vitest";
-import { hostLive } from "../../../worker/ui/pages/host.ts";
+import { hostLive, LISTED_HEAD, LISTED_MAX, listedEvents, timelineFragment } from "../../../worker/ui/pages/host.ts";
 import type { HostItem } from "../../../worker/ui/pages/site.ts";
 import { bootsOf, splitBoots, stageOf, type TimelineEvent, withCacheEventsOf } from "../../../worker/ui/timeline.ts";
 
@@ -77,5 +77,17 @@ describe("boot timeline", () => {
     // Its own profile, or no rule-decided chain: as before.
     expect(String(await hostLive({ ...host, profile: "own" } as HostItem, bootsOf([served(T, "rack1", "k3s-agent")])))).toMatch(/<dt>Profile<\/dt><dd>own<\/dd>/);
     expect(String(await hostLive(host, bootsOf(uefiBoot(T))))).toMatch(/<dt>Profile<\/dt><dd><span class="muted">none<\/span><\/dd>/);
+  });
+
+  it("lists a long boot's first and newest events and counts the rest", async () => {
+    const loop = [ev(T, "dhcp-offer"), ...Array.from({ length: 300 }, (_, i) => ev(T + 10 + i, "tftp-failed", { file: `f${i}` })), ev(T + 400, "chain-served", {}, null, "worker")];
+    const listed = listedEvents(loop);
+    expect([listed.head.length, listed.hidden, listed.tail.length]).toEqual([LISTED_HEAD, loop.length - LISTED_MAX, LISTED_MAX - LISTED_HEAD]);
+    expect(listed.head[0]!.phase).toBe("dhcp-offer");
+    expect(listed.tail.at(-1)!.phase).toBe("chain-served");
+    expect(listedEvents(loop.slice(0, LISTED_MAX))).toEqual({ head: loop.slice(0, LISTED_MAX), hidden: 0, tail: [] });
+    const html = String(await timelineFragment(bootsOf(loop)));
+    expect(html.match(/<tr data-phase=/g)).toHaveLength(LISTED_MAX);
+    expect(html).toContain(`… ${loop.length - LISTED_MAX} more events of this boot not listed here`);
   });
 });

@@ -26,9 +26,29 @@ function stageBar(b: Boot): Html {
   })}</ol>`;
 }
 
+// A machine in a loop (discovery retries, TFTP retries) can log hundreds of events in one boot; the page lists how
+// it started and the newest ones, so the open page stays short and the latest event stays in view.
+export const LISTED_HEAD = 10;
+export const LISTED_MAX = 60;
+
+export function listedEvents<T>(events: T[]): { head: T[]; hidden: number; tail: T[] } {
+  if (events.length <= LISTED_MAX) return { head: events, hidden: 0, tail: [] };
+  const tail = events.slice(events.length - (LISTED_MAX - LISTED_HEAD));
+  return { head: events.slice(0, LISTED_HEAD), hidden: events.length - LISTED_MAX, tail };
+}
+
+const eventRow = (e: Boot["events"][number]) => html`<tr data-phase="${e.phase}">
+      <td data-label="At" class="nowrap"><span title="${isoUtc(e.at)}">+${duration(e.offsetMs)}</span></td>
+      <td data-label="Stage">${STAGE_LABEL[e.stage]}</td>
+      <td data-label="Event"><code class="nowrap">${e.phase}</code></td>
+      <td data-label="From">${e.source}</td>
+      <td data-label="Detail" class="detail">${eventDetail(e.detail)}</td>
+    </tr>`;
+
 export function timelineFragment(boots: Boot[]): Html {
   if (boots.length === 0) return html`<p class="empty">No boot events yet. They appear here within a second or two of the machine's DHCP request.</p>`;
   const [latest, ...earlier] = boots as [Boot, ...Boot[]];
+  const listed = listedEvents(latest.events);
   return html`<div class="boot status-${latest.status}">
   <p class="boot-head"><strong>Latest boot</strong>: started ${isoUtc(latest.startAt)},
     <span class="badge status-${latest.status}">${STATUS_TEXT[latest.status]}</span>, ${latest.status === "in-progress" || latest.status === "waiting" ? `${duration(latest.endAt - latest.startAt)} so far` : `took ${duration(latest.endAt - latest.startAt)}`}, last event <code>${latest.lastPhase}</code></p>
@@ -37,15 +57,9 @@ export function timelineFragment(boots: Boot[]): Html {
   <div class="table-wrap"><table class="cards compact events">
     <caption class="sr-only">Events of the latest boot, oldest first</caption>
     <thead><tr><th scope="col">At</th><th scope="col">Stage</th><th scope="col">Event</th><th scope="col">From</th><th scope="col">Detail</th></tr></thead>
-    <tbody>${latest.events.map(
-      (e) => html`<tr data-phase="${e.phase}">
-      <td data-label="At" class="nowrap"><span title="${isoUtc(e.at)}">+${duration(e.offsetMs)}</span></td>
-      <td data-label="Stage">${STAGE_LABEL[e.stage]}</td>
-      <td data-label="Event"><code class="nowrap">${e.phase}</code></td>
-      <td data-label="From">${e.source}</td>
-      <td data-label="Detail" class="detail">${eventDetail(e.detail)}</td>
-    </tr>`,
-    )}</tbody>
+    <tbody>${listed.head.map(eventRow)}${listed.hidden
+      ? html`<tr class="gap"><td colspan="5">… ${listed.hidden} more event${listed.hidden === 1 ? "" : "s"} of this boot not listed here (the stage boxes above include them) …</td></tr>`
+      : ""}${listed.tail.map(eventRow)}</tbody>
   </table></div>
 </div>
 ${earlier.length
