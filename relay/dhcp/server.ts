@@ -90,7 +90,12 @@ export async function startDhcpServer(opts: DhcpServerOptions): Promise<DhcpServ
 
   // reuseAddr lets the relay share 67 with a DHCP server on the same host (PROTOCOLS.md §7.17: broadcasts reach both).
   const main = createSocket({ type: "udp4", reuseAddr: true });
-  await bind(main, opts.port, opts.config.listenAddress);
+  try {
+    await bind(main, opts.port, opts.config.listenAddress);
+  } catch (err) {
+    main.close(); // an unbound socket still holds the event loop open, and the relay must exit
+    throw err;
+  }
   main.setBroadcast(true);
   const port = main.address().port;
   // A second socket bound to the advertised address sends the replies: Linux routes a limited broadcast out of the

@@ -93,7 +93,10 @@ export async function startDhcpThread(opts: DhcpThreadOptions): Promise<DhcpThre
         } else if (m.t === "ready") {
           started = true;
           resolve(m.ports);
-        } else if (m.t === "failed") reject(bindError(m.error));
+        } else if (m.t === "failed") {
+          reject(bindError(m.error));
+          void w.terminate();
+        }
         else if (m.t === "closed") onClosed?.();
       });
       w.on("error", (err) => {
