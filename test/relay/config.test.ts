@@ -73,6 +73,15 @@ describe("relay config", () => {
     expect(errors([...required, "--tftp-max-transfers", "lots"])[0]).toMatch(/^--tftp-max-transfers .* whole number/);
   });
 
+  it("reads --dhcp-thread on|off (EDGEBOOT_DHCP_THREAD; default on) and refuses anything else naming the flag", () => {
+    expect(ok(required).config.dhcpThread).toBe("on");
+    expect(ok([...required, "--dhcp-thread", "off"]).config.dhcpThread).toBe("off");
+    expect(ok(required, { ...env, EDGEBOOT_DHCP_THREAD: "off" }).config.dhcpThread).toBe("off");
+    expect(ok([...required, "--dhcp-thread", "on"], { ...env, EDGEBOOT_DHCP_THREAD: "off" }).config.dhcpThread).toBe("on");
+    expect(errors([...required, "--dhcp-thread", "yes"])).toEqual(['--dhcp-thread (EDGEBOOT_DHCP_THREAD) must be one of on, off; got "yes"']);
+    expect(errors(required, { ...env, EDGEBOOT_DHCP_THREAD: "1" })).toEqual(['--dhcp-thread (EDGEBOOT_DHCP_THREAD) must be one of on, off; got "1"']);
+  });
+
   it("reads relay-agent networks as CIDRs (none by default: relayed DHCP is dropped)", () => {
     expect(ok(required).config.relayAgentNetworks).toEqual([]);
     const { config } = ok([...required, "--relay-agent-network", "10.20.0.0/16", "--relay-agent-network", "192.168.7.1"]);
