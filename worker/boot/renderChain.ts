@@ -71,7 +71,7 @@ export async function bootEntry(input: Pick<ChainRenderInput, "site" | "host" | 
     kernelUrl: artifactUrl(art.kernel),
     // A NixOS store image (roles.ts) is one more initramfs part, after the image's own initrds.
     initrdUrls: [...(art.initrd ?? []), ...(typeof art.store === "string" ? [art.store] : [])].map(artifactUrl),
-    cmdline: checkCmdline(renderCompiled(tpl, ctx, cmdlineValueGuard)),
+    cmdline: checkCmdline(renderCompiled(tpl, ctx, cmdlineValueGuard), { nocloud: boot.profile.nocloud ?? true }),
     seedUrl: seed,
     nocloud: boot.profile.nocloud ?? true,
     // cloud-init 22.4 never fetches network-config over HTTP: static addressing rides on the kernel line.

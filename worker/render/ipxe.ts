@@ -53,13 +53,19 @@ export function cmdlineValueGuard(value: string, name: string): string {
 }
 
 // The whole rendered command line: whitespace (newlines included) collapses to single spaces, as iPXE would join
-// the tokens anyway; syntax tokens are refused because they would cut the kernel line short.
-export function checkCmdline(cmdline: string): string {
+// the tokens anyway; syntax tokens are refused because they would cut the kernel line short. With `nocloud` (edgeboot
+// adds its own seed, kernelArgs.ts) a `ds=` or `network-config=` of the operator's, or one a value brought in, is
+// refused too: cloud-init reads the last `ds=nocloud…` and `network-config=`, tiny-cloud the first `ds=nocloud;`, so
+// the two would read different seeds.
+export function checkCmdline(cmdline: string, opts: { nocloud?: boolean } = {}): string {
   if (CONTROL.test(cmdline)) throw new CmdlineError("command line contains control characters");
   const tokens = cmdline.split(/\s+/).filter(Boolean);
   for (const t of tokens) {
     if (t === "||" || t === "&&" || t === ";" || t.startsWith("#")) {
       throw new CmdlineError(`command line token "${t}" is iPXE syntax and would end the kernel line`);
+    }
+    if (opts.nocloud && (t.startsWith("ds=") || t.startsWith("network-config="))) {
+      throw new CmdlineError(`command line token "${t.split(/[=;]/)[0]}=…" conflicts with the NoCloud arguments edgeboot adds (cloud-init reads the last, tiny-cloud the first): remove it, or set the profile's nocloud to false`);
     }
   }
   return tokens.join(" ");

@@ -1,6 +1,7 @@
 // NoCloud seed behind the host token: meta-data, templated user-data/vendor-data/network-config, host secrets.
 import { describe, expect, it } from "vitest";
-import { call, eventsOf, freshStoragePerTest, seedHost, seedImage, seedProfile, seedSecret, seedSite, tokensIn } from "./seed.ts";
+import { parse } from "yaml";
+import { call, eventsOf, freshStoragePerTest, ROOT, seedHost, seedImage, seedProfile, seedSecret, seedSite, tokensIn } from "./seed.ts";
 
 freshStoragePerTest();
 
@@ -192,6 +193,38 @@ describe("NoCloud", () => {
     });
     expect((await call(`${await seedOf(MAC_A)}network-config`)).body).toBe("network:\n  version: 2\n  ethernets: {eth0: {dhcp4: true}}\n");
     expect((await call(`${await seedOf(MAC_B)}network-config`)).body).toBe("network:\n  version: 2\n  ethernets: {eth0: {dhcp4: true}}\n");
+  });
+
+  it("values saved through the API with YAML 1.1 line breaks or refused characters are served escaped", async () => {
+    await lab({ userData: "#cloud-config\n# rack {{ host.labels.rack }}\nhostname: {{ host.hostname }}\nbootcmd:\n  - echo {{ host.labels.rack }} {{ var.note }}\n" });
+    const json = { ...ROOT, "content-type": "application/json" };
+    const rack = "r1\u0085bootcmd: [reboot]";
+    const note = "\u2028x: 1\u0086";
+    const saved = await call("/v1/sites/lab/hosts/node-a", { method: "PATCH", headers: json, body: JSON.stringify({ labels: { rack }, vars: { note } }) });
+    expect(saved.status, saved.body).toBe(200);
+    const ud = (await call(`${await seedOf(MAC_A)}user-data`)).body;
+    // NEL, LS and the C1 character are escapes inside one double-quoted scalar; the comment has spaces instead.
+    expect(ud).toBe('#cloud-config\n# rack r1 bootcmd: [reboot]\nhostname: node-a\nbootcmd:\n  - "echo r1\\Nbootcmd: [reboot] \\Lx: 1\\x86"\n');
+    expect(parse(ud)).toEqual({ hostname: "node-a", bootcmd: [`echo ${rack} ${note}`] });
+  });
+
+  it("a raw YAML 1.1 line break in a template, or a second ds= on the kernel line, is refused at save; nothing stored", async () => {
+    await lab({ cmdline: "console=ttyS0 rack={{ var.rack }}", vars: { rack: "r1" } });
+    const json = { ...ROOT, "content-type": "application/json" };
+    const before = await call("/v1/profiles/debian-live", { headers: ROOT });
+    const refuse = async (path: string, body: unknown, field: string, message: RegExp) => {
+      const res = await call(path, { method: "PATCH", headers: json, body: JSON.stringify(body) });
+      expect(res.status, res.body).toBe(400);
+      expect(JSON.parse(res.body).error.details.field).toBe(field);
+      expect(JSON.parse(res.body).error.message).toMatch(message);
+    };
+    await refuse("/v1/profiles/debian-live", { userData: "#cloud-config\nhostname: a\u0085b\n" }, "userData", /character U\+0085/);
+    await refuse("/v1/profiles/debian-live", { cmdline: "console=ttyS0 ds=nocloud;s=http://10.0.0.9/seed/" }, "cmdline", /"ds=…" conflicts with the NoCloud arguments/);
+    expect((await call("/v1/profiles/debian-live", { headers: ROOT })).body).toBe(before.body);
+    // A value cannot bring one in either (tiny-cloud would read its seed, the first ds=).
+    await refuse("/v1/sites/lab/hosts/node-a", { vars: { rack: "r1 ds=nocloud;s=http://10.6.6.6/" } }, "cmdline", /conflicts with the NoCloud arguments/);
+    const chain = await call(`/boot/lab/ipxe?mac=${MAC_A}`);
+    expect(chain.body).toContain(" rack=r1 ds=nocloud;dsmode=net;s=");
   });
 
   it("records each fetch in the timeline, with the boot session", async () => {

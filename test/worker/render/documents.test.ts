@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { parse, parseDocument } from "yaml";
 import { checkDocument, renderDocument } from "../../../worker/render/documents.ts";
 import { byteLength, edgebootArgs, MAX_KERNEL_ARGS } from "../../../worker/render/kernelArgs.ts";
-import { CmdlineError, kernelLine } from "../../../worker/render/ipxe.ts";
+import { checkCmdline, CmdlineError, kernelLine } from "../../../worker/render/ipxe.ts";
 import { networkConfigArg, networkConfigV1, renderEni } from "../../../worker/render/netconfig.ts";
 import { renderMetaData } from "../../../worker/render/nocloud.ts";
 import { inPrefix } from "../../../worker/render/cidr.ts";
@@ -282,6 +282,14 @@ describe("kernel line", () => {
   it("edgeboot's arguments: the seed with dsmode=net last-keyed, then network-config", () => {
     expect(edgebootArgs({ seedUrl: "http://a/s/", networkConfig: "H4sI" })).toEqual(["ds=nocloud;dsmode=net;s=http://a/s/", "network-config=H4sI"]);
     expect(kernelLine(entry("console=ttyS0"))).toBe("initrd=initrd0 console=ttyS0 ds=nocloud;dsmode=net;s=http://api.test/boot/h/T/nocloud/");
+  });
+
+  it("an operator's own ds= or network-config= is refused when edgeboot adds its NoCloud arguments", () => {
+    for (const t of ["ds=nocloud;s=http://x/", "ds=nocloud-net", "ds=ec2", "network-config=disabled", "network-config=H4sI"]) {
+      expect(() => checkCmdline(`console=ttyS0 ${t} quiet`, { nocloud: true }), t).toThrow(/conflicts with the NoCloud arguments edgeboot adds/);
+      expect(checkCmdline(`console=ttyS0 ${t}`, { nocloud: false }), t).toBe(`console=ttyS0 ${t}`);
+    }
+    expect(checkCmdline("console=ttyS0 cds=x network-config-x=y", { nocloud: true })).toBe("console=ttyS0 cds=x network-config-x=y");
   });
 
   it("is refused one byte over the budget, naming each part's share", () => {
