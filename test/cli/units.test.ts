@@ -102,7 +102,8 @@ describe("deploy helpers", () => {
     expect(hasBucket("Listing buckets...\nname:           edgeboot-artifacts\ncreation_date:  2026-01-01T00:00:00.000Z\n", "edgeboot-artifacts")).toBe(true);
     expect(hasBucket("name:           edgeboot-artifacts-old\n", "edgeboot-artifacts")).toBe(false);
     expect(secretNames('[{"name":"ADMIN_TOKEN","type":"secret_text"}]')).toEqual(["ADMIN_TOKEN"]);
-    expect(secretNames("✘ [ERROR] This Worker does not exist")).toEqual([]);
+    expect(secretNames("✘ [ERROR] This Worker does not exist")).toBeNull();
+    expect(secretNames('{"success":false}')).toBeNull();
     expect(deployedUrl("Deployed edgeboot triggers\n  https://edgeboot.acme.workers.dev\nCurrent Version ID: 1")).toBe("https://edgeboot.acme.workers.dev");
   });
 
@@ -124,7 +125,8 @@ describe("deploy helpers", () => {
       if (i >= 0) secretsFile = JSON.parse(readFileSync(args[i + 1]!, "utf8"));
       if (args[0] === "d1" && args[1] === "list") return { status: 0, stdout: "[]", stderr: "" };
       if (args[0] === "d1" && args[1] === "create") return { status: 0, stdout: `database_id = "${ID}"`, stderr: "" };
-      if (args[0] === "secret") return { status: 1, stdout: "", stderr: "Worker not found" };
+      // What wrangler 4 prints for a Worker that was never deployed.
+      if (args[0] === "secret") return { status: 1, stdout: "", stderr: '✘ [ERROR] Worker "edgeboot" not found.\n\nIf this is a new Worker, run `wrangler deploy` first to create it.' };
       if (args[0] === "deploy") return { status: 0, stdout: "https://edgeboot.acme.workers.dev", stderr: "" };
       return { status: 0, stdout: "", stderr: "" };
     };
@@ -162,6 +164,26 @@ describe("deploy helpers", () => {
     expect(calls.some((c) => c[1] === "create")).toBe(false);
     expect(calls.at(-1)).toEqual(["deploy", "--config", "wrangler.deploy.toml", "--var", "PUBLIC_URL:https://boot.example.net", "--keep-vars"]);
     expect(out.adminToken).toBeNull();
+  });
+
+  it("a secret list that fails for another reason stops the deploy: nothing generated, nothing deployed", async () => {
+    for (const answer of [
+      { status: 1, stdout: "", stderr: "✘ [ERROR] A request to the Cloudflare API failed. Authentication error [code: 10000]" },
+      { status: 0, stdout: "Something went wrong", stderr: "" },
+    ]) {
+      const calls: string[][] = [];
+      const wrangler = (args: string[]) => {
+        calls.push(args);
+        if (args[0] === "d1" && args[1] === "list") return { status: 0, stdout: JSON.stringify([{ uuid: ID, name: "edgeboot" }]), stderr: "" };
+        if (args[0] === "r2") return { status: 0, stdout: "name: edgeboot-artifacts\n", stderr: "" };
+        if (args[0] === "secret") return answer;
+        return { status: 0, stdout: "", stderr: "" };
+      };
+      const root = mkdtempSync(join(dir, "root-"));
+      writeFileSync(join(root, "wrangler.toml"), toml);
+      await expect(deploy({ root, dryRun: false, log: () => {}, wrangler })).rejects.toThrow(/could not list the Worker's secrets, so none were generated or deployed/);
+      expect(calls.some((c) => c[0] === "deploy")).toBe(false);
+    }
   });
 
   it("--dry-run runs nothing and prints every step; a failing step names itself", async () => {

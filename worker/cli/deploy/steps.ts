@@ -19,6 +19,17 @@ export type DeployOptions = {
 
 export const DEPLOY_CONFIG = "wrangler.deploy.toml";
 
+// The secrets the Worker has. Only "this Worker does not exist yet" means none: any other failure (network, login,
+// an unreadable answer) stops the deploy, since generating in its place would replace the SECRETS_KEY and
+// SIGNING_KEYS in use, leaving every stored secret unreadable and every host token invalid.
+export function existingSecrets(r: { status: number; stdout: string; stderr: string }): string[] {
+  const out = `${r.stderr}\n${r.stdout}`;
+  if (r.status !== 0 && /Worker "[^"]*"(?: \(env: [^)]*\))? not found|\[code: 10007\]|Worker does not exist/i.test(out)) return [];
+  const names = r.status === 0 ? secretNames(r.stdout) : null;
+  if (names === null) throw new CliError("deploy_failed", `could not list the Worker's secrets, so none were generated or deployed (new ones would replace those in use):\n${out.trim().slice(-1000)}`);
+  return names;
+}
+
 function realWrangler(root: string) {
   const bin = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
   return (args: string[], input?: string) => {
@@ -63,7 +74,7 @@ export async function deploy(o: DeployOptions): Promise<{ url: string | null; ad
 
   // Secrets: only the missing ones are generated. Existing ones are never replaced: a new SECRETS_KEY would make
   // every stored secret unreadable, a new SIGNING_KEYS would invalidate every issued host token.
-  const existing = o.dryRun ? [] : secretNames(run(["secret", "list", "--format", "json", "--config", DEPLOY_CONFIG]).stdout);
+  const existing = o.dryRun ? [] : existingSecrets(run(["secret", "list", "--format", "json", "--config", DEPLOY_CONFIG]));
   const missing = WORKER_SECRETS.filter((s) => !existing.includes(s));
   const generated: Partial<Record<WorkerSecret, string>> = {};
   for (const name of missing) generated[name] = await generateSecret(name);

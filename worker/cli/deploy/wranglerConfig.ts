@@ -34,12 +34,14 @@ export function hasBucket(listText: string, bucket: string): boolean {
   return [...listText.matchAll(/^name:\s*(\S+)\s*$/gm)].some((m) => m[1] === bucket);
 }
 
-// `wrangler secret list --format json`: [{ name, type }]. A Worker that does not exist yet has none.
-export function secretNames(listJson: string): string[] {
+// `wrangler secret list --format json`: [{ name, type }]; null when that is not what it printed.
+export function secretNames(listJson: string): string[] | null {
   try {
-    return (JSON.parse(listJson) as { name: string }[]).map((s) => s.name);
+    const list = JSON.parse(listJson) as unknown;
+    if (!Array.isArray(list) || !list.every((s) => s && typeof (s as { name?: unknown }).name === "string")) return null;
+    return list.map((s: { name: string }) => s.name);
   } catch {
-    return [];
+    return null;
   }
 }
 
