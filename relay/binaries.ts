@@ -32,11 +32,16 @@ export class BinaryCatalog {
   #scannedAt = 0;
   #ready: Promise<void>;
   #symlinkRoots: string[];
+  #privateDirs: string[];
+  #privateResolved: string[] = [];
   #listeners: Array<(names: string[]) => void> = [];
 
-  constructor(dir: string, symlinkRoots: string[] = []) {
+  // `privateDirs`: never served, even when they lie inside the binaries dir (the relay's state dir holds its private
+  // key, relay-key.jwk; a binaries dir set to or above it served that key over HTTP Boot and TFTP to the whole LAN).
+  constructor(dir: string, symlinkRoots: string[] = [], privateDirs: string[] = []) {
     this.dir = dir;
     this.#symlinkRoots = symlinkRoots;
+    this.#privateDirs = privateDirs;
     this.#ready = this.rescan();
   }
 
@@ -62,7 +67,10 @@ export class BinaryCatalog {
         // A missing symlink root just allows nothing.
       }
     }
+    const privateDirs: string[] = [];
+    for (const d of this.#privateDirs) privateDirs.push(await realpath(d).catch(() => d));
     this.#roots = roots;
+    this.#privateResolved = privateDirs;
     this.#rootsResolved = true;
     const names = new Set<string>();
     let entries: string[] = [];
@@ -103,6 +111,7 @@ export class BinaryCatalog {
       return { ok: false, reason: "not_found" };
     }
     if (!this.#roots.some((root) => within(root, real))) return { ok: false, reason: "forbidden" };
+    if (this.#privateResolved.some((dir) => within(dir, real))) return { ok: false, reason: "forbidden" };
     let fh: FileHandle;
     try {
       // O_NOFOLLOW: the real path has no symlink left; one swapped in since realpath() fails here instead.

@@ -45,7 +45,7 @@ export async function startRelay(config: RelayConfig, log: Logger): Promise<Rela
   const metrics = relayMetrics(registry);
   const state = new RelayState({ relayId: config.relayId ?? null, allowDirect: config.allowDirect });
   const keys = await loadOrCreateRelayKeys(config.stateDir);
-  const binaries = new BinaryCatalog(config.binariesDir, config.symlinkRoots);
+  const binaries = new BinaryCatalog(config.binariesDir, config.symlinkRoots, [config.stateDir, config.cacheDir]); // never its key or queue
   await binaries.ready();
   // Each firmware family whose default binary is missing is told once at start (per-host ipxeBuild files are checked
   // when a machine asks).

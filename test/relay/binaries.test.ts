@@ -49,6 +49,17 @@ describe("BinaryCatalog", () => {
     if (nested.ok) await nested.file.fh.close();
   });
 
+  it("never serves the relay's private dirs (state: its key pair, event queue) even inside the binaries dir", async () => {
+    const root = join(dir, "root");
+    const cat = new BinaryCatalog(root, [], [join(root, "sub")]);
+    await cat.ready();
+    expect(await cat.open("sub/x.efi")).toEqual({ ok: false, reason: "forbidden" });
+    const self = new BinaryCatalog(root, [], [root]); // --binaries-dir and --state-dir the same directory
+    await self.ready();
+    expect(self.names()).toEqual([]);
+    expect(await self.open("undionly.kpxe")).toEqual({ ok: false, reason: "forbidden" });
+  });
+
   it("without symlink roots, the Debian-style symlink is refused too", async () => {
     const cat = new BinaryCatalog(join(dir, "root"), []);
     await cat.ready();

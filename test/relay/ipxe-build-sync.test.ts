@@ -1,7 +1,7 @@
 // A host's ipxeBuild reaches a real relay process through its sync (an API stand-in serves the snapshot), changes the
 // file its proxyDHCP hands that MAC, and still does after a restart with the API gone: the offer reads the snapshot
 // the relay kept on disk, never the API.
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +14,7 @@ import { UdpPeer } from "./support/udp.ts";
 const MAC = "52:54:00:eb:88:01";
 const OTHER = "52:54:00:eb:88:02";
 const work = mkdtempSync(join(tmpdir(), "eb-ipxebuild-"));
+const bin = `${work}-bin`;
 let api: ApiStandIn;
 let relay: RelayProcess | undefined;
 
@@ -40,12 +41,13 @@ async function until(what: string, check: () => Promise<boolean>, ms = 20_000): 
 beforeAll(async () => {
   api = new ApiStandIn();
   await api.start();
-  // The relay serves its state dir as binaries dir here (support/relayProcess.ts).
+  // A binaries dir of its own: the relay never serves files of its state dir (its key pair, event queue).
+  mkdirSync(bin);
   for (const name of ["ipxe.efi", "snponly.efi"]) {
     try {
-      copyFileSync(`/usr/lib/ipxe/${name}`, join(work, name));
+      copyFileSync(`/usr/lib/ipxe/${name}`, join(bin, name));
     } catch {
-      writeFileSync(join(work, name), Buffer.alloc(4096, 0x4d));
+      writeFileSync(join(bin, name), Buffer.alloc(4096, 0x4d));
     }
   }
 });
@@ -53,12 +55,13 @@ afterAll(async () => {
   await relay?.stop();
   await api?.stop().catch(() => {});
   rmSync(work, { recursive: true, force: true });
+  rmSync(bin, { recursive: true, force: true });
 });
 
 describe("ipxeBuild through sync into a relay process", () => {
   it("switches one MAC to snponly.efi after a sync, and keeps it across a restart without the API", async () => {
     api.hosts = [{ mac: MAC, uuid: null, serial: null, hostname: "n1", arch: null, state: "ready", profile: null, ipxeBuild: null }];
-    relay = await startRelayProcess({ apiUrl: api.url, credential: api.credential, stateDir: work });
+    relay = await startRelayProcess({ apiUrl: api.url, credential: api.credential, stateDir: work, binariesDir: bin });
     expect(await bootFileFor(relay.proxyPort, MAC)).toBe("ipxe.efi");
 
     api.hosts = [
@@ -74,7 +77,7 @@ describe("ipxeBuild through sync into a relay process", () => {
     const apiUrl = api.url;
     await relay.stop();
     await api.stop();
-    relay = await startRelayProcess({ apiUrl, credential: api.credential, stateDir: work, proxyPort: relay.proxyPort });
+    relay = await startRelayProcess({ apiUrl, credential: api.credential, stateDir: work, binariesDir: bin, proxyPort: relay.proxyPort });
     const again = relay;
     await until("the restarted relay to answer from its saved snapshot", async () => (await bootFileFor(again.proxyPort, MAC)) === "snponly.efi");
     await until("the restarted relay to say it uses its saved snapshot", async () => again.logs().includes("using the last snapshot from disk"), 5000);

@@ -26,6 +26,7 @@ export async function startRelayProcess(opts: {
   credential: string;
   stateDir: string;
   cacheDir?: string;
+  binariesDir?: string; // default: the state dir, whose files the relay never serves (so: no binaries)
   httpPort?: number;
   proxyPort?: number;
   wrap?: (cmd: string, args: string[]) => [string, string[]];
@@ -36,7 +37,7 @@ export async function startRelayProcess(opts: {
   const args = [
     MAIN, "--api-url", opts.apiUrl, "--site", "lab", "--listen", "127.0.0.1", "--advertise", "127.0.0.1",
     "--dhcp-port", "0", "--proxy-dhcp-port", String(proxyPort), "--tftp-port", "0", "--http-port", String(httpPort),
-    "--state-dir", opts.stateDir, "--binaries-dir", opts.stateDir, "--sync-interval", "1", "--api-timeout-ms", "3000",
+    "--state-dir", opts.stateDir, "--binaries-dir", opts.binariesDir ?? opts.stateDir, "--sync-interval", "1", "--api-timeout-ms", "3000",
     "--log-level", "debug", ...(opts.cacheDir ? ["--cache-dir", opts.cacheDir] : []), ...(opts.extraArgs ?? []),
   ];
   const [cmd, argv] = opts.wrap ? opts.wrap(process.execPath, args) : [process.execPath, args];
@@ -57,6 +58,9 @@ export async function startRelayProcess(opts: {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+  // /healthz answers once HTTP listens, before DHCP is bound (on a worker thread that takes a moment more): wait for
+  // the start to finish too (bounded; a relay that never logs it is the test's to judge).
+  for (let i = 0; i < 100 && !logs.includes('"msg":"relay started"') && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 100));
   const gone = () => child.exitCode !== null || child.signalCode !== null;
   return {
     child,
