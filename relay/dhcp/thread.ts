@@ -35,6 +35,7 @@ export type DhcpThreadOptions = Omit<DhcpThreadInit, "logLevel"> & {
   events: EventSink;
   onFatal: (err: Error) => void;
   now?: () => number;
+  entry?: URL; // test seam: another worker script
 };
 
 // The worker's .ts entry under type stripping, its .js twin in relay/bin.js's stripped copy (bin.js rewrites this).
@@ -69,6 +70,7 @@ export async function startDhcpThread(opts: DhcpThreadOptions): Promise<DhcpThre
   };
 
   let worker: Worker;
+  let running = false; // the current worker has not exited
   let closing = false;
   let nextPing = 1;
   const pings = new Map<number, () => void>();
@@ -83,8 +85,9 @@ export async function startDhcpThread(opts: DhcpThreadOptions): Promise<DhcpThre
   const spawn = (roles: DhcpThreadInit["roles"]) =>
     new Promise<number[]>((resolve, reject) => {
       let started = false;
-      const w = new Worker(ENTRY, { workerData: { ...init, roles }, stdout: false, stderr: false });
+      const w = new Worker(opts.entry ?? ENTRY, { workerData: { ...init, roles }, stdout: false, stderr: false });
       worker = w;
+      running = true;
       w.on("message", (m: FromWorker) => {
         if (m.t === "batch") for (const op of m.ops) apply(op);
         else if (m.t === "pong") {
@@ -105,6 +108,7 @@ export async function startDhcpThread(opts: DhcpThreadOptions): Promise<DhcpThre
       });
       w.on("exit", (code) => {
         if (w !== worker) return;
+        running = false;
         releasePings();
         if (!started) return reject(new Error(`proxyDHCP worker exited (code ${code}) before its sockets were bound`));
         if (closing) return onClosed?.();
@@ -165,6 +169,7 @@ export async function startDhcpThread(opts: DhcpThreadOptions): Promise<DhcpThre
     close: async () => {
       closing = true;
       const w = worker;
+      if (!running) return releasePings();
       const done = new Promise<void>((resolve) => {
         onClosed = resolve;
         setTimeout(resolve, CLOSE_TIMEOUT_MS).unref();
