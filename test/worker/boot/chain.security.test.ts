@@ -56,6 +56,25 @@ describe("bootAuth relay: relay credential", () => {
     expect(await eventsOf(site.id)).toEqual([]);
   });
 
+  it("a claimed UUID or serial never reaches a host that has a MAC: the relay-learned MAC is the identity", async () => {
+    // PXE broadcasts its UUID (DHCP option 97) to the LAN, and serials are printed on labels: anyone can claim them.
+    const site = await relaySite();
+    const relay = await seedRelay({ id: "relay-1", siteId: site.id });
+    const uuid = "4c4c4544-0042-3510-8052-b3c04f4a4a31";
+    await seedHost({ id: "host-c", siteId: site.id, hostname: "node-c", mac: "52:54:00:00:00:0c", uuid, serial: "SN-C", profileId: "prf-debian-live" });
+    const auth = { headers: { authorization: `Bearer ${relay.credential}` } };
+    for (const claim of [`uuid=${uuid.toUpperCase()}`, "serial=SN-C", `uuid=${uuid}&serial=SN-C`]) {
+      const res = await call(`/boot/lab/ipxe?mac=52:54:00:00:00:99&${claim}`, auth);
+      expect(res.status, claim).toBe(200);
+      expect(res.body, claim).not.toContain("node-c");
+      expect(res.body, claim).not.toMatch(/\/h\/[A-Za-z0-9_-]+\./);
+    }
+    // A record without a MAC is still found by its UUID (the operator chose that identity), and its own MAC by MAC.
+    await seedHost({ id: "host-d", siteId: site.id, hostname: "node-d", uuid: "4c4c4544-0042-3510-8052-b3c04f4a4a32", profileId: "prf-debian-live" });
+    expect((await call("/boot/lab/ipxe?mac=52:54:00:00:00:98&uuid=4c4c4544-0042-3510-8052-b3c04f4a4a32", auth)).body).toContain("host=node-d");
+    expect((await call(`/boot/lab/ipxe?mac=52:54:00:00:00:0c&uuid=${uuid}`, auth)).body).toContain("host=node-c");
+  });
+
   it("requires the MAC from a relay", async () => {
     const site = await relaySite();
     const relay = await seedRelay({ id: "relay-1", siteId: site.id });

@@ -9,7 +9,8 @@ export async function resetDb() {
 }
 
 // A site with `count` hosts (index i: hostname node-<i>, MAC 02:<site>:…<i>, UUID …<site><i>, serial SN<site>-<i>),
-// all on one profile, in one INSERT … SELECT over a recursive counter. Plus the image and profile they boot.
+// all on one profile, in one INSERT … SELECT over a recursive counter. Plus the image and profile they boot. Hosts 1
+// and 2 have no MAC: a request with a MAC matches by UUID or serial only such records (worker/boot/README.md).
 export async function seedFleet(siteNo: number, count: number, fields: { slug: string; policy?: "discover" | "default" | "deny" }) {
   const siteId = `site-${fields.slug}`;
   const d1 = env.DB;
@@ -23,7 +24,7 @@ export async function seedFleet(siteNo: number, count: number, fields: { slug: s
       .prepare(
         `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?2)
          INSERT INTO hosts (id, site_id, hostname, mac, uuid, serial, profile_id, state)
-         SELECT printf('h%d-%d', ?3, i), ?1, printf('node-%06d', i), ${macSql("?3", "i")}, ${uuidSql("?3", "i")}, ${serialSql("?3", "i")}, 'prf-os',
+         SELECT printf('h%d-%d', ?3, i), ?1, printf('node-%06d', i), CASE WHEN i IN (1, 2) THEN NULL ELSE ${macSql("?3", "i")} END, ${uuidSql("?3", "i")}, ${serialSql("?3", "i")}, 'prf-os',
                 CASE WHEN i % 10 = 0 THEN 'failed' ELSE 'ready' END
          FROM n`,
       )

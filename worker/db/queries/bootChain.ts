@@ -110,9 +110,14 @@ let chainRead: PreparedSelect<ChainReadRow> | null = null;
 function buildChainRead() {
   const siteId = sql`(select ${sites.id} from ${sites} where ${sites.slug} = ${p.slug})`;
   const host = jsonObjectOf(chainHostColumns);
+  // A UUID or serial is the machine's own claim, and PXE broadcasts its UUID (option 97) to the whole LAN: a request
+  // that carries a MAC (a relay's is one it learned from the client) matches by them only records that have no MAC,
+  // never another NIC's host (else any LAN machine sending the victim's uuid= got its chain, tokens and secrets).
+  const claimable = sql`(h.mac is null or ${p.mac} is null)`;
   const oldest = (column: "uuid" | "serial", value: Placeholder) =>
-    sql`(select ${host} from ${hosts} h where h.site_id = ${siteId} and h.${sql.raw(column)} = ${value}
-         and h.created_at = (select min(created_at) from ${hosts} where site_id = h.site_id and ${sql.raw(column)} = h.${sql.raw(column)}) limit 1)`;
+    sql`(select ${host} from ${hosts} h where h.site_id = ${siteId} and h.${sql.raw(column)} = ${value} and ${claimable}
+         and h.created_at = (select min(o.created_at) from ${hosts} o where o.site_id = h.site_id and o.${sql.raw(column)} = h.${sql.raw(column)}
+           and (o.mac is null or ${p.mac} is null)) limit 1)`;
   // UUID and serial candidates matter only when no host has the MAC (pickHost's order); CASE skips their reads.
   const byMac = sql`(select ${host} from ${hosts} where ${hosts.siteId} = ${siteId} and ${hosts.mac} = ${p.mac})`;
   // The relay: by credential hash (header) or by id (the kid of a relay-signed token); the caller sets at most one.
@@ -177,12 +182,14 @@ const liveCacheWhere = (siteId: string | SQL, seenSince: number | SQL | Placehol
 export const liveCache = (db: Db, siteId: string, seenSince: number) =>
   db.select({ cacheUrl: relays.cacheUrl }).from(relays).where(liveCacheWhere(siteId, seenSince)).orderBy(desc(relays.lastSeenAt)).limit(1);
 
-// MAC first, then UUID, then serial (DESIGN "Matching"); among equals the oldest record wins.
+// MAC first, then UUID, then serial (DESIGN "Matching"); among equals the oldest record wins. With a MAC in the
+// request, UUID and serial match only records without a MAC (see buildChainRead).
 export function pickHost<H extends Pick<HostRow, "mac" | "uuid" | "serial">>(rows: H[], id: HostIdentity): H | null {
+  const claimable = (h: H) => h.mac === null || !id.mac;
   return (
     (id.mac ? rows.find((h) => h.mac === id.mac) : undefined) ??
-    (id.uuid ? rows.find((h) => h.uuid === id.uuid) : undefined) ??
-    (id.serial ? rows.find((h) => h.serial === id.serial) : undefined) ??
+    (id.uuid ? rows.find((h) => h.uuid === id.uuid && claimable(h)) : undefined) ??
+    (id.serial ? rows.find((h) => h.serial === id.serial && claimable(h)) : undefined) ??
     null
   );
 }
