@@ -10,6 +10,14 @@
 // Placement (placement.mjs): relay, dnsmasq and nginx on the server CPU, the client process on the other; wrangler
 // (the cloud) is not pinned. Needs root, dnsmasq, nginx, taskset. Artifacts are random bytes of
 // BENCH_STORM_KERNEL_KIB / _INITRD_KIB / _ROOTFS_KIB (default 256 / 1024 / 2048) and the Debian ipxe.efi over TFTP.
+// BENCH_STORM_MIX: the machines' kinds as percentages of N, e.g. "uefi=70,bios=20,unknown=10" (default "uefi=100"):
+// uefi = OVMF PXE → TFTP ipxe.efi → iPXE, bios = SeaBIOS with QEMU's iPXE ROM (no TFTP), arm64 = AAVMF PXE → TFTP
+// ipxe-arm64.efi → iPXE (the binary from BENCH_STORM_ARM64_EFI, else the e2e cache's copy that test/e2e/arm64image.ts
+// fetches from Debian 13; the image gets an arm64 build with the same artifacts), unknown = UEFI machines the
+// site does not know (policy discover), whose expected outcome is "discovered" after following the discover script
+// (the site's discoverRetrySeconds = BENCH_STORM_DISCOVER_S, default 10) up to 3 times or 60 s. Unknown machines
+// are not applicable to DIY (nginx has no file for them); the DIY storm runs the known ones. The totals rows are over
+// known machines; with a mix, rows per kind follow, and the unknown ones are checked against discovered events.
 // Rows: JSON lines on stdout (run.mjs); progress on stderr. BENCH_STORM_KEEP=1 keeps the work dir.
 import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -42,7 +50,7 @@ if (process.argv[2] === "--client") {
       const offset = Math.random() * spreadMs;
       await sleep(offset);
       const r = await bootMachine(hub, m, { attempts, deadlineMs });
-      process.stdout.write(`${JSON.stringify({ mac: m.mac, offset, endAt: Date.now() - t0, ...r })}\n`);
+      process.stdout.write(`${JSON.stringify({ mac: m.mac, kind: m.kind ?? "uefi", expect: m.expect ?? "booted", offset, endAt: Date.now() - t0, ...r })}\n`);
     }),
   );
   hub.close();
@@ -58,6 +66,49 @@ const OUTAGE_N = Number(process.env.BENCH_STORM_OUTAGE_N ?? Math.min(...SIZES));
 const OUTAGE_S = Number(process.env.BENCH_STORM_OUTAGE_S ?? 30);
 const KIB = (name, d) => Number(process.env[`BENCH_STORM_${name}_KIB`] ?? d) * 1024;
 const SPREAD_MS = 1000;
+const KINDS = ["uefi", "bios", "arm64", "unknown"];
+const KNOWN_KINDS = ["uefi", "bios", "arm64"];
+const MIX = parseMix(process.env.BENCH_STORM_MIX ?? "uefi=100");
+const MIXED = MIX.uefi !== 100;
+const DISCOVER_S = Number(process.env.BENCH_STORM_DISCOVER_S ?? 10);
+
+function parseMix(text) {
+  const mix = Object.fromEntries(KINDS.map((k) => [k, 0]));
+  for (const part of text.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const [k, v, extra] = part.split("=");
+    if (!KINDS.includes(k) || extra !== undefined || !/^\d+(\.\d+)?$/.test(v ?? "")) throw new Error(`BENCH_STORM_MIX: "${part}" is not kind=percent with kind one of ${KINDS.join(", ")}`);
+    mix[k] = Number(v);
+  }
+  const total = KINDS.reduce((a, k) => a + mix[k], 0);
+  if (Math.abs(total - 100) > 1e-9) throw new Error(`BENCH_STORM_MIX: the percentages add up to ${total}, not 100`);
+  return mix;
+}
+const knownCount = (c) => KNOWN_KINDS.reduce((a, k) => a + c[k], 0);
+// The kinds of n known machines, interleaved (the kind furthest behind its share goes next).
+function knownKinds(counts) {
+  const n = knownCount(counts);
+  const given = Object.fromEntries(KNOWN_KINDS.map((k) => [k, 0]));
+  return Array.from({ length: n }, (_, i) => {
+    const k = KNOWN_KINDS.reduce((a, b) => ((counts[b] * (i + 1)) / n - given[b] > (counts[a] * (i + 1)) / n - given[a] ? b : a));
+    given[k]++;
+    return k;
+  });
+}
+// ipxe-arm64.efi for arm64 machines: BENCH_STORM_ARM64_EFI, else the e2e cache's (test/e2e/arm64image.ts).
+function arm64Efi() {
+  if (process.env.BENCH_STORM_ARM64_EFI) return process.env.BENCH_STORM_ARM64_EFI;
+  const cache = process.env.E2E_CACHE_DIR || "/var/cache/edgeboot-e2e";
+  const dir = existsSync(cache) ? readdirSync(cache).find((d) => /^arm64-[0-9a-f]{16}$/.test(d) && existsSync(join(cache, d, "ipxe-arm64.efi"))) : null;
+  if (!dir) throw new Error(`arm64 machines need ipxe-arm64.efi: set BENCH_STORM_ARM64_EFI, or run an arm64 e2e scenario once to fill ${cache}`);
+  return join(cache, dir, "ipxe-arm64.efi");
+}
+// Machines of each kind in a storm of n: each share rounded down, the rest to the largest share.
+function mixCounts(n) {
+  const c = Object.fromEntries(KINDS.map((k) => [k, Math.floor((n * MIX[k]) / 100)]));
+  const largest = KINDS.reduce((a, k) => (MIX[k] > MIX[a] ? k : a));
+  c[largest] += n - KINDS.reduce((a, k) => a + c[k], 0);
+  return c;
+}
 const SITE = "storm";
 const PROFILE = "storm-live";
 
@@ -166,6 +217,16 @@ function machinesFor(total) {
     serial: `STORM${String(i).padStart(6, "0")}`,
   }));
 }
+// Machines the site does not know (never imported; the site DHCP server still leases them an address).
+function unknownMachinesFor(total) {
+  const hex = (n, w) => n.toString(16).padStart(w, "0");
+  return Array.from({ length: total }, (_, i) => ({
+    mac: `52:54:02:${hex((i >> 16) & 255, 2)}:${hex((i >> 8) & 255, 2)}:${hex(i & 255, 2)}`,
+    uuid: `4c4c4544-0055-4000-8000-${hex(i, 12)}`,
+    serial: `UNKNOWN${String(i).padStart(6, "0")}`,
+    expect: "discovered",
+  }));
+}
 
 // ---- site DHCP, the relay, the DIY servers ---------------------------------------------------------------------------
 function dnsmasqCommon(name, ifaces) {
@@ -184,6 +245,16 @@ function startSiteDhcp(machines) {
   return daemon("site-dhcp", net.inNs(net.ns.rtr), "dnsmasq", [...dnsmasqCommon("site-dhcp", ["a0", "b0"]), range(SEGMENTS.a.net), range(SEGMENTS.b.net), `--dhcp-hostsfile=${hostsFile}`, "--no-ping", "--dhcp-lease-max=20000", "--quiet-dhcp"]);
 }
 
+// Debian's x86 binaries; with arm64 machines in the mix, a copy of them plus ipxe-arm64.efi.
+function binariesDir() {
+  if (MIX.arm64 === 0) return "/usr/lib/ipxe";
+  const dir = join(work, "ipxe");
+  mkdirSync(dir, { recursive: true });
+  for (const f of ["ipxe.efi", "undionly.kpxe"]) copyFileSync(join("/usr/lib/ipxe", f), join(dir, f));
+  copyFileSync(arm64Efi(), join(dir, "ipxe-arm64.efi"));
+  return dir;
+}
+
 async function startRelay(apiUrl, credential) {
   const credFile = join(work, "relay-credential");
   writeFileSync(credFile, credential, { mode: 0o600 });
@@ -195,7 +266,7 @@ async function startRelay(apiUrl, credential) {
     "--interface", "eth0",
     "--state-dir", join(work, "relay-state"),
     "--cache-max-bytes", "2G",
-    "--binaries-dir", "/usr/lib/ipxe",
+    "--binaries-dir", binariesDir(),
     "--sync-interval", "2",
     // BENCH_RELAY_TFTP_MAX: --tftp-max-transfers (default: the relay's own, 1024), as DIY's dnsmasq gets --tftp-max.
     ...(process.env.BENCH_RELAY_TFTP_MAX ? ["--tftp-max-transfers", process.env.BENCH_RELAY_TFTP_MAX] : []),
@@ -228,6 +299,7 @@ function startDiy(files, machines) {
   writeFileSync(join(www, "initrd.img"), files.initrd.bytes);
   writeFileSync(join(www, "artifacts", files.rootfs.sha, "root.squashfs"), files.rootfs.bytes);
   copyFileSync("/usr/lib/ipxe/ipxe.efi", join(tftp, "ipxe.efi"));
+  if (MIX.arm64 > 0) copyFileSync(arm64Efi(), join(tftp, "ipxe-arm64.efi"));
   writeFileSync(join(www, "boot.ipxe"), `#!ipxe\nchain ${base}/hosts/\${mac:hexhyp}.ipxe\n`);
   for (const m of machines) {
     const seed = `${base}/h/${m.hostname}/nocloud/`;
@@ -277,6 +349,9 @@ http {
     "--dhcp-userclass=set:ipxe,iPXE",
     '--pxe-service=tag:!ipxe,X86-64_EFI,"diy",ipxe.efi',
     `--pxe-service=tag:ipxe,X86-64_EFI,"diy",${base}/boot.ipxe`,
+    // SeaBIOS's iPXE ROM (BIOS machines in the mix): the same script URL.
+    ...(MIX.bios > 0 ? [`--pxe-service=tag:ipxe,x86PC,"diy",${base}/boot.ipxe`] : []),
+    ...(MIX.arm64 > 0 ? ['--pxe-service=tag:!ipxe,ARM64_EFI,"diy",ipxe-arm64.efi', `--pxe-service=tag:ipxe,ARM64_EFI,"diy",${base}/boot.ipxe`] : []),
     "--enable-tftp",
     `--tftp-root=${tftp}`,
     // dnsmasq's default is 50 concurrent transfers; an operator expecting a storm raises it.
@@ -379,18 +454,56 @@ function summarize(results) {
   };
 }
 
-// Booted events the API recorded for these MACs since `since` (admin events API, all pages).
-async function bootedRecorded(api, since) {
+// Failure reasons, counted, with numbers folded so that one cause reads as one line.
+function reasons(results) {
+  const count = new Map();
+  for (const r of results.filter((x) => !x.ok)) {
+    const why = String(r.lastError ?? "no error recorded").replace(/https?:\/\/\S+/g, "<url>").replace(/\d+(\.\d+)*/g, "#");
+    count.set(why, (count.get(why) ?? 0) + 1);
+  }
+  return [...count].sort((a, b) => b[1] - a[1]).map(([why, n]) => `${n}× ${why}`);
+}
+
+// MACs with a `phase` event the API recorded since `since` (admin events API, all pages).
+async function phaseRecorded(api, phase, since) {
   const seen = new Set();
   let cursor = null;
   for (let page = 0; page < 200; page++) {
-    const q = new URLSearchParams({ phase: "booted", since: String(since), limit: "500", ...(cursor ? { cursor } : {}) });
+    const q = new URLSearchParams({ phase, since: String(since), limit: "500", ...(cursor ? { cursor } : {}) });
     const res = await api("GET", `/v1/sites/${SITE}/events?${q}`);
     for (const e of res.items) seen.add(e.mac ?? e.host ?? JSON.stringify(e));
     cursor = res.nextCursor;
     if (!cursor) break;
   }
   return seen;
+}
+const bootedRecorded = (api, since) => phaseRecorded(api, "booted", since);
+
+// With a mix: one log line and rows per kind (known kinds against DIY when it ran, unknown against discovered events).
+function kindRows(tag, ours, peer, discovered, row) {
+  const diyName = "DIY (dnsmasq proxy+TFTP, nginx)";
+  for (const kind of KNOWN_KINDS) {
+    const mine = ours.filter((r) => r.kind === kind && r.expect === "booted");
+    if (mine.length === 0) continue;
+    const k = summarize(mine);
+    const theirs = peer?.filter((r) => r.kind === kind);
+    const d = theirs ? summarize(theirs) : null;
+    const why = reasons(mine);
+    log(`  ${kind}: edgeboot booted ${k.booted}/${k.n}, p50 ${k.p50?.toFixed(2)} p99 ${k.p99?.toFixed(2)} s${d ? `; DIY ${d.booted}/${d.n}, p50 ${d.p50?.toFixed(2)} p99 ${d.p99?.toFixed(2)} s` : ""}${why.length ? `; edgeboot failures: ${why.join(" | ")}` : ""}${d && reasons(theirs).length ? `; DIY failures: ${reasons(theirs).join(" | ")}` : ""}`);
+    const r = (what, o, q, unit, better = "lower") => row({ what: `storm ${tag}: ${kind} ${what}`, ours: o, peer: q, peerName: d ? diyName : "-", unit, ratio: q ? o / q : null, better });
+    r("booted / known", k.booted, d?.booted ?? null, `machines of ${k.n}${why.length ? ` (failures: ${why.slice(0, 3).join("; ")})` : ""}`, "higher");
+    r("completion p50", k.p50, d?.p50 ?? null, "s");
+    r("completion p99", k.p99, d?.p99 ?? null, "s");
+  }
+  const unknown = ours.filter((r) => r.expect === "discovered");
+  if (unknown.length === 0) return;
+  const u = summarize(unknown);
+  const reached = unknown.filter((r) => r.ok);
+  const unrecorded = reached.filter((r) => !discovered.has(r.mac)).length;
+  const why = reasons(unknown);
+  log(`  unknown: discovered ${u.booted}/${u.n} (${reached.length - unrecorded} with a discovered event, ${unrecorded} without), discover scripts per machine median ${pct(reached.map((r) => r.discoverScripts ?? 0), 50)}, done p50 ${u.p50?.toFixed(2)} p99 ${u.p99?.toFixed(2)} s${why.length ? `; failures: ${why.join(" | ")}` : ""}`);
+  row({ what: `storm ${tag}: unknown machines discovered (policy discover; DIY: not applicable)`, ours: u.booted, peer: null, peerName: "-", unit: `machines of ${u.n}${why.length ? ` (failures: ${why.slice(0, 3).join("; ")})` : ""}`, ratio: null, better: "higher" });
+  row({ what: `storm ${tag}: unknown machines discovered without a discovered event`, ours: unrecorded, peer: null, peerName: "-", unit: "machines", ratio: null, better: "lower" });
 }
 
 // ---- main -----------------------------------------------------------------------------------------------------------
@@ -410,21 +523,25 @@ try {
   const files = { kernel: blob("vmlinuz", KIB("KERNEL", 256)), initrd: blob("initrd.img", KIB("INITRD", 1024)), rootfs: blob("root.squashfs", KIB("ROOTFS", 2048)) };
   for (const f of Object.values(files)) await api("PUT", `/v1/artifacts/${f.sha}`, null, f.bytes, "application/octet-stream");
   await api("POST", "/v1/images", { name: "storm-os", arch: "x86_64", version: "1", artifacts: { kernel: files.kernel.sha, initrd: [files.initrd.sha], rootfs: files.rootfs.sha } });
+  // The arm64 build (a storm never runs the kernel: the same bytes do).
+  if (MIX.arm64 > 0) await api("POST", "/v1/images", { name: "storm-os", arch: "arm64", version: "1", artifacts: { kernel: files.kernel.sha, initrd: [files.initrd.sha], rootfs: files.rootfs.sha } });
   await api("POST", "/v1/profiles", { name: PROFILE, image: "storm-os", cmdline: "console=ttyS0 fetch={{ boot.artifacts.rootfs }}", userData: USER_DATA("{{ boot.eventsUrl }}") });
-  await api("POST", "/v1/sites", { slug: SITE, name: "Storm", bootAuth: "relay", unknownHostPolicy: "discover", secretDelivery: "bound" });
+  await api("POST", "/v1/sites", { slug: SITE, name: "Storm", bootAuth: "relay", unknownHostPolicy: "discover", secretDelivery: "bound", ...(MIX.unknown > 0 ? { discoverRetrySeconds: DISCOVER_S } : {}) });
   const { credential } = await api("POST", `/v1/sites/${SITE}/relays`, { name: "storm-relay" });
-  const runs = [...SIZES.map((n) => ({ n, outage: false })), ...(OUTAGE_N > 0 ? [{ n: OUTAGE_N, outage: true }] : [])];
-  const total = runs.reduce((a, r) => a + r.n, 0);
+  const runs = [...SIZES.map((n) => ({ n, outage: false })), ...(OUTAGE_N > 0 ? [{ n: OUTAGE_N, outage: true }] : [])].map((r) => ({ ...r, counts: mixCounts(r.n) }));
+  const total = runs.reduce((a, r) => a + knownCount(r.counts), 0);
   const all = machinesFor(total);
+  const unknownAll = unknownMachinesFor(runs.reduce((a, r) => a + r.counts.unknown, 0));
+  if (MIXED) log(`mix ${JSON.stringify(MIX)}: ${runs.map((r) => `N=${r.n}${r.outage ? " (outage)" : ""} ${KINDS.map((k) => `${k} ${r.counts[k]}`).join(", ")}`).join("; ")}`);
   const importT0 = Date.now();
   for (let i = 0; i < all.length; i += 1000) await api("POST", `/v1/sites/${SITE}/hosts/import?profile=${PROFILE}`, all.slice(i, i + 1000).map((m) => ({ ...m, profile: PROFILE })));
   log(`catalogue: ${total} hosts imported in ${Date.now() - importT0} ms`);
 
-  startSiteDhcp(all);
+  startSiteDhcp([...all, ...unknownAll]);
   const relay = await startRelay(proxy.url(), credential);
   // Fill the cache the way a first boot would, and wait until the API hands out the relay's cache URLs.
   for (const f of Object.values(files)) await waitFor(`relay cache ${f.name}`, 60_000, () => inNsFetch(net.ns.rly, `${relay.url}/artifacts/${f.sha}`).then((r) => r.status === 200));
-  await waitFor("the relay registered as the site's cache", 10_000, async () => {
+  if (all.length) await waitFor("the relay registered as the site's cache", 10_000, async () => {
     const res = await fetch(`${apiDev.base}/v1/sites/${SITE}/hosts/${all[0].hostname}/render/ipxe?arch=x86_64&platform=efi`, { headers: { authorization: `Bearer ${apiDev.token}` } });
     return (await res.text()).includes(`${SEGMENTS.a.server}:8067/artifacts/`);
   }).catch((err) => log(`(could not confirm the cache URL through the render route: ${err.message})`));
@@ -438,9 +555,16 @@ try {
   const d1Before = apiDev.d1Tables(GROWING);
   let bootsRecorded = 0;
   let offset = 0;
+  let unknownOffset = 0;
   for (const run of runs) {
-    const machines = all.slice(offset, offset + run.n);
-    offset += run.n;
+    // Known machines (kinds interleaved), then the unknown ones; start times are random anyway.
+    const nKnown = knownCount(run.counts);
+    const kinds = knownKinds(run.counts);
+    const known = all.slice(offset, offset + nKnown).map((m, i) => ({ ...m, kind: kinds[i] }));
+    offset += nKnown;
+    const unknown = unknownAll.slice(unknownOffset, unknownOffset + run.counts.unknown);
+    unknownOffset += run.counts.unknown;
+    const machines = [...known, ...unknown];
     const tag = run.outage ? `N=${run.n}, API down ${OUTAGE_S} s` : `N=${run.n}`;
     // edgeboot
     const since = Date.now();
@@ -463,23 +587,26 @@ try {
     const wireMs = wireOurs ? serverReplyLatencies(join(work, `wire-edgeboot-${run.n}.pcap`), SEGMENTS.a.server) : [];
     // Acknowledged phone_homes must all be in D1 (the relay's /h/ proxy answered only after the API did).
     await sleep(3000);
-    const acked = new Set(ours.results.filter((r) => r.ok).map((r) => r.mac));
+    const acked = new Set(ours.results.filter((r) => r.ok && r.outcome === "booted").map((r) => r.mac));
     const recorded = await bootedRecorded(api, since - 1000);
+    const discovered = unknown.length ? await phaseRecorded(api, "discovered", since - 1000) : new Set();
     const lost = [...acked].filter((mac) => !recorded.has(mac)).length;
     bootsRecorded += acked.size;
     const stats1 = await apiDev.stats();
     const apiRequests = stats1.requests - stats0.requests;
     const reloaded = stats1.requests < stats0.requests; // wrangler dev reloaded the Worker mid-storm: counters reset
-    const s = summarize(ours.results);
+    // The totals are over known machines (an unknown machine's "completion" is its discover loop).
+    const s = summarize(ours.results.filter((r) => r.expect === "booted"));
     log(`edgeboot ${tag}: booted ${s.booted}/${s.n} in ${ours.wall.toFixed(1)} s; p50 ${s.p50?.toFixed(2)} p95 ${s.p95?.toFixed(2)} p99 ${s.p99?.toFixed(2)} max ${s.max?.toFixed(2)} s; retried ${s.retried}; errors dhcp ${s.dhcpErrors} tftp ${s.tftpErrors} http ${s.httpErrors}; proxyDHCP p99 ${s.proxyP99?.toFixed(2)} ms; relay peak RSS ${relayUse.rssMiB.toFixed(1)} MiB (anon ${relayUse.anonMiB.toFixed(1)}, file ${relayUse.fileMiB.toFixed(1)}), CPU ${relayUse.cpuS.toFixed(1)} s; API requests ${apiRequests}, D1 statements ${stats1.statements - stats0.statements}; lost ${lost}; median step ms ${JSON.stringify(s.steps)}${s.failures.length ? `; failures: ${s.failures.join(" | ")}` : ""}`);
     if (run.outage) {
       row({ what: `storm ${tag}: machines failed`, ours: s.failed, peer: null, peerName: "-", unit: "machines", ratio: null, better: "lower" });
       row({ what: `storm ${tag}: acknowledged booted events lost`, ours: lost, peer: null, peerName: "-", unit: "events", ratio: null, better: "lower" });
       row({ what: `storm ${tag}: p99 completion`, ours: s.p99, peer: null, peerName: "-", unit: "s", ratio: null, better: "lower" });
+      if (MIXED) kindRows(tag, ours.results, null, discovered, row);
       continue;
     }
-    // DIY, same machines (own segment, own servers).
-    const diyMachines = machines;
+    // DIY, same known machines (own segment, own servers); nginx has nothing for unknown ones.
+    const diyMachines = known;
     const diyLog0 = existsSync(diy.accessLog) ? readFileSync(diy.accessLog, "utf8").length : 0;
     const sampleDiy = sampler([diy.dnsmasq.pid, diy.nginx.pid]);
     const wirePeer = hasTcpdump() ? startWireCapture(net.ns.diy, "eth0", join(work, `wire-diy-${run.n}.pcap`)) : null;
@@ -510,8 +637,9 @@ try {
     r("server peak RSS, anonymous part (file-backed: program pages)", relayUse.anonMiB, diyUse.anonMiB, `MiB (file-backed ${relayUse.fileMiB.toFixed(1)} vs ${diyUse.fileMiB.toFixed(1)})`);
     r("server CPU (relay vs dnsmasq + nginx)", relayUse.cpuS, diyUse.cpuS, "s");
     r("booted events lost", lost, diyLost, "events");
+    if (MIXED) kindRows(tag, ours.results, peer.results, discovered, row);
     if (reloaded) log("wrangler dev reloaded the Worker during this storm (a source file changed): API/D1 counts are partial");
-    row({ what: `storm ${tag}: API requests per boot (relay → API)${reloaded ? " (partial: Worker reloaded)" : ""}`, ours: apiRequests / Math.max(1, s.booted), peer: null, peerName: "-", unit: "requests", ratio: null });
+    row({ what: `storm ${tag}: API requests per boot (relay → API)${unknown.length ? `, ${unknown.length} unknown machines' chains included` : ""}${reloaded ? " (partial: Worker reloaded)" : ""}`, ours: apiRequests / Math.max(1, s.booted), peer: null, peerName: "-", unit: "requests", ratio: null });
     row({ what: `storm ${tag}: D1 statements / rows read / rows written per boot`, ours: (stats1.statements - stats0.statements) / Math.max(1, s.booted), peer: null, peerName: "-", unit: `statements (rows read ${((stats1.rowsRead - stats0.rowsRead) / Math.max(1, s.booted)).toFixed(1)}, written ${((stats1.rowsWritten - stats0.rowsWritten) / Math.max(1, s.booted)).toFixed(1)})`, ratio: null });
   }
   // What a boot adds for good: event and boot-session rows with their indexes (dbstat over the local D1 file).

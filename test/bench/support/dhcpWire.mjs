@@ -52,6 +52,15 @@ export const TEMPLATES = {
   edk2Request4011: load("ovmf-x64-request-4011.bin"),
   ipxeDiscover: load("ipxe-efi-discover.bin"),
   ipxeRequest4011: load("ipxe-efi-request-4011.bin"),
+  // SeaBIOS with QEMU's iPXE option ROM: the firmware is iPXE itself (BIOS build, arch 0).
+  biosDiscover: load("seabios-ipxe-discover.bin"),
+  biosRequest: load("seabios-ipxe-request.bin"),
+  biosPxebs: load("seabios-ipxe-request-4011.bin"), // PXE boot-server discovery (43.71), after a 43.9 menu offer
+  // AAVMF (EDK2 for arm64) PXE, then trixie's ipxe-arm64.efi.
+  aavmfDiscover: load("aavmf-arm64-discover.bin"),
+  aavmfRequest4011: load("aavmf-arm64-request-4011.bin"),
+  ipxeArm64Discover: load("ipxe-arm64-discover.bin"),
+  ipxeArm64Request4011: load("ipxe-arm64-request-4011.bin"),
 };
 
 const macBytes = (mac) => Buffer.from(mac.split(":").map((h) => parseInt(h, 16)));
@@ -87,4 +96,18 @@ export function buildMessage(template, { type, xid, mac, uuid, ciaddr = "0.0.0.0
   return Buffer.concat([head, body, Buffer.from([255])]);
 }
 
-export const opt = { serverId: (ip) => [54, ipBytes(ip)], requestedIp: (ip) => [50, ipBytes(ip)] };
+export const opt = {
+  serverId: (ip) => [54, ipBytes(ip)],
+  requestedIp: (ip) => [50, ipBytes(ip)],
+  // 43.71: the boot item (type, layer 0) a PXE boot-server discovery asks for.
+  bootItem: (type) => [43, Buffer.from([71, 4, (type >> 8) & 255, type & 255, 0, 0, 255])],
+};
+
+// Option 43's PXE sub-options (PXE 2.1 §2.4.7), as a Map code → Buffer; null without option 43.
+export function pxeSubOptions(reply) {
+  const raw = reply.options.get(43);
+  if (!raw) return null;
+  const subs = new Map();
+  for (let i = 0; i + 1 < raw.length && raw[i] !== 255; i += 2 + raw[i + 1]) subs.set(raw[i], raw.subarray(i + 2, i + 2 + raw[i + 1]));
+  return subs;
+}

@@ -16,9 +16,18 @@
 // Deviation from real firmware: the broadcast flag is set on every DHCP message (one socket receives for all).
 // Retries are bounded: DHCP 4 tries (4/8/16/32 s like EDK2), TFTP 6 timeouts per transfer, HTTP 3 tries, whole
 // firmware attempts `attempts` (a TFTP error or a missing proxy offer makes firmware start over).
+//
+// Firmware kinds (machine.kind): "uefi" (default, the sequence above), "arm64" (the same with captured AAVMF and
+// arm64 iPXE packets, ${buildarch} arm64), or "bios": SeaBIOS with QEMU's iPXE option ROM,
+// where the firmware is iPXE itself (captured SeaBIOS iPXE packets, no TFTP stage, ${buildarch} i386 and ${platform}
+// pcbios). Its boot file follows iPXE's rule (PROTOCOLS.md §1.5): an offer with siaddr and a file is booted as is, a
+// 43.9 menu leads to PXE boot-server discovery on 4011, anything else to a ProxyDHCPREQUEST on 4011.
+// Expected outcome (machine.expect): "booted" (default) or "discovered", for a machine the site does not know: it
+// follows the API's discover script (sleep, chain again) until it has seen it `discoverChains` times (default 3)
+// or `discoverMs` (default 60 s) have passed since the first, and then counts as discovered.
 import { createSocket } from "node:dgram";
 import { Agent, request } from "node:http";
-import { buildMessage, opt, parseReply, TEMPLATES } from "./dhcpWire.mjs";
+import { buildMessage, opt, parseReply, pxeSubOptions, TEMPLATES } from "./dhcpWire.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.now();
@@ -138,9 +147,9 @@ async function exchange(hub, build, xid, accept, timeoutMs, tries, via = null) {
 }
 
 // A unicast request to the proxy's port 4011 from (ip, fromPort); the reply comes back to (ip, fromPort).
-async function proxyRequest(m, ip, fromPort, proxyIp, template, stats) {
+async function proxyRequest(m, ip, fromPort, proxyIp, template, stats, { extra = template === TEMPLATES.ipxeRequest4011 ? [opt.serverId(proxyIp)] : [], drop = [] } = {}) {
   const xid = nextXid();
-  const build = () => buildMessage(template, { type: 3, xid, mac: m.mac, uuid: m.uuid, ciaddr: ip, broadcast: false, extra: template === TEMPLATES.ipxeRequest4011 ? [opt.serverId(proxyIp)] : [] });
+  const build = () => buildMessage(template, { type: 3, xid, mac: m.mac, uuid: m.uuid, ciaddr: ip, broadcast: false, extra, drop });
   // From (ip, fromPort): EDK2 uses 4011, iPXE 68 (beside the hub's wildcard socket; the unicast reply to ip:68
   // reaches this more specific one).
   const sock = await bindSocket(ip, fromPort);
@@ -328,19 +337,26 @@ function expand(text, m) {
     .replaceAll("${uuid}", m.uuid ?? "")
     .replaceAll("${serial:uristring}", encodeURIComponent(m.serial ?? ""))
     .replaceAll("${serial}", m.serial ?? "")
-    .replaceAll("${buildarch}", "x86_64")
-    .replaceAll("${platform}", "efi");
+    .replaceAll("${buildarch}", m.kind === "bios" ? "i386" : m.kind === "arm64" ? "arm64" : "x86_64")
+    .replaceAll("${platform}", m.kind === "bios" ? "pcbios" : "efi");
 }
 
 // ---- the machine ---------------------------------------------------------------------------------------------------
 const EDK2 = { discover: TEMPLATES.edk2Discover, giveUpWithoutProxy: false };
 const IPXE = { discover: TEMPLATES.ipxeDiscover, giveUpWithoutProxy: true };
+const BIOS_IPXE = { discover: TEMPLATES.biosDiscover, giveUpWithoutProxy: true };
+// UEFI firmware and the iPXE it loads, per kind: DISCOVER template and the 4011 request's.
+const UEFI = {
+  uefi: { firmware: EDK2, binl: TEMPLATES.edk2Request4011, ipxe: IPXE, proxyRequest: TEMPLATES.ipxeRequest4011 },
+  arm64: { firmware: { discover: TEMPLATES.aavmfDiscover, giveUpWithoutProxy: false }, binl: TEMPLATES.aavmfRequest4011, ipxe: { discover: TEMPLATES.ipxeArm64Discover, giveUpWithoutProxy: true }, proxyRequest: TEMPLATES.ipxeArm64Request4011 },
+};
 
 export function newStats() {
   return { errors: { dhcp: 0, tftp: 0, http: 0 }, retries: { dhcp: 0, tftp: 0, http: 0, boot: 0 }, steps: {}, proxyMs: [], lastHttp: null, lastError: null };
 }
 
-// m: { mac, uuid?, serial? }. opts: { attempts = 3, deadlineMs = 300_000 }.
+// m: { mac, uuid?, serial?, kind? = "uefi" | "bios", expect? = "booted" | "discovered", discoverChains?, discoverMs? }.
+// opts: { attempts = 3, deadlineMs = 300_000 }. ok means the machine reached its expected outcome.
 export async function bootMachine(hub, machine, { attempts = 3, deadlineMs = 300_000 } = {}) {
   const stats = newStats();
   const m = { ...machine, ip: null, agent: new Agent({ keepAlive: true, maxSockets: 2 }) };
@@ -351,8 +367,10 @@ export async function bootMachine(hub, machine, { attempts = 3, deadlineMs = 300
       if (attempt > 1) stats.retries.boot++;
       if (now() - t0 > deadlineMs) break;
       try {
-        const ok = await firmwareBoot(hub, m, stats, step);
-        if (ok) return { ok: true, ms: now() - t0, ip: m.ip, ...stats };
+        const outcome = await firmwareBoot(hub, m, stats, step);
+        if (outcome === (m.expect ?? "booted")) return { ok: true, outcome, ms: now() - t0, ip: m.ip, ...stats };
+        // The wrong outcome (an unknown machine that booted) is not something another attempt changes.
+        return { ok: false, outcome, ms: now() - t0, ip: m.ip, ...stats, lastError: `${outcome}, expected ${m.expect ?? "booted"}` };
       } catch (err) {
         stats.lastError = err.message;
       }
@@ -365,16 +383,28 @@ export async function bootMachine(hub, machine, { attempts = 3, deadlineMs = 300
 }
 
 async function firmwareBoot(hub, m, stats, step) {
+  if (m.kind === "bios") {
+    // The NIC's iPXE ROM is the firmware: straight to iPXE's DHCP, no TFTP stage.
+    let t = now();
+    const url = await ipxeDhcp(hub, m, stats);
+    step("ipxeDhcp", t);
+    t = now();
+    const outcome = await runScriptUrl(hub, m, expand(url, m), stats, step, 0);
+    step("http", t);
+    return outcome;
+  }
   // Firmware PXE.
+  const fw = UEFI[m.kind ?? "uefi"];
+  if (!fw) throw new Error(`unknown machine kind ${m.kind}`);
   let t = now();
-  const lease = await dhcpRound(hub, m, EDK2, stats, { proxyWaitMs: 4000 });
+  const lease = await dhcpRound(hub, m, fw.firmware, stats, { proxyWaitMs: 4000 });
   if (!lease) throw new Error("firmware DHCP: no lease with a proxy offer");
   m.ip = lease.ip;
   stats.proxyMs.push(lease.proxyMs);
   let bootFile = lease.proxy.file;
   let tftpServer = lease.proxy.tftpServer ?? (lease.proxy.siaddr !== "0.0.0.0" ? lease.proxy.siaddr : lease.proxy.serverId);
   if (!bootFile) {
-    const ack = await proxyRequest(m, m.ip, 4011, lease.proxy.serverId, TEMPLATES.edk2Request4011, stats);
+    const ack = await proxyRequest(m, m.ip, 4011, lease.proxy.serverId, fw.binl, stats);
     if (!ack?.file) throw new Error("firmware: no boot file from the proxy on 4011");
     bootFile = ack.file;
     tftpServer = ack.tftpServer ?? (ack.siaddr !== "0.0.0.0" ? ack.siaddr : ack.serverId ?? lease.proxy.serverId);
@@ -405,23 +435,52 @@ async function firmwareBoot(hub, m, stats, step) {
 
 // iPXE's DHCP: DISCOVER/REQUEST with the site, then ProxyDHCPREQUEST to the proxy's 4011; returns the boot URL.
 async function ipxeDhcp(hub, m, stats) {
-  const lease = await dhcpRound(hub, m, IPXE, stats, { proxyWaitMs: 2000 });
+  const bios = m.kind === "bios";
+  const uefi = UEFI[m.kind ?? "uefi"];
+  const lease = await dhcpRound(hub, m, bios ? BIOS_IPXE : uefi.ipxe, stats, { proxyWaitMs: 2000 });
   if (!lease) throw new Error("iPXE DHCP: no proxy offer (Nothing to boot)");
   m.ip = lease.ip;
   stats.proxyMs.push(lease.proxyMs);
-  const ack = await proxyRequest(m, m.ip, 68, lease.proxy.serverId, TEMPLATES.ipxeRequest4011, stats);
-  const file = ack?.file || lease.proxy.file;
+  let file;
+  if (bios) file = await biosBootFile(m, lease.proxy, stats);
+  else {
+    const ack = await proxyRequest(m, m.ip, 68, lease.proxy.serverId, uefi.proxyRequest, stats, { extra: [opt.serverId(lease.proxy.serverId)] });
+    file = ack?.file || lease.proxy.file;
+  }
   if (!file || !/^https?:\/\//.test(file)) throw new Error(`iPXE: boot file is not a URL: ${JSON.stringify(file)}`);
   return file;
 }
 
+// BIOS iPXE's boot file from a proxy offer (dhcp_has_pxeopts, PROTOCOLS.md §1.5).
+async function biosBootFile(m, offer, stats) {
+  if (offer.siaddr !== "0.0.0.0" && offer.file) return offer.file;
+  const menu = pxeSubOptions(offer)?.get(9);
+  if (menu && menu.length >= 3) {
+    // A menu (dnsmasq's pxe-service): boot-server discovery for its first item, from port 68 to the proxy's 4011.
+    const ack = await proxyRequest(m, m.ip, 68, offer.serverId, TEMPLATES.biosPxebs, stats, { extra: [opt.bootItem(menu.readUInt16BE(0))] });
+    return ack?.file;
+  }
+  // No capture of BIOS iPXE's ProxyDHCPREQUEST: its REQUEST with the proxy's id and no requested address.
+  const ack = await proxyRequest(m, m.ip, 68, offer.serverId, TEMPLATES.biosRequest, stats, { extra: [opt.serverId(offer.serverId)], drop: [50] });
+  return ack?.file || offer.file;
+}
+
+// The API's discover script for a machine no profile is assigned to (worker/boot/renderChain.ts).
+const DISCOVER_TEXT = "is not assigned to a profile yet";
+
 // A small iPXE: runs the commands that matter for a boot in order (labels, conditions and gotos are not evaluated:
 // a script that fails takes its `|| goto` branch, which the retry loops here stand in for).
 async function runScriptUrl(hub, m, url, stats, step, depth) {
-  if (depth > 8) throw new Error("chain depth > 8");
+  const discovering = m.expect === "discovered";
+  if (depth > (discovering ? 20 : 8)) throw new Error(`chain depth > ${discovering ? 20 : 8}`);
   const res = await httpGetRetry(m, url, stats);
   if (!res) throw new Error(`chain ${url}: ${stats.lastHttp}`);
   if (!res.text.startsWith("#!ipxe")) throw new Error(`chain ${url}: not an iPXE script`);
+  if (discovering && res.text.includes(DISCOVER_TEXT)) {
+    stats.discoverScripts = (stats.discoverScripts ?? 0) + 1;
+    stats.firstDiscoverAt ??= now();
+    if (stats.discoverScripts >= (m.discoverChains ?? 3) || now() - stats.firstDiscoverAt >= (m.discoverMs ?? 60_000)) return "discovered";
+  }
   const kernel = { url: null, args: "" };
   const initrds = [];
   for (const raw of res.text.split("\n")) {
@@ -480,7 +539,7 @@ async function linuxBoot(m, kernel, initrds, stats, step) {
         step("booted", t);
         m.bootedAt = Date.now();
         stats.bootedUrl = home;
-        return true;
+        return "booted";
       }
       stats.lastHttp = `${r.status} ${home}`;
     } catch (err) {
