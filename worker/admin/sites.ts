@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, asc, eq, inArray, isNull, sql } from "drizzle-orm";
-import { visibleSites } from "../auth/adminScopes.ts";
+import { isAdmin, visibleSites } from "../auth/adminScopes.ts";
 import { principalOf, requireAdmin, requireSiteAccess } from "../auth/bearer.ts";
 import type { Db } from "../db/client.ts";
 import { audit, auditIfChanged } from "../db/queries/audit.ts";
@@ -172,6 +172,11 @@ export const sitesAdmin = adminRouter()
       const db = c.get("db");
       const row = await findSite(db, slug);
       checkIfMatch(c.req.header("if-match"), etagOf(row));
+      // `open` lets anyone who reaches the API fetch any host's chain, tokens and secrets, global ones its profiles
+      // name included: a careless site token must not expose what only admin may hand out.
+      if (patch.bootAuth === "open" && row.bootAuth !== "open" && !isAdmin(principal.scopes)) {
+        throw new ApiError("forbidden", "bootAuth open serves every host's chain and secrets to anyone: only an admin token may set it", { field: "bootAuth" });
+      }
       // Site templates reach only the site's and its hosts' secrets, whoever writes them (admin included).
       await requireSiteSecretScope(db, row, { vendorData: patch.vendorData });
       await requireSiteFileScope(db, row, patch.files);

@@ -1,6 +1,6 @@
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { api, seedHost, seedProfile, seedSite, seedToken, uniq } from "../../helpers/admin.ts";
+import { api, ROOT_TOKEN, seedHost, seedProfile, seedSite, seedToken, uniq } from "../../helpers/admin.ts";
 
 describe("bearer authentication", () => {
   it("401 unauthorized without a token, with a malformed header or an unknown token", async () => {
@@ -96,6 +96,17 @@ describe("scope matrix", () => {
     await expectStatus(siteA, "POST", `/v1/sites/${a}/boot-key`, 201);
     await expectStatus(siteA, "PUT", `/v1/secrets/JOIN?site=${a}`, 201, { value: "s3cret" });
     await expectStatus(siteA, "GET", `/v1/secrets?site=${a}`, 200);
+  });
+
+  it("a site token cannot open its site's boot to anyone (bootAuth open serves every chain and secret); admin can", async () => {
+    const res = await expectStatus(siteA, "PATCH", `/v1/sites/${a}`, 403, { bootAuth: "open" });
+    expect(res.body.error.details.field).toBe("bootAuth");
+    expect((await api("GET", `/v1/sites/${a}`)).body.bootAuth).not.toBe("open");
+    await expectStatus(siteA, "PATCH", `/v1/sites/${a}`, 200, { bootAuth: "key" });
+    await expectStatus(ROOT_TOKEN, "PATCH", `/v1/sites/${a}`, 200, { bootAuth: "open" });
+    // Already open (an admin's choice): a site file applied with the site token may restate it.
+    await expectStatus(siteA, "PATCH", `/v1/sites/${a}`, 200, { bootAuth: "open", name: "still mine" });
+    await expectStatus(ROOT_TOKEN, "PATCH", `/v1/sites/${a}`, 200, { bootAuth: "relay" });
   });
 
   it("a site:a token cannot read or write site b (403, even for sites that do not exist)", async () => {
