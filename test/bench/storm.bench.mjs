@@ -423,6 +423,8 @@ async function storm(label, clientNs, machines, { during } = {}) {
   await exited;
   await extra;
   const wall = (Date.now() - t0) / 1000;
+  // Every machine's result, for a look afterwards (BENCH_STORM_KEEP=1).
+  writeFileSync(join(work, `${label}.results.jsonl`), results.map((r) => JSON.stringify(r)).join("\n") + "\n");
   return { results, wall };
 }
 
@@ -444,6 +446,8 @@ function summarize(results) {
     p99: pct(secs, 99),
     max: secs.length ? Math.max(...secs) : NaN,
     retried: results.filter((r) => Object.values(r.retries).some((v) => v > 0)).length,
+    // Machines that retried, by step (one machine may count in several).
+    retriedBy: Object.fromEntries(["dhcp", "tftp", "http", "boot"].map((k) => [k, results.filter((r) => r.retries[k] > 0).length])),
     dhcpErrors: sum((r) => r.errors.dhcp),
     tftpErrors: sum((r) => r.errors.tftp),
     httpErrors: sum((r) => r.errors.http),
@@ -597,7 +601,7 @@ try {
     const reloaded = stats1.requests < stats0.requests; // wrangler dev reloaded the Worker mid-storm: counters reset
     // The totals are over known machines (an unknown machine's "completion" is its discover loop).
     const s = summarize(ours.results.filter((r) => r.expect === "booted"));
-    log(`edgeboot ${tag}: booted ${s.booted}/${s.n} in ${ours.wall.toFixed(1)} s; p50 ${s.p50?.toFixed(2)} p95 ${s.p95?.toFixed(2)} p99 ${s.p99?.toFixed(2)} max ${s.max?.toFixed(2)} s; retried ${s.retried}; errors dhcp ${s.dhcpErrors} tftp ${s.tftpErrors} http ${s.httpErrors}; proxyDHCP p99 ${s.proxyP99?.toFixed(2)} ms; relay peak RSS ${relayUse.rssMiB.toFixed(1)} MiB (anon ${relayUse.anonMiB.toFixed(1)}, file ${relayUse.fileMiB.toFixed(1)}), CPU ${relayUse.cpuS.toFixed(1)} s; API requests ${apiRequests}, D1 statements ${stats1.statements - stats0.statements}; lost ${lost}; median step ms ${JSON.stringify(s.steps)}${s.failures.length ? `; failures: ${s.failures.join(" | ")}` : ""}`);
+    log(`edgeboot ${tag}: booted ${s.booted}/${s.n} in ${ours.wall.toFixed(1)} s; p50 ${s.p50?.toFixed(2)} p95 ${s.p95?.toFixed(2)} p99 ${s.p99?.toFixed(2)} max ${s.max?.toFixed(2)} s; retried ${s.retried} ${JSON.stringify(s.retriedBy)}; errors dhcp ${s.dhcpErrors} tftp ${s.tftpErrors} http ${s.httpErrors}; proxyDHCP p99 ${s.proxyP99?.toFixed(2)} ms; relay peak RSS ${relayUse.rssMiB.toFixed(1)} MiB (anon ${relayUse.anonMiB.toFixed(1)}, file ${relayUse.fileMiB.toFixed(1)}), CPU ${relayUse.cpuS.toFixed(1)} s; API requests ${apiRequests}, D1 statements ${stats1.statements - stats0.statements}; lost ${lost}; median step ms ${JSON.stringify(s.steps)}${s.failures.length ? `; failures: ${s.failures.join(" | ")}` : ""}`);
     if (run.outage) {
       row({ what: `storm ${tag}: machines failed`, ours: s.failed, peer: null, peerName: "-", unit: "machines", ratio: null, better: "lower" });
       row({ what: `storm ${tag}: acknowledged booted events lost`, ours: lost, peer: null, peerName: "-", unit: "events", ratio: null, better: "lower" });
@@ -617,7 +621,7 @@ try {
     const p = summarize(peer.results);
     const diyBooted = readFileSync(diy.accessLog, "utf8").slice(diyLog0).split("\n").filter((l) => / "POST \/h\/[^/]+\/events\?phase=booted[^"]*" 200 /.test(l)).length;
     const diyLost = Math.max(0, p.booted - diyBooted);
-    log(`DIY ${tag}: booted ${p.booted}/${p.n} in ${peer.wall.toFixed(1)} s; p50 ${p.p50?.toFixed(2)} p95 ${p.p95?.toFixed(2)} p99 ${p.p99?.toFixed(2)} max ${p.max?.toFixed(2)} s; retried ${p.retried}; errors dhcp ${p.dhcpErrors} tftp ${p.tftpErrors} http ${p.httpErrors}; proxyDHCP p99 ${p.proxyP99?.toFixed(2)} ms; dnsmasq+nginx peak RSS ${diyUse.rssMiB.toFixed(1)} MiB, CPU ${diyUse.cpuS.toFixed(1)} s; median step ms ${JSON.stringify(p.steps)}${p.failures.length ? `; failures: ${p.failures.join(" | ")}` : ""}`);
+    log(`DIY ${tag}: booted ${p.booted}/${p.n} in ${peer.wall.toFixed(1)} s; p50 ${p.p50?.toFixed(2)} p95 ${p.p95?.toFixed(2)} p99 ${p.p99?.toFixed(2)} max ${p.max?.toFixed(2)} s; retried ${p.retried} ${JSON.stringify(p.retriedBy)}; errors dhcp ${p.dhcpErrors} tftp ${p.tftpErrors} http ${p.httpErrors}; proxyDHCP p99 ${p.proxyP99?.toFixed(2)} ms; dnsmasq+nginx peak RSS ${diyUse.rssMiB.toFixed(1)} MiB, CPU ${diyUse.cpuS.toFixed(1)} s; median step ms ${JSON.stringify(p.steps)}${p.failures.length ? `; failures: ${p.failures.join(" | ")}` : ""}`);
     const r = (what, o, q, unit, better = "lower") => row({ what: `storm ${tag}: ${what}`, ours: o, peer: q, peerName: "DIY (dnsmasq proxy+TFTP, nginx)", unit, ratio: q ? o / q : null, better });
     r("completion p50", s.p50, p.p50, "s");
     r("completion p95", s.p95, p.p95, "s");
