@@ -174,6 +174,26 @@ describe("CLI error paths", () => {
     expect(yaml.stderr).toMatch(new RegExp(`${bad.replace(/[.]/g, "\\.")}:\\d+:\\d+: `));
   });
 
+  it("a site file naming a profile nobody has: file, line and field, exit 2, and nothing is written", async () => {
+    const file = join(work, "typo.yaml");
+    const text = readFileSync(siteFile, "utf8").replace("slug: lab\n", "slug: lab-t\n").replace("    vars:\n      ntp: 10.0.0.2\n", "    vars:\n      ntp: 10.0.0.2\n    intent: { target: rescue-shell, mode: once }\n");
+    writeFileSync(file, text);
+    const r = await cli(["apply", "-f", file], { K3S_TOKEN: K3S });
+    expect(r.code).toBe(2);
+    const line = text.split("\n").findIndex((l) => l.includes("rescue-shell")) + 1;
+    expect(r.stderr).toContain(`${file}:${line}:15: hosts[1].intent.target: no profile named "rescue-shell" in this file's profiles or in the API`);
+    expect((await admin("GET", "/v1/sites/lab-t")).status).toBe(404);
+  });
+
+  it("an API refusal during apply names the file, line and field it refused", async () => {
+    const file = join(work, "refused.yaml");
+    writeFileSync(file, "apiVersion: edgeboot/v1\nsite:\n  slug: lab\n  name: Lab rack 1\nprofiles:\n  - name: bad-cmdline\n    image: debian-12\n    cmdline: console=ttyS0 {{ bogus.x }}\n");
+    const r = await cli(["apply", "-f", file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`error[invalid_input] (HTTP 400): ${file}:8: profiles[0].cmdline: create profile bad-cmdline: invalid cmdline: unknown variable "bogus.x"`);
+    expect((await admin("GET", "/v1/profiles/bad-cmdline")).status).toBe(404);
+  });
+
   it("a secret reference missing from the environment: named with its line, and nothing is written", async () => {
     const file = join(work, "new-secret.yaml");
     const text = readFileSync(siteFile, "utf8").replace("slug: lab\n", "slug: lab-b\n");
@@ -292,7 +312,35 @@ describe("resource commands, contexts, upload, import", () => {
     writeFileSync(conf, "dhcp-host=52:54:00:00:02:01,10.0.0.42,imp-1\n");
     const clash = await cli(["import", "dnsmasq", conf, "--site", "lab"]);
     expect(clash.code).toBe(1);
-    expect(clash.stderr).toContain(`${conf}:1: mac 52:54:00:00:02:01 belongs to existing host imp-1`);
+    expect(clash.stderr).toContain(`${conf}:1: mac 52:54:00:00:02:01 belongs to existing host imp-1, which differs: ipv4 "10.0.0.41" (site) → "10.0.0.42" (file)`);
+    expect(clash.stderr).not.toContain("details:"); // the lines say it all
+  });
+
+  it("explain of a MAC no host has: the site's unknown-host policy and the rules' verdicts", async () => {
+    const r = await cli(["explain", "52:54:00:00:0f:0f", "--site", "lab"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^host\s+none: no host of site lab has MAC 52:54:00:00:0f:0f/m);
+    expect(r.stdout).toMatch(/^decision\s+unknown host \(policy discover\): recorded as discovered; iPXE asks again every 30 s/m);
+    const json = await cli(["explain", "52-54-00-00-0F-0F", "--site", "lab", "-o", "json"]);
+    expect(JSON.parse(json.stdout)).toMatchObject({ host: null, site: { slug: "lab", unknownHostPolicy: "discover" }, machine: { mac: "52:54:00:00:0f:0f" } });
+    const byName = await cli(["explain", "no-such-host", "--site", "lab"]);
+    expect(byName.code).toBe(1);
+    expect(byName.stderr).toMatch(/^error\[not_found\] \(HTTP 404\): host not found/);
+  });
+
+  it("a site's boot key is shown once and opens its chains; deleting a site in use names --force", async () => {
+    expect((await cli(["sites", "create", "key-lab", "--name", "Key lab", "--boot-auth", "key"])).code).toBe(0);
+    const host = await cli(["hosts", "create", "k-1", "--mac", "52:54:00:00:04:01", "--profile", "debian-live", "--site", "key-lab", "--data", '{"vars":{"ntp":"10.9.9.9"}}']);
+    expect(host.code, host.stderr).toBe(0);
+    const key = await cli(["sites", "boot-key", "key-lab"]);
+    expect(key.code, key.stderr).toBe(0);
+    expect(key.stdout.trim()).toMatch(/^ebk_[A-Za-z0-9_-]{20,}$/);
+    expect((await fetch(`${api.url}/boot/key-lab/ipxe?mac=52:54:00:00:04:01&k=${key.stdout.trim()}`)).status).toBe(200);
+    expect((await fetch(`${api.url}/boot/key-lab/ipxe?mac=52:54:00:00:04:01&k=ebk_wrong-key-0123456789`)).status).toBe(401);
+    const del = await cli(["sites", "delete", "key-lab"]);
+    expect(del.code).toBe(1);
+    expect(del.stderr).toContain("pass --force (edgeboot sites delete key-lab --force)");
+    expect((await cli(["sites", "delete", "key-lab", "--force"])).code).toBe(0);
   });
 
   it("uploads with one PUT, skips a second time, and places the artifact into an image", async () => {

@@ -13,6 +13,7 @@ import { generateSecret } from "../../worker/cli/deploy/secrets.ts";
 import { deploy } from "../../worker/cli/deploy/steps.ts";
 import { createdDatabaseId, deployConfig, deployedUrl, findDatabase, hasBucket, secretNames } from "../../worker/cli/deploy/wranglerConfig.ts";
 import { parseSiteFile } from "../../worker/cli/site/load.ts";
+import { referenceProblems } from "../../worker/cli/site/refs.ts";
 import { siteFileJsonSchema } from "../../worker/cli/site/schema.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -74,6 +75,50 @@ describe("site file", () => {
     ]);
     expect(problemsOf("apiVersion: edgeboot/v1\nsite:\n  slug: a\n  slug: b\n")[0]).toMatch(/^site\.yaml:4:3: Map keys must be unique/);
     expect(problemsOf("apiVersion: edgeboot/v2\nsite: {slug: a, name: A}\n")[0]).toMatch(/^site\.yaml:1:1: apiVersion: /);
+  });
+
+  it("names every reference to a profile or image that neither the file nor the API has, with line and field", () => {
+    const text = [
+      "apiVersion: edgeboot/v1", // 1
+      "site:", // 2
+      "  slug: lab", // 3
+      "  name: Lab", // 4
+      "  defaultProfile: live", // 5
+      "images:", // 6
+      "  - name: deb", // 7
+      "    artifacts: { kernel: ./vmlinuz }", // 8
+      "profiles:", // 9
+      "  - name: live", // 10
+      "    image: deb", // 11
+      "  - name: menu", // 12
+      "    image: debain", // 13
+      "    menu:", // 14
+      "      items:", // 15
+      "        - { label: a, target: live }", // 16
+      "        - { label: b, target: local }", // 17
+      "        - { label: c, target: resuce }", // 18
+      "hosts:", // 19
+      "  - hostname: n1", // 20
+      "    profile: from-api", // 21
+      "  - hostname: n2", // 22
+      "    profile: lvie", // 23
+      "    intent: { target: gone, mode: once }", // 24
+      "rules:", // 25
+      "  - name: r", // 26
+      "    profile: nope", // 27
+      "    selector: { arch: arm64 }", // 28
+    ].join("\n");
+    const { file, at } = parseSiteFile("site.yaml", text);
+    const api = { images: [{ name: "other" }], profiles: [{ name: "from-api" }] };
+    const shown = referenceProblems(file, api, at).map((p) => `${p.line}:${p.col}: ${p.field}: ${p.message}`);
+    expect(shown).toEqual([
+      '13:5: profiles[1].image: no image named "debain" in this file\'s images or in the API',
+      '18:23: profiles[1].menu.items[2].target: no profile named "resuce" in this file\'s profiles or in the API',
+      '23:5: hosts[1].profile: no profile named "lvie" in this file\'s profiles or in the API',
+      '24:15: hosts[1].intent.target: no profile named "gone" in this file\'s profiles or in the API',
+      '27:5: rules[0].profile: no profile named "nope" in this file\'s profiles or in the API',
+    ]);
+    expect(referenceProblems(parseSiteFile("x", "apiVersion: edgeboot/v1\nsite: {slug: a, name: A, defaultProfile: p}\n").file, { images: [], profiles: [] }, at)).toHaveLength(1);
   });
 
   it("publishes a JSON Schema that matches the zod schema (regenerate with `npx edgeboot schema > worker/cli/site.schema.json`)", () => {

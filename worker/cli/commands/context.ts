@@ -45,7 +45,7 @@ export function contextCommands(program: Command, env: Env): void {
     .action(async () => {
       const config = await loadConfig(env);
       const rows = Object.entries(config.contexts).map(([name, c]) => ({ name, current: name === config.current, api: c.api, site: c.site ?? null, token: c.token ? "(set)" : null }));
-      printList(rows, [["", (r) => (r.current ? "*" : "")], ["NAME", (r) => r.name], ["API", (r) => r.api], ["SITE", (r) => r.site], ["TOKEN", (r) => r.token]], "table");
+      printList(rows, [["", (r) => (r.current ? "*" : " ")], ["NAME", (r) => r.name], ["API", (r) => r.api], ["SITE", (r) => r.site], ["TOKEN", (r) => r.token]], "table");
     });
   group
     .command("delete")

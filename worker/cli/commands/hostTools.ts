@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import pc from "picocolors";
 import { enc } from "../api.ts";
 import type { Env } from "../config.ts";
-import { usage } from "../errors.ts";
+import { CliError, usage } from "../errors.ts";
 import { printList, printOne } from "../output.ts";
 import { session, siteOf, type Session } from "../session.ts";
 
@@ -64,11 +64,16 @@ export function hostToolCommands(program: Command, env: Env): void {
   program
     .command("explain")
     .argument("<host>", "MAC (or hostname)")
-    .description("which host record, profile, image and intent apply to this machine, and why")
+    .description("which host record, profile, image and intent apply to this machine, and why (for a MAC no host has: the site's policy and rules)")
     .option("--arch <arch>")
     .action(async (host: string, o: { arch?: string }, cmd: Command) => {
       const s = await session(cmd, env);
-      const r = await s.api.get(`${hostPath(s, host)}/explain${o.arch ? `?arch=${enc(o.arch)}` : ""}`);
+      const r = await s.api.get(`${hostPath(s, host)}/explain${o.arch ? `?arch=${enc(o.arch)}` : ""}`).catch(async (err: unknown) => {
+        // A MAC no host has is an unknown machine: say what the site does with it instead of a bare 404.
+        if (err instanceof CliError && err.status === 404 && MAC.test(host)) return explainUnknown(s, host, o.arch);
+        throw err;
+      });
+      if (r === null) return;
       if (s.format !== "table") return printOne(r.body, s.format);
       const e = r.body;
       const line = (k: string, v: unknown) => process.stdout.write(`${pc.bold(k.padEnd(10))} ${v ?? pc.dim("-")}\n`);
@@ -158,6 +163,32 @@ export function hostToolCommands(program: Command, env: Env): void {
         if (seen.size > 10_000) seen.clear();
       }
     });
+}
+
+const MAC = /^[0-9a-f]{2}([:-][0-9a-f]{2}){5}$/i;
+
+// `explain MAC` for a machine the site has no record of: the site's unknown-host policy and the rules' verdicts on it.
+async function explainUnknown(s: Session, mac: string, arch: string | undefined): Promise<null> {
+  const site = (await s.api.get(`/v1/sites/${enc(siteOf(s))}`)).body;
+  const q = new URLSearchParams({ mac, ...(arch ? { arch } : {}) });
+  const a = (await s.api.get(`/v1/sites/${enc(siteOf(s))}/assignment?${q}`)).body;
+  const policy: Record<string, string> = {
+    discover: `recorded as discovered; iPXE asks again every ${site.discoverRetrySeconds ?? "few"} s until the machine is given a profile`,
+    default: site.defaultProfile ? `boots the site's default profile ${site.defaultProfile}` : "the site has no default profile: nothing to boot",
+    deny: "refused: iPXE exits to the next boot device",
+  };
+  const matched = a.rules?.matched ? a.rules.items?.find((i: RuleVerdict) => i.name === a.rules.matched) : null;
+  const decision = matched ? `boot (rule): rule ${matched.name} gives it profile ${matched.profile}` : `unknown host (policy ${site.unknownHostPolicy}): ${policy[site.unknownHostPolicy] ?? site.unknownHostPolicy}`;
+  if (s.format !== "table") {
+    printOne({ host: null, site: { slug: site.slug, bootAuth: site.bootAuth, unknownHostPolicy: site.unknownHostPolicy, defaultProfile: site.defaultProfile }, decision, machine: a.machine, rules: a.rules }, s.format);
+    return null;
+  }
+  const line = (k: string, v: unknown) => process.stdout.write(`${pc.bold(k.padEnd(10))} ${v ?? pc.dim("-")}\n`);
+  line("host", `none: no host of site ${site.slug} has MAC ${a.machine?.mac ?? mac} (an unknown machine)`);
+  line("site", `${site.slug} bootAuth=${site.bootAuth} unknownHosts=${site.unknownHostPolicy}`);
+  line("decision", decision);
+  printRuleVerdicts(a.rules, line);
+  return null;
 }
 
 type RuleVerdict = { name: string; profile: string | null; specificity: number; result: string; why: string };

@@ -10,6 +10,14 @@ import { printOne } from "../output.ts";
 import { session, siteOf } from "../session.ts";
 
 type Line = { line: number; message?: string; reason?: string };
+type Conflict = { line?: number; field: string; value: string; existing?: string; differences?: Record<string, { existing: unknown; import: unknown }> };
+
+// "mac 52:54:… is host imp-a, which differs: ipv4 10.0.0.51 (site) → 10.0.0.61 (file)": what to change, and where.
+function describeConflict(c: Conflict): string {
+  const who = `${c.field} ${c.value} ${c.existing ? `belongs to existing host ${c.existing}` : "is taken"}`;
+  const diffs = Object.entries(c.differences ?? {}).map(([f, d]) => `${f} ${JSON.stringify(d.existing ?? null)} (site) → ${JSON.stringify(d.import ?? null)} (file)`);
+  return diffs.length ? `${who}, which differs: ${diffs.join(", ")}` : who;
+}
 
 export function importCommands(program: Command, env: Env): void {
   program
@@ -33,12 +41,10 @@ export function importCommands(program: Command, env: Env): void {
       } catch (err) {
         // Per-line reasons in the message, so the operator sees which lines to fix.
         if (err instanceof CliError) {
-          const d = err.details as { errors?: Line[]; conflicts?: { line?: number; field: string; value: string; existing?: string }[] } | null;
-          const lines = [
-            ...(d?.errors ?? []).map((l) => `${file}:${l.line}: ${l.message}`),
-            ...(d?.conflicts ?? []).map((c) => `${file}:${c.line ?? "?"}: ${c.field} ${c.value} ${c.existing ? `belongs to existing host ${c.existing}` : "is taken"}`),
-          ];
-          if (lines.length) throw new CliError(err.code, `${err.message}\n  ${lines.join("\n  ")}`, err.details, err.status);
+          const d = err.details as { errors?: Line[]; conflicts?: Conflict[] } | null;
+          const lines = [...(d?.errors ?? []).map((l) => `${file}:${l.line}: ${l.message}`), ...(d?.conflicts ?? []).map((c) => `${file}:${c.line ?? "?"}: ${describeConflict(c)}`)];
+          // The lines say everything the details do: no JSON dump after them.
+          if (lines.length) throw new CliError(err.code, `${err.message}\n  ${lines.join("\n  ")}`, null, err.status);
         }
         throw err;
       }

@@ -5,7 +5,7 @@ import { Command, Option } from "commander";
 import { parse as parseYaml } from "yaml";
 import { enc } from "../api.ts";
 import type { Env } from "../config.ts";
-import { usage } from "../errors.ts";
+import { CliError, usage } from "../errors.ts";
 import { printList, printOne, type Column } from "../output.ts";
 import { session, siteOf, type Session } from "../session.ts";
 import { readSecretValue } from "./secretValue.ts";
@@ -285,11 +285,29 @@ export function resourceCommands(program: Command, env: Env): void {
         });
     }
 
+    if (spec.name === "sites") {
+      group
+        .command("boot-key")
+        .argument("<slug>")
+        .description("make a new boot key for a site with bootAuth key (chains fetched with &k=KEY); shown once, the old key stops working")
+        .action(async (slug: string, _o: Row, cmd: Command) => {
+          const s = await session(cmd, env);
+          const r = await s.api.request<Row>("POST", `/v1/sites/${enc(slug)}/boot-key`);
+          if (s.format !== "table") return printOne(r.body, s.format);
+          process.stderr.write(`new boot key for site ${slug}; shown once, store it now (iPXE fetches /boot/${slug}/ipxe?…&k=KEY):\n`);
+          process.stdout.write(`${shownOnce(r.body)}\n`);
+        });
+    }
+
     const del = group.command("delete").alias("rm").argument(`<${spec.key}>`).description(spec.name === "tokens" || spec.name === "relays" ? `revoke a ${spec.what}` : `delete a ${spec.what}`);
     arch(scoped(spec.deleteOptions ? spec.deleteOptions(del) : del)).action(async (key: string, o: Row, cmd: Command) => {
       const s = await session(cmd, env);
       const path = spec.one(s, key, o);
-      await s.api.request("DELETE", spec.deleteQuery ? `${path}${path.includes("?") ? "&" : "?"}${spec.deleteQuery(o).slice(1)}`.replace(/[?&]$/, "") : path);
+      await s.api.request("DELETE", spec.deleteQuery ? `${path}${path.includes("?") ? "&" : "?"}${spec.deleteQuery(o).slice(1)}`.replace(/[?&]$/, "") : path).catch((err: unknown) => {
+        // The API speaks of its query parameter; the CLI's spelling is the flag.
+        if (err instanceof CliError && err.status === 409 && spec.name === "sites") throw new CliError(err.code, err.message.replace("pass ?force=true", `pass --force (edgeboot sites delete ${key} --force)`), err.details, err.status);
+        throw err;
+      });
       process.stderr.write(`${spec.name === "tokens" || spec.name === "relays" ? "revoked" : "deleted"} ${spec.what} ${key}\n`);
     });
   }

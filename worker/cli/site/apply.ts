@@ -51,7 +51,7 @@ export async function applyPlan(api: Api, target: { api: string; token: string }
         if (r.etag) written.set(`${c.kind}:${c.key}`, r.etag);
       }
     } catch (err) {
-      throw await explainFailure(api, c, err, done);
+      throw await explainFailure(api, plan.file, c, err, done);
     }
     done++;
     if (c.op === "update" && c.followUp) continue;
@@ -63,7 +63,7 @@ export async function applyPlan(api: Api, target: { api: string; token: string }
 }
 
 // A stale ETag: re-read the resource and show what changed since the plan was made.
-async function explainFailure(api: Api, c: Change, err: unknown, done: number): Promise<unknown> {
+async function explainFailure(api: Api, file: string, c: Change, err: unknown, done: number): Promise<unknown> {
   if (!(err instanceof CliError)) return err;
   const applied = done ? ` (${done} earlier change(s) were applied)` : "";
   if (err.code === "precondition_failed" && (c.op === "update" || c.op === "delete") && c.before) {
@@ -81,5 +81,13 @@ async function explainFailure(api: Api, c: Change, err: unknown, done: number): 
       err.status,
     );
   }
-  return new CliError(err.code, `${c.op} ${c.kind} ${c.key}: ${err.message}${applied}`, err.details, err.status, err.exitCode);
+  // An API refusal names the entry of the site file it came from (file:line: field), down to the field the API
+  // names in its details when the entry sets it.
+  let at = "";
+  if ((c.op === "create" || c.op === "update") && c.at) {
+    const f = (err.details as { field?: unknown } | null)?.field;
+    const line = typeof f === "string" ? c.at.lines?.[f] : undefined;
+    at = line ? `${file}:${line}: ${c.at.field}.${f}: ` : `${file}:${c.at.line}: ${c.at.field}: `;
+  }
+  return new CliError(err.code, `${at}${c.op} ${c.kind} ${c.key}: ${err.message}${applied}`, err.details, err.status, err.exitCode);
 }

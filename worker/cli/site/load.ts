@@ -5,7 +5,12 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type
 import { CliError } from "../errors.ts";
 import { SiteFile } from "./schema.ts";
 
-export type Loaded = { path: string; file: SiteFile; lineOf: (path: (string | number)[]) => number };
+export type Loaded = {
+  path: string;
+  file: SiteFile;
+  lineOf: (path: (string | number)[]) => number;
+  at: (path: (string | number)[]) => { line: number; col: number };
+};
 
 export type Problem = { line: number; col: number; field: string; message: string };
 
@@ -42,10 +47,10 @@ export function parseSiteFile(path: string, text: string): Loaded {
     });
     throw invalid(path, problems);
   }
-  return { path, file: result.data, lineOf: (p) => position(p).line };
+  return { path, file: result.data, lineOf: (p) => position(p).line, at: position };
 }
 
-function invalid(path: string, problems: Problem[]): CliError {
+export function invalid(path: string, problems: Problem[]): CliError {
   const list = problems.sort((a, b) => a.line - b.line || a.col - b.col).map((p) => `${path}:${p.line}:${p.col}: ${p.field ? `${p.field}: ` : ""}${p.message}`);
   return new CliError("invalid_site_file", `${path} is not a valid site file:\n  ${list.join("\n  ")}`, null, 0, 2);
 }

@@ -8,7 +8,8 @@ import { CliError } from "../errors.ts";
 import { Progress } from "../upload/progress.ts";
 import { hashFile } from "../upload/uploader.ts";
 import { changedFields, defined, type FieldChange } from "./compare.ts";
-import type { Loaded } from "./load.ts";
+import { fieldName, invalid, type Loaded } from "./load.ts";
+import { referenceProblems } from "./refs.ts";
 import { isSha, type SiteFileHost, type SiteFileRule } from "./schema.ts";
 
 type Row = Record<string, any>;
@@ -17,13 +18,15 @@ export type SecretRef = { fromEnv?: string; fromFile?: string; line: number; fie
 
 export type Change =
   | { op: "upload"; kind: "artifact"; key: string; file: string; sha256: string; size: number }
-  | { op: "create"; kind: Kind; key: string; method: "POST"; path: string; body: Row; fields: FieldChange[] }
+  | { op: "create"; kind: Kind; key: string; method: "POST"; path: string; body: Row; fields: FieldChange[]; at?: Where }
   // followUp: the second half of a create (a new profile's menu), shown with the create.
   // Rules are replaced whole (PUT); everything else is patched.
-  | { op: "update"; kind: Kind; key: string; method: "PATCH" | "PUT"; path: string; body: Row; fields: FieldChange[]; etag: string | null; before: Row | null; followUp?: boolean }
+  | { op: "update"; kind: Kind; key: string; method: "PATCH" | "PUT"; path: string; body: Row; fields: FieldChange[]; etag: string | null; before: Row | null; followUp?: boolean; at?: Where }
   | { op: "delete"; kind: Kind; key: string; method: "DELETE"; path: string; etag: string | null; before: Row }
   | { op: "secret"; kind: "secret"; key: string; method: "PUT"; path: string; ref: SecretRef; exists: boolean };
 
+// Where a create or update comes from in the site file, so an API refusal during apply names the line.
+export type Where = { line: number; field: string; lines: Record<string, number> };
 export type Plan = { file: string; site: string; changes: Change[] };
 
 const etag = (r: Row) => `"${r.id}.${r.revision}"`;
@@ -53,6 +56,16 @@ export async function makePlan(api: Api, loaded: Loaded, opts: PlanOptions = {})
     currentSite ? api.list(`/v1/secrets?site=${enc(slug)}`) : Promise.resolve([] as Row[]),
   ]);
 
+  // Every name the file points at must exist in the file or the API, before anything is uploaded or written.
+  const refs = referenceProblems(file, { images, profiles }, loaded.at);
+  if (refs.length) throw invalid(loaded.path, refs);
+  // The entry's line, and each of its fields' lines, for the API's `details.field`.
+  const where = (p: (string | number)[], entry: object = {}): Where => ({
+    line: loaded.lineOf(p),
+    field: fieldName(p),
+    lines: Object.fromEntries(Object.keys(entry).map((k) => [k, loaded.lineOf([...p, k])])),
+  });
+
   // Artifacts: local paths are hashed (and uploaded when the API lacks them); hashes must already be uploaded.
   const hashes = new Map<string, string>();
   const resolveArtifact = async (value: string, where: (string | number)[]): Promise<string> => {
@@ -64,7 +77,7 @@ export async function makePlan(api: Api, loaded: Loaded, opts: PlanOptions = {})
     try {
       size = (await stat(path)).size;
     } catch {
-      throw new CliError("invalid_site_file", `${loaded.path}:${loaded.lineOf(where)}: ${where.join(".")}: no such file ${value} (an artifact is a sha256 or a path relative to the site file)`, null, 0, 2);
+      throw invalid(loaded.path, [{ ...loaded.at(where), field: fieldName(where), message: `no such file ${value} (an artifact is a sha256 or a path relative to the site file)` }]);
     }
     const sha256 = await hashFile(path, new Progress(`hashing ${value}`, size));
     hashes.set(path, sha256);
@@ -94,27 +107,27 @@ export async function makePlan(api: Api, loaded: Loaded, opts: PlanOptions = {})
     const desired = defined({ version: img.version, artifacts });
     const current = images.find((r) => r.name === img.name && r.arch === img.arch);
     if (!current) {
-      changes.push({ op: "create", kind: "image", key, method: "POST", path: "/v1/images", body: { name: img.name, arch: img.arch, ...desired }, fields: changedFields(desired, {}) });
+      changes.push({ op: "create", kind: "image", key, method: "POST", path: "/v1/images", body: { name: img.name, arch: img.arch, ...desired }, fields: changedFields(desired, {}), at: where(["images", i], img) });
     } else {
       const fields = changedFields(desired, current);
-      if (fields.length) changes.push({ op: "update", kind: "image", key, method: "PATCH", path: `/v1/images/${enc(img.name)}?arch=${enc(img.arch)}`, body: pick(desired, fields), fields, etag: etag(current), before: current });
+      if (fields.length) changes.push({ op: "update", kind: "image", key, method: "PATCH", path: `/v1/images/${enc(img.name)}?arch=${enc(img.arch)}`, body: pick(desired, fields), fields, etag: etag(current), before: current, at: where(["images", i], img) });
     }
   }
 
   // Profiles: a menu may name profiles this file creates, so new profiles are created without their menu first.
   const menus: Change[] = [];
-  for (const p of file.profiles) {
+  for (const [i, p] of file.profiles.entries()) {
     const { name, ...rest } = p;
     const desired = defined(rest as Row);
     const current = profiles.find((r) => r.name === name);
     const path = `/v1/profiles/${enc(name)}`;
     if (!current) {
       const { menu, ...first } = desired;
-      changes.push({ op: "create", kind: "profile", key: name, method: "POST", path: "/v1/profiles", body: { name, ...first }, fields: changedFields(desired, {}) });
-      if (menu) menus.push({ op: "update", kind: "profile", key: name, method: "PATCH", path, body: { menu }, fields: [], etag: null, before: null, followUp: true });
+      changes.push({ op: "create", kind: "profile", key: name, method: "POST", path: "/v1/profiles", body: { name, ...first }, fields: changedFields(desired, {}), at: where(["profiles", i], p) });
+      if (menu) menus.push({ op: "update", kind: "profile", key: name, method: "PATCH", path, body: { menu }, fields: [], etag: null, before: null, followUp: true, at: where(["profiles", i, "menu"]) });
     } else {
       const fields = changedFields(desired, current);
-      if (fields.length) changes.push({ op: "update", kind: "profile", key: name, method: "PATCH", path, body: pick(desired, fields), fields, etag: etag(current), before: current });
+      if (fields.length) changes.push({ op: "update", kind: "profile", key: name, method: "PATCH", path, body: pick(desired, fields), fields, etag: etag(current), before: current, at: where(["profiles", i], p) });
     }
   }
   changes.push(...menus);
@@ -127,11 +140,11 @@ export async function makePlan(api: Api, loaded: Loaded, opts: PlanOptions = {})
   if (!currentSite) {
     const { vendorData, ...first } = desiredSite;
     const namesSecrets = typeof vendorData === "string" && /\{\{[^}]*\bsecret\./.test(vendorData);
-    changes.push({ op: "create", kind: "site", key: slug, method: "POST", path: "/v1/sites", body: { slug, ...(namesSecrets ? first : desiredSite) }, fields: changedFields(desiredSite, {}) });
-    if (namesSecrets) afterSiteSecrets.push({ op: "update", kind: "site", key: slug, method: "PATCH", path: sitePath, body: { vendorData }, fields: [], etag: null, before: null, followUp: true });
+    changes.push({ op: "create", kind: "site", key: slug, method: "POST", path: "/v1/sites", body: { slug, ...(namesSecrets ? first : desiredSite) }, fields: changedFields(desiredSite, {}), at: where(["site"], file.site) });
+    if (namesSecrets) afterSiteSecrets.push({ op: "update", kind: "site", key: slug, method: "PATCH", path: sitePath, body: { vendorData }, fields: [], etag: null, before: null, followUp: true, at: where(["site", "vendorData"]) });
   } else {
     const fields = changedFields(desiredSite, currentSite);
-    if (fields.length) afterSiteSecrets.push({ op: "update", kind: "site", key: slug, method: "PATCH", path: sitePath, body: pick(desiredSite, fields), fields, etag: etag(currentSite), before: currentSite });
+    if (fields.length) afterSiteSecrets.push({ op: "update", kind: "site", key: slug, method: "PATCH", path: sitePath, body: pick(desiredSite, fields), fields, etag: etag(currentSite), before: currentSite, at: where(["site"], file.site) });
   }
 
   // Secrets: values are never readable, so an existing secret is rewritten only with --rotate-secrets.
@@ -167,22 +180,22 @@ export async function makePlan(api: Api, loaded: Loaded, opts: PlanOptions = {})
   // Hosts are matched by hostname, then by MAC: a discovered machine (MAC only) is named by the file's entry.
   const matched = new Set<string>();
   const findHost = (h: SiteFileHost) => (h.hostname ? hosts.find((r) => r.hostname === h.hostname) : undefined) ?? (h.mac ? hosts.find((r) => r.mac === h.mac) : undefined);
-  for (const h of file.hosts) {
+  for (const [i, h] of file.hosts.entries()) {
     const desired = defined(h as Row);
     const current = findHost(h);
     if (!current) {
-      changes.push({ op: "create", kind: "host", key: hostKey(h), method: "POST", path: `${sitePath}/hosts`, body: desired, fields: changedFields(desired, {}) });
+      changes.push({ op: "create", kind: "host", key: hostKey(h), method: "POST", path: `${sitePath}/hosts`, body: desired, fields: changedFields(desired, {}), at: where(["hosts", i], h) });
       continue;
     }
     matched.add(current.id);
     const fields = changedFields(desired, current);
     if (fields.length) {
-      changes.push({ op: "update", kind: "host", key: hostKey(h), method: "PATCH", path: `${sitePath}/hosts/${enc(hostKey(current))}`, body: pick(desired, fields), fields, etag: etag(current), before: current });
+      changes.push({ op: "update", kind: "host", key: hostKey(h), method: "PATCH", path: `${sitePath}/hosts/${enc(hostKey(current))}`, body: pick(desired, fields), fields, etag: etag(current), before: current, at: where(["hosts", i], h) });
     }
   }
 
   changes.push(...secretChanges("host"));
-  changes.push(...ruleChanges(file.rules, rules, `${sitePath}/rules`, opts.prune ?? false));
+  changes.push(...ruleChanges(file.rules, rules, `${sitePath}/rules`, opts.prune ?? false, (i) => where(["rules", i], file.rules[i])));
 
   if (opts.prune) {
     for (const r of secrets) {
@@ -201,24 +214,24 @@ export async function makePlan(api: Api, loaded: Loaded, opts: PlanOptions = {})
 // Assignment rules, after the profiles they name and the site: pruned ones first, then replacements, then creates,
 // so a selector moving from one rule to another is not refused as a tie with a rule about to change. A replacement is
 // a whole rule (PUT): a description the file leaves out is kept as it is.
-function ruleChanges(wanted: SiteFileRule[], current: Row[], path: string, prune: boolean): Change[] {
+function ruleChanges(wanted: SiteFileRule[], current: Row[], path: string, prune: boolean, where: (i: number) => Where): Change[] {
   const deletes: Change[] = [];
   const updates: Change[] = [];
   const creates: Change[] = [];
   if (prune) {
     for (const r of current) if (!wanted.some((w) => w.name === r.name)) deletes.push({ op: "delete", kind: "rule", key: r.name, method: "DELETE", path: `${path}/${enc(r.name)}`, etag: etag(r), before: r });
   }
-  for (const w of wanted) {
+  for (const [i, w] of wanted.entries()) {
     const desired = defined({ profile: w.profile, selector: w.selector, description: w.description });
     const r = current.find((c) => c.name === w.name);
     if (!r) {
-      creates.push({ op: "create", kind: "rule", key: w.name, method: "POST", path, body: { name: w.name, ...desired }, fields: changedFields(desired, {}) });
+      creates.push({ op: "create", kind: "rule", key: w.name, method: "POST", path, body: { name: w.name, ...desired }, fields: changedFields(desired, {}), at: where(i) });
       continue;
     }
     const fields = changedFields(desired, r);
     if (fields.length) {
       const body = { profile: w.profile, selector: w.selector, description: w.description === undefined ? r.description : w.description };
-      updates.push({ op: "update", kind: "rule", key: w.name, method: "PUT", path: `${path}/${enc(w.name)}`, body, fields, etag: etag(r), before: r });
+      updates.push({ op: "update", kind: "rule", key: w.name, method: "PUT", path: `${path}/${enc(w.name)}`, body, fields, etag: etag(r), before: r, at: where(i) });
     }
   }
   return [...deletes, ...updates, ...creates];
