@@ -59,6 +59,10 @@ export function cmdlineValueGuard(value: string, name: string): string {
 // the two would read different seeds.
 export function checkCmdline(cmdline: string, opts: { nocloud?: boolean } = {}): string {
   if (CONTROL.test(cmdline)) throw new CmdlineError("command line contains control characters");
+  // Linux splits kernel arguments at byte 0xA0 too (lib/ctype.c: Latin-1 no-break space is a space), which is in the
+  // UTF-8 of "à", "†" and many more: "àinit=/bin/sh" would be an argument of its own. The line is ASCII only.
+  const wide = /[^\x00-\x7e]/u.exec(cmdline);
+  if (wide) throw new CmdlineError(`command line holds "${wide[0]}" (U+${wide[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}): kernel arguments are ASCII only`);
   const tokens = cmdline.split(/\s+/).filter(Boolean);
   for (const t of tokens) {
     if (t === "||" || t === "&&" || t === ";" || t.startsWith("#")) {

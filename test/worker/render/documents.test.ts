@@ -292,6 +292,13 @@ describe("kernel line", () => {
     expect(checkCmdline("console=ttyS0 cds=x network-config-x=y", { nocloud: true })).toBe("console=ttyS0 cds=x network-config-x=y");
   });
 
+  it("non-ASCII is refused: Linux also splits arguments at byte 0xA0, inside the UTF-8 of \"à\"", () => {
+    for (const t of ["voilà", "x\u00a0init=/bin/sh", "†", "é", "😀", "\u0085"]) {
+      expect(() => checkCmdline(`console=ttyS0 rack=${t}`), t).toThrow(/kernel arguments are ASCII only/);
+    }
+    expect(checkCmdline("console=ttyS0,115200n8 rack=r1~x")).toBe("console=ttyS0,115200n8 rack=r1~x");
+  });
+
   it("is refused one byte over the budget, naming each part's share", () => {
     const base = byteLength(kernelLine(entry("")));
     const fits = "x".repeat(MAX_KERNEL_ARGS - base - 1);
