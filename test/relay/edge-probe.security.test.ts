@@ -2,12 +2,15 @@
 // (`wrangler dev`, local D1/R2) behind real relay processes (`node relay/main.ts`), one per site. Each must be refused
 // (or, where the threat model says an attacker can still win, be seen by the operator as an alert event):
 //  - a forged DHCP REQUEST that makes the relay vouch for the victim's MAC at the attacker's address (`bound`)
+//  - the victim's SMBIOS UUID or serial (PXE broadcasts the UUID) claimed from the attacker's own MAC
 //  - a host token of one site through another site's relay; a MAC claimed at another site's relay
 //  - two parallel fetches of a secret-bearing file under `once`; a token after its boot reported done
 //  - path tricks on the relay's /h/ proxy and the API's /boot/h/ (encoded slashes, dot segments, NUL, overlong)
-//  - secret values or host tokens in admin reads, the dry run, the status page or either process's log
+//  - secret values, host tokens or the relay credential in admin reads, the dry run, the status page, the relay's
+//    /healthz and /metrics, or either process's log
 //  - site and read tokens writing into another site or naming secrets outside their reach
-//  - oversized and duplicated headers at the relay; a client's own Edgeboot-* headers
+//  - oversized, duplicated and smuggling headers at the relay; a client's own Edgeboot-* headers; paths outside every
+//    route (the relay's state dir, with its private key, is never served even as the binaries dir)
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,6 +25,7 @@ import { startRelayProcess, type RelayProcess } from "./support/relayProcess.ts"
 import { UdpPeer } from "./support/udp.ts";
 
 const VICTIM = "52:54:00:e1:4a:01";
+const VICTIM_UUID = "4c4c4544-0042-3510-8052-b3c04f4a4a31"; // PXE broadcasts it in DHCP option 97
 const GLOBAL = "global-join-token-7f3a";
 const HOST = "host-password-hash-91c2";
 const OTHER = "other-site-secret-55d0";
@@ -32,6 +36,7 @@ let api: WranglerDev;
 let lab: RelayProcess; // site lab's relay, DHCP on a loopback port
 let other: RelayProcess; // site other's relay
 let labDhcp: number;
+let labCred = "";
 const tokens: Record<"siteLab" | "siteOther" | "read", string> = { siteLab: "", siteOther: "", read: "" };
 const work = mkdtempSync(join(tmpdir(), "edgeboot-probe-"));
 
@@ -108,13 +113,13 @@ beforeAll(async () => {
   });
   for (const slug of ["lab", "other"]) await must("POST", "/v1/sites", { slug, name: slug, bootAuth: "relay", unknownHostPolicy: "discover", secretDelivery: "bound" });
   await must("PUT", "/v1/secrets/PW?site=lab", { value: "site-level-pw" });
-  await must("POST", "/v1/sites/lab/hosts", { hostname: "victim", mac: VICTIM, profile: "probe-linux" });
+  await must("POST", "/v1/sites/lab/hosts", { hostname: "victim", mac: VICTIM, uuid: VICTIM_UUID, serial: "SN-VICTIM", profile: "probe-linux" });
   await must("PUT", "/v1/secrets/PW?site=lab&host=victim", { value: HOST });
   await must("PUT", "/v1/secrets/OTHER?site=other", { value: OTHER });
   tokens.siteLab = (await must("POST", "/v1/tokens", { name: "probe-lab", scopes: ["site:lab"] })).secret;
   tokens.siteOther = (await must("POST", "/v1/tokens", { name: "probe-other", scopes: ["site:other"] })).secret;
   tokens.read = (await must("POST", "/v1/tokens", { name: "probe-read", scopes: ["read"] })).secret;
-  const labCred = (await must("POST", "/v1/sites/lab/relays", { name: "relay-lab" })).secret;
+  labCred = (await must("POST", "/v1/sites/lab/relays", { name: "relay-lab" })).secret;
   const otherCred = (await must("POST", "/v1/sites/other/relays", { name: "relay-other" })).secret;
   labDhcp = await freePort();
   const dir = (name: string) => mkdtempSync(join(work, name));
@@ -157,6 +162,20 @@ describe("probe: LAN edge and API (real relay processes, wrangler dev)", () => {
     const stranger = await getFrom(`${lab.base}/h/${token}/nocloud/user-data`, "127.0.0.31", { headers: { "edgeboot-client-address": "127.0.0.20", "edgeboot-client-mac": VICTIM } });
     expect(stranger.status).toBe(403);
     expect(JSON.parse(stranger.body).error.code).toBe("delivery_bound");
+  }, 120_000);
+
+  it("a machine booting with its own MAC and the victim's UUID or serial gets no chain of the victim's", async () => {
+    for (const [i, claim] of [`uuid=${VICTIM_UUID.toUpperCase()}`, "serial=SN-VICTIM"].entries()) {
+      const mac = `52:54:00:e1:4a:${(0x50 + i).toString(16)}`;
+      const ip = `127.0.0.${34 + i}`;
+      await claimVia4011(lab.proxyPort, mac, ip); // its own MAC, honestly learned by the relay
+      const res = await getFrom(`${lab.base}/boot.ipxe?mac=${mac}&${claim}&arch=x86_64&platform=efi`, ip);
+      expect(res.status, claim).toBe(200);
+      expect(res.body, claim).not.toContain("chain refused"); // the relay did ask the API: the API's answer follows
+      expect(res.body.startsWith("#!ipxe"), claim).toBe(true);
+      expect(res.body, claim).not.toContain("host=victim");
+      expect(res.body, claim).not.toMatch(TOKEN_RE);
+    }
   }, 120_000);
 
   it("another site's relay: a lab token through it is refused, and a lab MAC claimed there gets no lab chain", async () => {
@@ -257,7 +276,14 @@ describe("probe: LAN edge and API (real relay processes, wrangler dev)", () => {
       expect(leaks(html), page).toEqual([]);
       expect(html.includes(token), `${page} shows a host token`).toBe(false);
     }
+    // The relay's own pages, open to the LAN, carry neither its credential nor a host token.
+    for (const page of ["/healthz", "/metrics"]) {
+      const body = (await getFrom(`${lab.base}${page}`, "127.0.0.31")).body;
+      expect(body.includes(labCred), `${page} shows the relay credential`).toBe(false);
+      expect(body.includes(token), `${page} shows a host token`).toBe(false);
+    }
     for (const [name, logs] of [["wrangler", api.logs()], ["lab relay", lab.logs()], ["other relay", other.logs()]] as const) {
+      expect(logs.includes(labCred), `${name} logs the relay credential`).toBe(false);
       expect(leaks(logs), name).toEqual([]);
       expect(logs.includes(token), `${name} logs a host token`).toBe(false);
     }
@@ -314,6 +340,12 @@ describe("probe: LAN edge and API (real relay processes, wrangler dev)", () => {
     const smuggle = await raw("POST /boot.ipxe HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\nGET /boot.ipxe?mac=52:54:00:e1:4a:01 HTTP/1.1\r\nHost: x\r\n\r\n");
     expect(smuggle).not.toContain("victim");
     expect((await fetch(`${lab.base}/healthz`)).status).toBe(200);
+    // Paths outside every route: the JSON error shape, nothing from the state or binaries dirs.
+    for (const path of ["/%2e%2e/%2e%2e/etc/passwd", "/ipxe.efi/../../../etc/passwd", "/relay-key.jwk", "/events/", "//etc/passwd"]) {
+      const res = await getFrom(`${lab.base}${path}`, "127.0.0.32");
+      expect(res.status, path).toBe(404);
+      expect(JSON.parse(res.body).error.code, path).toBe("not_found");
+    }
     // A requester that names the victim's address and MAC in its own headers is still itself.
     const token = await boot("127.0.0.20", true);
     const forged = await getFrom(`${lab.base}/h/${token}/nocloud/vendor-data`, "127.0.0.33", {
