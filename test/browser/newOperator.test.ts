@@ -201,6 +201,28 @@ describe("the status page for a new operator", () => {
     await page.close();
   });
 
+  it("logs in and acts over plain HTTP on a name that is not localhost, as at the demo's URL", async () => {
+    // Chromium treats 127.0.0.1 as a secure origin; a LAN name over HTTP is not one, so there it sends no
+    // Sec-Fetch-Site and derives the posts' Origin from the referrer policy. The name resolves to loopback here.
+    const lan = await launchChromium(["--host-resolver-rules=MAP edgeboot-lab.test 127.0.0.1"]);
+    try {
+      const base = `http://edgeboot-lab.test:${api.port}`;
+      const page = await lan.newPage();
+      await page.goto(`${base}/ui/login`);
+      expect(await page.evaluate(() => window.isSecureContext)).toBe(false);
+      await page.type("#token", api.adminToken);
+      const [res] = await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+      expect(res!.status(), await page.evaluate(() => document.body.innerText)).toBe(200);
+      expect(new URL(page.url()).pathname).toBe("/ui");
+      await page.goto(`${base}/ui/sites/${SITE}/hosts/victim`);
+      await Promise.all([page.waitForNavigation(), page.click("form[action$='/wake'] button")]);
+      expect(await page.$eval(".notice", (n: any) => n.textContent)).toContain("Wake-on-LAN queued");
+      await page.close();
+    } finally {
+      await lan.close();
+    }
+  });
+
   it("loads nothing from another origin and never shows a secret or the token", async () => {
     for (const token of [api.adminToken, readToken]) {
       const { page, requested } = await freshPage();

@@ -87,7 +87,11 @@ export function uiRoutes(app: Fetcher) {
         frameAncestors: ["'none'"],
         baseUri: ["'none'"],
       },
-      referrerPolicy: "no-referrer",
+      // Not "no-referrer": with it a browser sends `Origin: null` on the page's own form posts, and over plain HTTP to
+      // a name that is not localhost (the demo's URL, a LAN address) it sends no Sec-Fetch-Site either, so the CSRF
+      // check below refused every login there. "same-origin" keeps the Origin on our own posts and tells other sites
+      // nothing.
+      referrerPolicy: "same-origin",
     }),
   );
   // Server time per page, for operators and the 10,000-host benchmark; pages hold live data, so never cached.
