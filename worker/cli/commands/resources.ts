@@ -26,16 +26,30 @@ const keyValues = (list: string[] | undefined, flag: string) =>
         }),
       );
 
+// `@path` names a file to read; a file that cannot be read is a usage error naming the flag, not a crash.
+function fileArg(value: string, flag: string): string {
+  try {
+    return readFileSync(value.slice(1), "utf8");
+  } catch (err) {
+    throw usage(`${flag} ${value}: cannot read ${value.slice(1)} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
 // --data '{"json":…}' or --data @file.(json|yaml): the request body, merged under the flags.
 function dataOf(value: string | undefined): Row {
   if (value === undefined) return {};
-  const text = value.startsWith("@") ? readFileSync(value.slice(1), "utf8") : value;
-  const parsed = parseYaml(text) as unknown;
+  const text = value.startsWith("@") ? fileArg(value, "--data") : value;
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (err) {
+    throw usage(`--data is not JSON or YAML: ${(err as Error).message.split("\n")[0]}`);
+  }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw usage("--data must be a JSON or YAML object (or @file)");
   return parsed as Row;
 }
 // --user-data @file reads a file; any other value is the text itself.
-const textArg = (v: string | undefined) => (v === undefined ? undefined : v.startsWith("@") ? readFileSync(v.slice(1), "utf8") : v);
+const textArg = (v: string | undefined, flag: string) => (v === undefined ? undefined : v.startsWith("@") ? fileArg(v, flag) : v);
 const defined = (o: Row) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 
 type Spec = {
@@ -128,7 +142,7 @@ const SPECS: Spec[] = [
           .option("--network-config <text|@file>"),
       path: () => "/v1/profiles",
       body: ([name], o) =>
-        defined({ name, image: o.image, cmdline: o.cmdline, description: o.description, userData: textArg(o.userData), vendorData: textArg(o.vendorData), networkConfig: textArg(o.networkConfig) }),
+        defined({ name, image: o.image, cmdline: o.cmdline, description: o.description, userData: textArg(o.userData, "--user-data"), vendorData: textArg(o.vendorData, "--vendor-data"), networkConfig: textArg(o.networkConfig, "--network-config") }),
     },
   },
   {

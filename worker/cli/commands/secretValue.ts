@@ -12,7 +12,10 @@ export async function readSecretValue(o: { fromEnv?: string; fromFile?: string }
     if (v === undefined || v === "") throw usage(`environment variable ${o.fromEnv} is not set`);
     value = v;
   } else if (o.fromFile) {
-    value = (await readFile(o.fromFile, "utf8")).replace(/\r?\n$/, "");
+    const text = await readFile(o.fromFile, "utf8").catch((err: NodeJS.ErrnoException) => {
+      throw usage(`--from-file ${o.fromFile}: cannot read it (${err.code ?? err.message})`);
+    });
+    value = text.replace(/\r?\n$/, "");
   } else {
     if (process.stdin.isTTY) throw usage("give --from-env VAR or --from-file PATH, or pipe the value on stdin");
     value = (await text(process.stdin)).replace(/\r?\n$/, "");
