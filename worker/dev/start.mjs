@@ -62,5 +62,5 @@ edgeboot API is up at ${baseUrl}
   local admin token (from .dev.vars): ${vars.ADMIN_TOKEN}
   try:  curl -H "Authorization: Bearer ${vars.ADMIN_TOKEN}" ${baseUrl}/v1/sites
         curl "${baseUrl}/boot/demo/ipxe?mac=52:54:00:12:34:56&arch=x86_64&platform=efi"
-  make demo-node-1 bootable: sudo npm run demo boots it in a VM end to end (root + QEMU); or upload a kernel and initrd and give profile demo-linux an image (README)
+  make demo-node-1 bootable: upload a kernel and initrd into an image and set it on profile demo-linux (README, "What npm start does"); sudo npm run demo boots a VM end to end on an API of its own
 `);
