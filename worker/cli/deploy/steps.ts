@@ -78,7 +78,8 @@ export async function deploy(o: DeployOptions): Promise<{ url: string | null; ad
   const missing = WORKER_SECRETS.filter((s) => !existing.includes(s));
   const generated: Partial<Record<WorkerSecret, string>> = {};
   for (const name of missing) generated[name] = await generateSecret(name);
-  if (missing.length) o.log(`  generating ${missing.join(", ")}${existing.length ? ` (keeping ${existing.filter((s) => (WORKER_SECRETS as readonly string[]).includes(s)).join(", ")})` : ""}`);
+  if (o.dryRun) o.log(`  would run wrangler secret list and generate only the missing ones of ${WORKER_SECRETS.join(", ")} (existing secrets are kept)`);
+  else if (missing.length) o.log(`  generating ${missing.join(", ")}${existing.length ? ` (keeping ${existing.filter((s) => (WORKER_SECRETS as readonly string[]).includes(s)).join(", ")})` : ""}`);
 
   // Deploy with the new secrets in the same version (--secrets-file adds, never deletes), so the Worker never runs
   // without them. The file lives in a private temp dir and is removed at once.
