@@ -84,11 +84,16 @@ export async function serveFile(c: Context<BootHostEnv>, now: Clock): Promise<Re
   // Only a file that names secrets is held to the delivery policy (a preseed without any can be fetched again).
   const gate = secretNames(compileTemplate(file.template)).length ? await secretGate(c, what, host, at) : null;
   let body: string;
+  const resolved: string[] = []; // masked out of a render error's message (respond.ts)
   try {
     const input: FileInput = { site, host, profile, base: apiBase(env.PUBLIC_URL, c.req.url), token: c.req.param("token") ?? "", hostRoot: c.get("bootSession").hostRoot };
-    body = await renderHostFile(file, input, (names, reach) => resolveSecrets(env.SECRETS_KEY, data.secrets, names, reach));
+    body = await renderHostFile(file, input, async (names, reach) => {
+      const values = await resolveSecrets(env.SECRETS_KEY, data.secrets, names, reach);
+      resolved.push(...Object.values(values));
+      return values;
+    });
   } catch (err) {
-    const failed = renderError(err, what);
+    const failed = renderError(err, what, resolved);
     if (!failed) throw err;
     record("render-failed", { what, message: failed.message });
     throw failed;

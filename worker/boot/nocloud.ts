@@ -120,12 +120,15 @@ export async function serveNocloud(c: Context<BootHostEnv>, now: Clock): Promise
   // Secret-bearing files follow the boot session's delivery policy (delivery.ts): refused before rendering, claimed after.
   const gate = await secretGate(c, file, host, at);
   let body: string;
+  const resolved: string[] = []; // masked out of a render error's message (respond.ts)
   try {
-    body = await renderNocloudDocument(file as NocloudFile, { site, host, profile, base, token: c.req.param("token") ?? "", hostRoot: c.get("bootSession").hostRoot }, (names, reach) =>
-      resolveSecrets(env.SECRETS_KEY, data.secrets, names, reach),
-    );
+    body = await renderNocloudDocument(file as NocloudFile, { site, host, profile, base, token: c.req.param("token") ?? "", hostRoot: c.get("bootSession").hostRoot }, async (names, reach) => {
+      const values = await resolveSecrets(env.SECRETS_KEY, data.secrets, names, reach);
+      resolved.push(...Object.values(values));
+      return values;
+    });
   } catch (err) {
-    const failed = renderError(err, file);
+    const failed = renderError(err, file, resolved);
     if (!failed) throw err;
     record("render-failed", { what: file, message: failed.message });
     throw failed;

@@ -139,6 +139,25 @@ describe("every policy", () => {
     expect((await post("installing", { step: "partition" })).status).toBe(200);
   });
 
+  it("a render error never carries a secret value: not in the 500 body, not in the render-failed event", async () => {
+    // A preseed whose debconf owner is a secret: the placeholder passed the save-time check, the real value (set
+    // later; a secret PUT re-checks nothing) fails, and the preseed check quotes the owner it refuses.
+    const site = await seedSite({ slug: "lab", secretDelivery: "open" });
+    await seedImage({ name: "os" });
+    await seedProfile({ name: "p", image: "os", files: { preseed: { kind: "preseed", template: "{{ secret.owner }} passwd/root-password password x\n" } } });
+    await seedHost({ id: "host-a", siteId: site.id, hostname: "node-a", mac: MAC_A, profileId: "prf-p" });
+    await seedSecret({ siteId: null, hostId: "host-a", name: "owner" }, "Hunter2Secret Tail");
+    const { token } = await chain(MAC_A);
+    const res = await call(`/boot/h/${token}/files/preseed`);
+    expect(res.status, res.body).toBe(500);
+    expect(JSON.parse(res.body).error.code).toBe("render_failed");
+    expect(res.body).toContain("<secret>");
+    expect(res.body).not.toMatch(/Hunter2Secret|Tail/);
+    const failed = (await eventsOf(site.id)).filter((e) => e.phase === "render-failed");
+    expect(failed).toHaveLength(1);
+    expect(JSON.stringify(failed[0]!.detail)).not.toMatch(/Hunter2Secret|Tail/);
+  });
+
   it("a host's token never reads another host's secrets", async () => {
     await lab({ secretDelivery: "open" });
     const a = await chain(MAC_A);
