@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import type { BootIntent, StaticNetwork } from "../db/schema.ts";
+import { inPrefix } from "../render/cidr.ts";
 import { IPXE_BUILDS } from "../shared/ipxeBuild.ts";
 import { Arch, CatalogueName, Hostname, Labels, Mac, Phase, Serial, Uuid, Vars } from "./schemas.ts";
 
@@ -36,6 +37,10 @@ export const Network = z
   })
   .refine((n) => !(n.bond && n.interface), { message: "name a bond with bond.name, not interface", path: ["interface"] })
   .refine((n) => !n.bond || new Set(n.bond.interfaces).size === n.bond.interfaces.length, { message: "bond members must be distinct MACs", path: ["bond", "interfaces"] })
+  // cloud-init's v1 config has no on-link flag: a default route via a gateway no address can reach is refused by
+  // ifupdown and networkd, so the host would boot without one (worker/render/netconfig.ts).
+  .refine((n) => !n.gateway4 || n.addresses.some((a) => !a.includes(":") && inPrefix(n.gateway4!, a)), { message: "gateway4 must lie inside the prefix of one of the IPv4 addresses (cloud-init cannot add an on-link route)", path: ["gateway4"] })
+  .refine((n) => !n.gateway6 || (n.addresses.some((a) => a.includes(":")) && (inPrefix(n.gateway6, "fe80::/10") || n.addresses.some((a) => inPrefix(n.gateway6!, a)))), { message: "gateway6 must be link-local (fe80::/10) or inside the prefix of one of the IPv6 addresses, and needs an IPv6 address", path: ["gateway6"] })
   .openapi("StaticNetwork") satisfies z.ZodType<StaticNetwork>;
 
 // Static addressing needs to know which NIC it is for: the host's MAC (the NIC is renamed to `interface`, or eth0),

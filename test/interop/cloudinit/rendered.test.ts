@@ -112,7 +112,7 @@ const NETWORKS: Record<string, { net: StaticNetwork; mac: string | null }> = {
     net: {
       addresses: Array.from({ length: 16 }, (_, i) => (i < 8 ? `10.${i}.200.250/24` : `fd00:${i}:abcd:ef01::${i}/64`)),
       gateway4: "10.3.200.1",
-      gateway6: "fd00:c:abcd:ef01::1",
+      gateway6: "fd00:12:abcd:ef01::1",
       nameservers: Array.from({ length: 8 }, (_, i) => `2001:db8:${i}::53`),
       searchDomains: Array.from({ length: 8 }, (_, i) => `${"d".repeat(60)}${i}.${"e".repeat(60)}.example`),
       bond: { name: "bondxxxxxxxx", interfaces: Array.from({ length: 8 }, (_, i) => `52:54:00:cc:00:0${i}`), mode: "802.3ad" },

@@ -227,6 +227,27 @@ describe("NoCloud", () => {
     expect(chain.body).toContain(" rack=r1 ds=nocloud;dsmode=net;s=");
   });
 
+  it("a static network whose default route no address can reach is refused at save; nothing stored", async () => {
+    await lab();
+    const json = { ...ROOT, "content-type": "application/json" };
+    const patch = (network: unknown) => call("/v1/sites/lab/hosts/node-a", { method: "PATCH", headers: json, body: JSON.stringify({ network }) });
+    const before = (await call("/v1/sites/lab/hosts/node-a", { headers: ROOT })).body;
+    for (const [network, path] of [
+      [{ addresses: ["192.0.2.10/32"], gateway4: "192.0.2.1" }, "network.gateway4"],
+      [{ addresses: ["10.0.0.5/24"], gateway4: "10.0.1.1" }, "network.gateway4"],
+      [{ addresses: ["fd00::5/64"], gateway4: "10.0.0.1" }, "network.gateway4"],
+      [{ addresses: ["10.0.0.5/24"], gateway6: "fe80::1" }, "network.gateway6"],
+      [{ addresses: ["fd00::5/64"], gateway6: "fd01::1" }, "network.gateway6"],
+    ] as const) {
+      const res = await patch(network);
+      expect(res.status, JSON.stringify(network)).toBe(400);
+      expect(JSON.parse(res.body).error.details.map((i: { path: string[] }) => i.path.join(".")), JSON.stringify(network)).toContain(path);
+    }
+    expect((await call("/v1/sites/lab/hosts/node-a", { headers: ROOT })).body).toBe(before);
+    // In a prefix of a later address, or link-local for IPv6: fine.
+    expect((await patch({ addresses: ["10.0.1.5/24", "10.0.0.5/24", "2001:db8::5/64"], gateway4: "10.0.0.1", gateway6: "fe80::1" })).status).toBe(200);
+  });
+
   it("records each fetch in the timeline, with the boot session", async () => {
     const s = await lab({ userData: "#cloud-config\n" });
     const seed = await seedOf(MAC_A);
