@@ -178,10 +178,14 @@ async function startApiProxy(targetPort) {
     new Promise((resolve) => {
       server = netServer((client) => {
         const upstream = createConnection(targetPort, "127.0.0.1");
+        // Either side gone ends both: a half-close passed on by pipe() left the upstream socket open for as long as
+        // wrangler kept working on a request the relay had already given up on (an N = 1,000 mix run ran this
+        // process out of file descriptors).
+        const both = () => (client.destroy(), upstream.destroy());
         for (const sock of [client, upstream]) {
           sockets.add(sock);
-          sock.on("close", () => sockets.delete(sock));
-          sock.on("error", () => (client.destroy(), upstream.destroy()));
+          sock.on("close", () => (sockets.delete(sock), both()));
+          sock.on("error", both);
         }
         client.pipe(upstream).pipe(client);
       });
@@ -198,7 +202,12 @@ async function startApiProxy(targetPort) {
       srv.close(() => resolve());
     });
   await up();
-  return { url: () => `http://${API_HOST}:${port}`, up, down };
+  // Peak sockets open through the proxy (relay side and wrangler side), since the last call.
+  let peak = 0;
+  const timer = setInterval(() => (peak = Math.max(peak, sockets.size)), 250);
+  timer.unref();
+  const peakSockets = () => [Math.max(peak, sockets.size), (peak = sockets.size)][0];
+  return { url: () => `http://${API_HOST}:${port}`, up, down, peakSockets };
 }
 
 // ---- the catalogue: artifacts, image, profile, site, relay, hosts ---------------------------------------------------
@@ -574,6 +583,7 @@ try {
     const since = Date.now();
     const stats0 = await apiDev.stats();
     const sample = sampler([relay.child.pid]);
+    proxy.peakSockets();
     const during = run.outage
       ? async (t0) => {
           await sleep(Math.max(0, t0 + 2000 - Date.now()));
@@ -601,7 +611,7 @@ try {
     const reloaded = stats1.requests < stats0.requests; // wrangler dev reloaded the Worker mid-storm: counters reset
     // The totals are over known machines (an unknown machine's "completion" is its discover loop).
     const s = summarize(ours.results.filter((r) => r.expect === "booted"));
-    log(`edgeboot ${tag}: booted ${s.booted}/${s.n} in ${ours.wall.toFixed(1)} s; p50 ${s.p50?.toFixed(2)} p95 ${s.p95?.toFixed(2)} p99 ${s.p99?.toFixed(2)} max ${s.max?.toFixed(2)} s; retried ${s.retried} ${JSON.stringify(s.retriedBy)}; errors dhcp ${s.dhcpErrors} tftp ${s.tftpErrors} http ${s.httpErrors}; proxyDHCP p99 ${s.proxyP99?.toFixed(2)} ms; relay peak RSS ${relayUse.rssMiB.toFixed(1)} MiB (anon ${relayUse.anonMiB.toFixed(1)}, file ${relayUse.fileMiB.toFixed(1)}), CPU ${relayUse.cpuS.toFixed(1)} s; API requests ${apiRequests}, D1 statements ${stats1.statements - stats0.statements}; lost ${lost}; median step ms ${JSON.stringify(s.steps)}${s.failures.length ? `; failures: ${s.failures.join(" | ")}` : ""}`);
+    log(`edgeboot ${tag}: booted ${s.booted}/${s.n} in ${ours.wall.toFixed(1)} s; p50 ${s.p50?.toFixed(2)} p95 ${s.p95?.toFixed(2)} p99 ${s.p99?.toFixed(2)} max ${s.max?.toFixed(2)} s; retried ${s.retried} ${JSON.stringify(s.retriedBy)}; errors dhcp ${s.dhcpErrors} tftp ${s.tftpErrors} http ${s.httpErrors}; proxyDHCP p99 ${s.proxyP99?.toFixed(2)} ms; API proxy peak sockets ${proxy.peakSockets()}; relay peak RSS ${relayUse.rssMiB.toFixed(1)} MiB (anon ${relayUse.anonMiB.toFixed(1)}, file ${relayUse.fileMiB.toFixed(1)}), CPU ${relayUse.cpuS.toFixed(1)} s; API requests ${apiRequests}, D1 statements ${stats1.statements - stats0.statements}; lost ${lost}; median step ms ${JSON.stringify(s.steps)}${s.failures.length ? `; failures: ${s.failures.join(" | ")}` : ""}`);
     if (run.outage) {
       row({ what: `storm ${tag}: machines failed`, ours: s.failed, peer: null, peerName: "-", unit: "machines", ratio: null, better: "lower" });
       row({ what: `storm ${tag}: acknowledged booted events lost`, ours: lost, peer: null, peerName: "-", unit: "events", ratio: null, better: "lower" });
