@@ -153,6 +153,14 @@ describe("the status page for a new operator", () => {
     expect(rows.at(-1)).toBe("booted");
     expect(await page.$eval("#timeline .boot-head", (p: any) => p.textContent)).toContain("finished");
     await snap(page, "16-many-events");
+    // On a phone the actions sit below all of that; the link at the top takes the operator there.
+    await page.setViewport(PHONE);
+    await page.click("p.jump a");
+    await page.waitForFunction(() => {
+      const r = document.getElementById("act-h").getBoundingClientRect();
+      return r.top >= 0 && r.bottom <= window.innerHeight;
+    }, { timeout: 5000 });
+    expect(await page.$eval("p.jump", (p: any) => getComputedStyle(p).display)).toBe("block");
     await page.close();
   });
 

@@ -72,6 +72,7 @@ ol.stages li.done { background:var(--ok-bg); border-color:#8fd19e; color:var(--o
 ol.stages li.failed { background:var(--bad-bg); border-color:#f5a3a9; color:var(--bad); }
 ol.stages li.not-seen { background:var(--panel); color:var(--muted); border-style:dashed; }
 .boot-head { margin:.2em 0; }
+.jump { display:none; margin:0 0 6px; }
 tr.gap td { text-align:center; color:var(--muted); font-style:italic; }
 /* Long unbroken values (a 128-character site name or serial, a 256-character label) wrap instead of widening the page. */
 h1, .crumbs li, .who span, ul.discovered p, dl.facts dd { overflow-wrap:anywhere; }
@@ -79,6 +80,7 @@ dl.facts > div { min-width:0; }
 dl.facts .badge { white-space:normal; overflow-wrap:anywhere; }
 @media (max-width: 760px) {
   .host-grid { grid-template-columns:1fr; }
+  .jump { display:block; }
   dl.facts { grid-template-columns:1fr 1fr; }
   table.cards thead { position:absolute; width:1px; height:1px; overflow:hidden; clip:rect(0 0 0 0); }
   table.cards, table.cards tbody, table.cards tr, table.cards th, table.cards td { display:block; width:100%; }

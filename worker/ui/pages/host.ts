@@ -146,7 +146,9 @@ export function hostPage(o: {
 }): Html {
   const { site, host: h, now } = o;
   const slug = site.slug;
+  // On a phone the actions come after the whole timeline: one tap takes the operator there.
   const body = html`<h1>${hostName(h)}</h1>
+${o.canWrite ? html`<p class="jump"><a href="#act-h">Actions: next boot, wake ↓</a></p>` : ""}
 <p class="live" id="tl-status" role="status">Updates every second while this page is open.</p>
 <div class="host-grid">
 <div id="timeline" data-poll="/ui/sites/${seg(slug)}/hosts/${seg(hostRef(h))}/timeline" data-status="tl-status">${hostLive(h, o.boots)}</div>

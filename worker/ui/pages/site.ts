@@ -152,7 +152,7 @@ ${o.canWrite ? "" : html` · <span class="badge muted">view only</span> this tok
   ${o.discoveredMore ? html`<p><a href="/ui/sites/${seg(slug)}/hosts?state=discovered">All discovered machines</a></p>` : ""}`}
 </section>
 
-<p class="live" id="act-status">Relays and events update every few seconds while this page is open.</p>
+<p class="live" id="act-status" role="status">Relays and events update every few seconds while this page is open.</p>
 <div id="activity" data-poll="/ui/sites/${seg(slug)}/activity" data-status="act-status" data-every="3000">${siteActivity({ slug, relays: o.relays, cache: o.cache, events: o.events, hostsById: o.hostsById, now })}</div>`;
   return page({ title: site.name, principal: o.principal, crumbs: [{ href: "/ui", label: "Sites" }, { label: site.name }], notice: o.notice, body });
 }
