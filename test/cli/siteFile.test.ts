@@ -343,6 +343,23 @@ describe("resource commands, contexts, upload, import", () => {
     expect((await cli(["sites", "delete", "key-lab", "--force"])).code).toBe(0);
   });
 
+  it("update changes only the fields given, with If-Match; a rule keeps what --data leaves out", async () => {
+    const p = await cli(["profiles", "update", "rescue", "--data", '{"cmdline":"console=ttyS0 single quiet"}', "-o", "json"]);
+    expect(p.code, p.stderr).toBe(0);
+    expect(JSON.parse(p.stdout)).toMatchObject({ name: "rescue", image: "debian-12", cmdline: "console=ttyS0 single quiet", menu: { title: "Lab boot menu" } });
+    const h = await cli(["hosts", "update", "node-01", "--site", "lab", "--data", "labels: {rack: r2, role: worker}"]);
+    expect(h.code, h.stderr).toBe(0);
+    expect((await admin("GET", "/v1/sites/lab/hosts/node-01")).body).toMatchObject({ labels: { rack: "r2", role: "worker" }, profile: "debian-live", mac: "52:54:00:00:01:01" });
+    const bad = await cli(["hosts", "update", "node-01", "--site", "lab", "--data", '{"mac":"zz"}']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^error\[invalid_input\] \(HTTP 400\): .*\n\s+mac: /);
+    expect((await cli(["rules", "create", "upd", "--profile", "debian-live", "--label", "rack=r9", "--site", "lab"])).code).toBe(0);
+    const r = await cli(["rules", "update", "upd", "--site", "lab", "--data", '{"description":"rack 9 boots live"}', "-o", "json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ name: "upd", profile: "debian-live", selector: { labels: { rack: "r9" } }, description: "rack 9 boots live" });
+    expect((await cli(["rules", "delete", "upd", "--site", "lab"])).code).toBe(0);
+  });
+
   it("uploads with one PUT, skips a second time, and places the artifact into an image", async () => {
     const file = join(work, "vmlinuz-arm");
     const bytes = randomBytes(200 * 1024);

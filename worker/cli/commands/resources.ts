@@ -235,7 +235,8 @@ function shownOnce(body: Row): string | undefined {
 
 export function resourceCommands(program: Command, env: Env): void {
   for (const spec of SPECS) {
-    const group = program.command(spec.name).description(`list, show, create and delete ${spec.name}`);
+    const updatable = ["sites", "hosts", "profiles", "images", "rules"].includes(spec.name);
+    const group = program.command(spec.name).description(`list, show, create${updatable ? ", update" : ""} and delete ${spec.name}`);
     const scoped = (c: Command) => (spec.name === "secrets" ? c.option("--host <host>", "a host's secrets (with --site)").option("--global", "global secrets, even if the context names a site") : c);
     const arch = (c: Command) => (spec.name === "images" ? c.option("--arch <arch>", "which architecture's row") : c);
 
@@ -296,6 +297,23 @@ export function resourceCommands(program: Command, env: Env): void {
           const value = await readSecretValue(o, env);
           const r = await s.api.request<Row>("PUT", spec.one(s, name, o), { body: { value } });
           process.stderr.write(`${r.status === 201 ? "created" : "replaced"} secret ${name}${r.body.site ? ` (site ${r.body.site}${r.body.host ? `, host ${r.body.host}` : ""})` : " (global)"}\n`);
+        });
+    }
+
+    // Changes without a site file: fields as the API takes them, sent with If-Match of a fresh read (rules are
+    // replaced whole, so the given fields are laid over the current rule).
+    if (updatable) {
+      arch(group.command("update").argument(`<${spec.key}>`).description(`change fields of a ${spec.what} (--data); other fields are kept`))
+        .requiredOption("--data <json|@file>", 'the fields to change, as the API takes them, e.g. \'{"image":"debian-12"}\' (JSON or YAML)')
+        .action(async (key: string, o: Row, cmd: Command) => {
+          const s = await session(cmd, env);
+          const data = dataOf(o.data);
+          const path = spec.one(s, key, o);
+          const current = await s.api.get<Row>(path);
+          const rule = spec.name === "rules";
+          const body = rule ? { profile: current.body.profile, selector: current.body.selector, description: current.body.description, ...data } : data;
+          const r = await s.api.request<Row>(rule ? "PUT" : "PATCH", path, { body, ifMatch: current.etag });
+          printOne(r.body, s.format === "table" ? "yaml" : s.format);
         });
     }
 
