@@ -129,16 +129,26 @@ export function checkDocument(field: DocumentField, text: string): string[] {
 // Values for documents that are not YAML yet (Jinja templates, scripts): inert text only.
 function renderInert(text: string, ctx: TemplateContext, what: string): string {
   let out = "";
+  // Where each value starts and ends in the output, to catch a delimiter made across one: "{" + "%x" is "{%".
+  const edges: { at: number; name: string; offset: number }[] = [];
   for (const part of compileTemplate(text).parts) {
     if (part.kind !== "ref") {
       out += part.text;
       continue;
     }
+    const name = part.path.join(".");
     const value = refText(part, refValue(part, ctx));
     if (!INERT.test(value)) {
-      throw new TemplateError(`variable "${part.path.join(".")}" cannot go into ${what}: only letters, digits and ._/+=@%:- are substituted there (use a #cloud-config document for other values)`, part.offset);
+      throw new TemplateError(`variable "${name}" cannot go into ${what}: only letters, digits and ._/+=@%:- are substituted there (use a #cloud-config document for other values)`, part.offset);
     }
+    edges.push({ at: out.length, name, offset: part.offset });
     out += value;
+    edges.push({ at: out.length, name, offset: part.offset });
+  }
+  for (const e of edges) {
+    if (/^(?:\{[{%#]|[}%#]\})$/.test(out.slice(e.at - 1, e.at + 1))) {
+      throw new TemplateError(`variable "${e.name}" would make the Jinja delimiter "${out.slice(e.at - 1, e.at + 1)}" with the text beside it in ${what}`, e.offset);
+    }
   }
   return out;
 }

@@ -146,6 +146,13 @@ describe("Jinja templates and scripts: inert values only", () => {
     for (const bad of [ATTACKS.jinja, ATTACKS.secret, ATTACKS.quoteBreak, "a b", "x:", "$(id)", "a,b"]) {
       expect(() => renderDocument("userData", jinja, ctx({ var: { domain: bad } })), bad).toThrow(/cannot go into a "## template: jinja" document/);
     }
+    // An inert value still cannot complete a Jinja delimiter with the template's text around it.
+    const edge = "## template: jinja\n#cloud-config\nbootcmd:\n  - echo {{ '{' }}{{ var.a }}x\n  - echo x{{ var.b }}{{ '}' }}\n";
+    expect(renderDocument("userData", edge, ctx({ var: { a: "a%", b: "%b" } }))).toBe("## template: jinja\n#cloud-config\nbootcmd:\n  - echo {a%x\n  - echo x%b}\n");
+    for (const [a, b] of [["%x", "b"], ["a", "x%"], ["", "b"]]) {
+      const tpl = a === "" ? "## template: jinja\n#cloud-config\nx: {{ '{' }}{{ var.a }}{{ '%' }} y\n" : edge;
+      expect(() => renderDocument("userData", tpl, ctx({ var: { a, b } })), `${a} ${b}`).toThrow(/would make the Jinja delimiter/);
+    }
     const script = "#!/bin/sh\ncurl -fsS {{ boot.eventsUrl }}?phase=booted\necho {{ var.x }}\n";
     expect(renderDocument("userData", script, ctx({ var: { x: "node-1.lab" } }))).toContain("curl -fsS http://api.test/boot/h/TOKEN/events?phase=booted\necho node-1.lab\n");
     for (const bad of ["a;reboot", "`id`", "$(id)", "a b", "a\nb", "'"]) {
