@@ -1,4 +1,4 @@
-// Printed after `npm test`: the suites it leaves out, because their peers are Debian tools, a browser or root.
+// Printed after `npm test` (test/unit.mjs), pass or fail: the suites it leaves out, because their peers are Debian tools, a browser or root.
 const suites = [
   ["npm run test:interop", "real Debian peers: atftp, tftp-hpa, cloud-init 22.4 / 25.1 extracted with dpkg -x"],
   ["npm run test:browser", "the status page in headless Chromium (Debian's chromium package)"],
