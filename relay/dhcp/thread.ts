@@ -99,8 +99,7 @@ export async function startDhcpThread(opts: DhcpThreadOptions): Promise<DhcpThre
         } else if (m.t === "failed") {
           reject(bindError(m.error));
           void w.terminate();
-        }
-        else if (m.t === "closed") onClosed?.();
+        } else if (m.t === "closed") onClosed?.();
       });
       w.on("error", (err) => {
         if (!started) return reject(err);
@@ -116,8 +115,7 @@ export async function startDhcpThread(opts: DhcpThreadOptions): Promise<DhcpThre
       });
     });
 
-  let ports: number[];
-  ports = await spawn(opts.roles);
+  const ports = await spawn(opts.roles);
   const bound = opts.roles.map((r, i) => ({ role: r.role, port: ports[i]! }));
 
   const restart = (code: number) => {
