@@ -8,7 +8,8 @@
 //   them) — no quotes, spaces, line breaks, `$`, `#`, `,` or braces, so neither the shell, YAML nor Jinja (`{{`, `{%`,
 //   `{#`) can read structure into them. Anything else is a render error; put such values in a #cloud-config.
 // - Refused: MIME multipart, `#include`, `#cloud-boothook`, `#part-handler`, `#cloud-config-archive`, gzip.
-import { isMap, isScalar, isSeq, type Document, type YAMLMap } from "yaml";
+import { isMap, isScalar, isSeq, type Document, type Node, type Pair, type YAMLMap } from "yaml";
+import { shapeProblems } from "./cloudConfigShapes.ts";
 import { ALPINE_CONFIG_KEYS, CLOUD_CONFIG_KEYS } from "./cloudConfigKeys.ts";
 import { compileTemplate, refText, refValue, TemplateError, type TemplateContext } from "./template.ts";
 import { prepareYaml, renderYaml } from "./yamlTemplate.ts";
@@ -56,6 +57,7 @@ function splitHeader(kind: DocumentKind, text: string): { header: string; body: 
 }
 
 const MARKER = /EdgebootRefQ\d+Q/;
+const isWholeRef = (node: Node) => isScalar(node) && typeof node.value === "string" && /^EdgebootRefQ\d+Q$/.test(node.value);
 
 // Top-level keys and their value kinds; a marker (a {{ reference }}) may stand for any scalar.
 function checkMapping(doc: Document, keys: ReadonlySet<string>, what: string): string[] {
@@ -66,6 +68,7 @@ function checkMapping(doc: Document, keys: ReadonlySet<string>, what: string): s
     const key = isScalar(pair.key) ? String(pair.key.value) : "";
     if (MARKER.test(key)) problems.push(`top-level keys cannot be {{ references }}`);
     else if (!keys.has(key)) problems.push(`unknown ${what} key "${key}"`);
+    else problems.push(...shapeProblems(pair as Pair, key, isWholeRef));
   }
   return problems;
 }

@@ -173,6 +173,17 @@ describe("save-time document checks", () => {
     expect(check("networkConfig", "network:\n  version: 2\n  ethernets: {eth0: {dhcp4: true}}\n")).toEqual([]);
   });
 
+  it("refuses a common key whose value has the wrong shape for cloud-init's schema; a whole reference is left to render", () => {
+    expect(check("userData", "#cloud-config\nruncmd: {a: b}\n")).toEqual(['"runcmd" must be a list (cloud-init\'s schema), not a mapping']);
+    expect(check("userData", "#cloud-config\nwrite_files: /etc/x\n")).toEqual(['"write_files" must be a list (cloud-init\'s schema), not a single value']);
+    expect(check("userData", "#cloud-config\nwrite_files:\n  - content: x\n  - /etc/y\n")).toEqual(['"write_files[0]" must be a mapping with a path', '"write_files[1]" must be a mapping with a path']);
+    expect(check("userData", "#cloud-config\nphone_home: http://x\n")).toEqual(['"phone_home" must be a mapping (cloud-init\'s schema), not a single value']);
+    expect(check("userData", "#cloud-config\nhostname: [a]\n")).toEqual(['"hostname" must be a single value (cloud-init\'s schema), not a list']);
+    expect(check("userData", "#cloud-config\nntp:\nusers: default\nruncmd: {{ var.cmds | json }}\nwrite_files: [{{ var.file | json }}]\n")).toEqual([]);
+    expect(check("userData", "#cloud-config\nusers: [default, {name: a}]\ngroups: {admins: [a]}\nruncmd: [[ls, -l], echo {{ host.hostname }}]\n")).toEqual([]);
+    expect(check("userData", "#alpine-config\nruncmd: echo\n")).toEqual(['"runcmd" must be a list (cloud-init\'s schema), not a single value']);
+  });
+
   it("refuses bad YAML, unknown keys, other kinds, version 3 and ENI text, naming the problem", () => {
     expect(check("userData", "#cloud-config\nusers: [\n")[0]).toMatch(/not valid YAML/);
     expect(check("userData", "#cloud-config\nuser_data: x\n")).toEqual(['unknown #cloud-config key "user_data"']);
