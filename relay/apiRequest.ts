@@ -18,15 +18,17 @@ export class ApiRequestError extends Error {
 
 export function apiRequest(
   url: string | URL,
-  opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer; timeoutMs: number; maxBytes: number },
+  opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer; timeoutMs: number; maxBytes: number; signal?: AbortSignal },
 ): Promise<ApiAnswer> {
   const target = typeof url === "string" ? new URL(url) : url;
   return new Promise((resolve, reject) => {
     let settled = false;
+    const onAbort = () => fail(new ApiRequestError("network", "the relay is stopping"));
     const fail = (err: ApiRequestError) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      opts.signal?.removeEventListener("abort", onAbort);
       req.destroy();
       reject(err);
     };
@@ -50,10 +52,14 @@ export function apiRequest(
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        opts.signal?.removeEventListener("abort", onAbort);
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks, size) });
       });
     });
     req.on("error", (err) => fail(new ApiRequestError("network", err.message)));
+    // A stopping relay does not wait out a request's deadline (an unanswered register held a failed start 8 s).
+    if (opts.signal?.aborted) return onAbort();
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
     req.end(opts.body);
   });
 }

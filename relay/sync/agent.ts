@@ -216,6 +216,7 @@ export class SyncAgent {
         await this.syncOnce();
         failures = 0;
       } catch (err) {
+        if (this.#stop.signal.aborted) break; // the relay is stopping: not a failure to report
         failures++;
         if (err instanceof ApiError && err.status === 401) this.registered = false;
         this.#log.warn("sync with the API failed; retrying", { error: (err as Error).message, attempt: failures });
@@ -235,6 +236,7 @@ export class SyncAgent {
         if (this.#o.queue.idle) await this.#nextEvent();
         await sleep(this.#o.eventBatchDelayMs ?? 1000, this.#stop.signal);
       } catch (err) {
+        if (this.#stop.signal.aborted) break;
         failures++;
         this.#log.warn("event delivery failed; events stay queued on disk", { error: (err as Error).message, attempt: failures });
         await sleep(this.#backoff(failures), this.#stop.signal);
@@ -244,6 +246,8 @@ export class SyncAgent {
 
   #nextEvent(): Promise<void> {
     return new Promise<void>((resolve) => {
+      // A stop that came while this loop was delivering: its abort event has fired already.
+      if (this.#stop.signal.aborted) return resolve();
       const done = () => {
         this.#o.queue.added.delete(done);
         this.#stop.signal.removeEventListener("abort", done);

@@ -47,11 +47,14 @@ export class RelayApiClient {
   readonly apiUrl: string;
   #credential: string;
   #timeoutMs: number;
+  #signal: AbortSignal | undefined;
 
-  constructor(opts: { apiUrl: string; credential: string; timeoutMs?: number }) {
+  // signal: aborts every request in flight and to come (the relay stopping).
+  constructor(opts: { apiUrl: string; credential: string; timeoutMs?: number; signal?: AbortSignal }) {
     this.apiUrl = opts.apiUrl.replace(/\/+$/, "");
     this.#credential = opts.credential;
     this.#timeoutMs = opts.timeoutMs ?? 15_000;
+    this.#signal = opts.signal;
   }
 
   async register(body: RegisterBody): Promise<{ relay: { id: string; name: string; site: string }; pollSeconds: number }> {
@@ -90,6 +93,7 @@ export class RelayApiClient {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         timeoutMs: this.#timeoutMs,
         maxBytes: MAX_ANSWER_BYTES,
+        ...(this.#signal ? { signal: this.#signal } : {}),
       });
     } catch (err) {
       throw new ApiError("unavailable", null, `${method} ${path}: ${(err as Error).message}`);

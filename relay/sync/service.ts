@@ -67,6 +67,7 @@ export async function startArtifactSync(opts: {
   });
 
   let agent: SyncAgent | null = null;
+  const stopping = new AbortController();
   return {
     cache,
     queue,
@@ -87,7 +88,7 @@ export async function startArtifactSync(opts: {
     }),
     async startSync(httpBase) {
       agent = new SyncAgent({
-        api: new RelayApiClient({ apiUrl: config.apiUrl, credential: config.credential, timeoutMs: config.apiTimeoutMs }),
+        api: new RelayApiClient({ apiUrl: config.apiUrl, credential: config.credential, timeoutMs: config.apiTimeoutMs, signal: stopping.signal }),
         stateDir: config.stateDir,
         lanAddress: opts.advertise,
         cacheUrl: `${httpBase}/artifacts/`,
@@ -103,6 +104,7 @@ export async function startArtifactSync(opts: {
       await agent.start();
     },
     async stop() {
+      stopping.abort();
       await agent?.stop();
       await queue.close();
       cache.close();

@@ -5,6 +5,7 @@
 // taken port must still fail the start with the bind error.
 import { spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
+import { createServer, type AddressInfo } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -138,15 +139,24 @@ describe("proxyDHCP run modes", () => {
 
   // With the thread: the worker's bind error crosses back and fails the start. (In-thread, the same failure today can
   // hang in closing the sync part when it comes while the first registration is in flight: not the DHCP code's.)
-  it("a DHCP port in use fails the start with the bind error", async () => {
+  // The API never answers (registration in flight while DHCP fails to bind): the relay must still exit by itself,
+  // at once, in both modes. On the main thread it hung in the sync agent's stop, logging nothing.
+  it.each(["on", "off"])("--dhcp-thread %s: a DHCP port in use fails the start with the bind error, at once, while the API is silent", async (mode) => {
+    const silent = createServer(() => {}); // accepts, never answers
+    const apiPort = await new Promise<number>((r) => silent.listen(0, "127.0.0.1", () => r((silent.address() as AddressInfo).port)));
     const taken = createSocket("udp4"); // no SO_REUSEADDR: the relay's bind fails
     const port = await new Promise<number>((r) => taken.bind(0, "127.0.0.1", () => r(taken.address().port)));
     try {
-      const relay = await startRelay(MAIN, ["--dhcp-thread", "on"], port);
-      expect(await relay.stop(), relay.logs().slice(-3000)).toBe(1);
+      const started = Date.now();
+      const relay = await startRelay(MAIN, ["--dhcp-thread", mode], port, `http://127.0.0.1:${apiPort}`);
+      const code = await Promise.race([relay.exited, new Promise<"running">((r) => setTimeout(() => r("running"), 5_000))]);
+      expect(code, relay.logs().slice(-3000)).toBe(1);
+      expect(Date.now() - started).toBeLessThan(8_000);
       expect(relay.logs()).toMatch(new RegExp(`"msg":"relay failed to start".*EADDRINUSE 127\\.0\\.0\\.1:${port}`));
+      await relay.stop();
     } finally {
       taken.close();
+      silent.close();
     }
   }, 60_000);
 });
