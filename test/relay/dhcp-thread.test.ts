@@ -107,7 +107,22 @@ describe("proxyDHCP on a worker thread (node relay/main.ts)", () => {
     }
   });
 
-  it("an address that never sent DHCP waits for the barrier once and is still refused", async () => {
+  it("a REQUEST still unread by the thread when its /boot.ipxe arrives (a storm's backlog) is waited for, briefly", async () => {
+    const mac = "52:54:00:7d:04:01";
+    const ip = "127.0.4.10";
+    const peer = await UdpPeer.bind(0, ip);
+    try {
+      const chain = getFrom(`${relay.base}/boot.ipxe?mac=${mac}`, ip);
+      // The REQUEST reaches the thread 150 ms after the chain request: the first barrier finds nothing yet.
+      await new Promise((r) => setTimeout(r, 150));
+      await peer.send(rewrite("ipxe-efi-request.bin", { mac, requestedIp: ip }), dhcpPort, "127.0.0.1");
+      expect((await chain).body).toBe(`#!ipxe\necho chain for ${mac}\nboot\n`);
+    } finally {
+      await peer.close();
+    }
+  });
+
+  it("an address that never sent DHCP waits for the barrier (three looks) and is still refused", async () => {
     const started = performance.now();
     const res = await getFrom(`${relay.base}/boot.ipxe?mac=52:54:00:7d:02:01`, "127.0.2.10");
     expect(res.body).toContain("# edgeboot relay: chain refused (unknown-client)");
