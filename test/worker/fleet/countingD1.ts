@@ -1,6 +1,7 @@
 // A D1 binding that records every statement's SQL, bound values and result metadata (rows_read, rows_written), so a
-// test can pass it to the real Worker entry and see what one request cost in D1. raw() is served from all() and
-// mapped to arrays the way drizzle maps batch results (drizzle-orm/d1 d1ToRawMapping): D1's raw() carries no meta.
+// test can pass it to the real Worker entry and see what one request cost in D1. D1's raw() carries no meta, so a
+// SELECT's raw() is costed by an all() of the same statement first; a write's raw() is served from all() and mapped to
+// arrays the way drizzle maps batch results (drizzle-orm/d1 d1ToRawMapping).
 export type StatementCost = { sql: string; params: unknown[]; rowsRead: number; rowsWritten: number };
 
 type Bound = { inner: D1PreparedStatement; sql: string; params: unknown[] };
@@ -23,6 +24,13 @@ export function countingD1(d1: D1Database, log: StatementCost[]): D1Database {
         return row === undefined ? null : column === undefined ? row : row[column];
       },
       raw: async (opts?: { columnNames?: boolean }) => {
+        // A join's rows as objects lose columns that share a name (hosts.id, sites.id …), shifting the values
+        // drizzle maps by position: a plain SELECT is read twice, all() for its cost, raw() for its values. A write
+        // (… RETURNING) must run once, so it keeps the object mapping.
+        if (/^\s*select\b/i.test(b.sql)) {
+          await all();
+          return opts?.columnNames ? b.inner.raw({ columnNames: true }) : b.inner.raw();
+        }
         const rows = (await all<Record<string, unknown>>()).results;
         const values = rows.map((r) => Object.values(r));
         return opts?.columnNames ? [rows[0] ? Object.keys(rows[0]) : [], ...values] : values;

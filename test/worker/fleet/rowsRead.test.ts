@@ -74,6 +74,8 @@ const scenarios: Scenario[] = [
       return call(`/v1/sites/${s}/hosts?limit=100${cursor ? `&cursor=${cursor}` : ""}`, { headers: admin });
     },
   },
+  // A host found by name through a join (sites + hosts share column names), then its events: a page at any size.
+  { name: "admin events of one host (by hostname)", host: 0, bound: 400, run: (s, i) => call(`/v1/sites/${s}/events?host=${fleetHost(SITE_NO[s], i).hostname}&limit=50`, { headers: admin }) },
   { name: "admin host list, state=failed, page of 100", host: 0, bound: 400, run: (s) => call(`/v1/sites/${s}/hosts?limit=100&state=failed`, { headers: admin }) },
 ];
 
