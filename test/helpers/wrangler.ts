@@ -8,8 +8,8 @@
 //   const api = await startWranglerDev();          // api.url, api.adminToken, api.signingJwk
 //   try { ... } finally { await api.stop(); }
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -124,6 +124,39 @@ async function stopTree(child: ChildProcess): Promise<void> {
 
 const dotenvQuote = (v: string) => `'${v.replace(/'/g, "")}'`;
 
+function applyMigrations(persistDir: string, env: NodeJS.ProcessEnv, timeoutMs: number) {
+  const migrate = spawnSync(process.execPath, [WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir], {
+    cwd: ROOT,
+    env,
+    encoding: "utf8",
+    timeout: timeoutMs,
+  });
+  if (migrate.status !== 0) throw new Error(`wrangler d1 migrations apply failed (${migrate.status}):\n${migrate.stdout}\n${migrate.stderr}`);
+}
+
+// A fresh persist dir gets a copy of a local D1 that the migrations were applied to once per set of migrations and
+// wrangler config (a migration apply is ~10 s of CPU: a test run starts a dozen wranglers). A dir that already holds
+// a D1 (a restart on kept state) is migrated in place as before. Concurrent first builds each apply into their own
+// dir; the first rename wins.
+function migrateInto(persistDir: string, env: NodeJS.ProcessEnv, timeoutMs: number) {
+  const d1 = join("v3", "d1");
+  if (existsSync(join(persistDir, d1))) return applyMigrations(persistDir, env, timeoutMs);
+  const hash = createHash("sha256").update(readFileSync(join(ROOT, "wrangler.toml")));
+  for (const f of readdirSync(join(ROOT, "migrations")).filter((n) => n.endsWith(".sql")).sort()) hash.update(`${f}\0`).update(readFileSync(join(ROOT, "migrations", f)));
+  const template = join(tmpdir(), `edgeboot-d1-template-${hash.digest("hex").slice(0, 16)}`);
+  if (!existsSync(join(template, d1))) {
+    const building = mkdtempSync(`${template}.tmp-`);
+    try {
+      applyMigrations(building, env, timeoutMs);
+      renameSync(building, template);
+    } catch (err) {
+      rmSync(building, { recursive: true, force: true });
+      if (!existsSync(join(template, d1))) throw err; // else another start built it first
+    }
+  }
+  cpSync(join(template, d1), join(persistDir, d1), { recursive: true });
+}
+
 export async function startWranglerDev(opts: WranglerDevOptions = {}): Promise<WranglerDev> {
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const ip = opts.ip ?? "127.0.0.1";
@@ -145,15 +178,11 @@ export async function startWranglerDev(opts: WranglerDevOptions = {}): Promise<W
   writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}=${dotenvQuote(v)}`).join("\n") + "\n", { mode: 0o600 });
 
   const env = { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" };
-  const migrate = spawnSync(process.execPath, [WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir], {
-    cwd: ROOT,
-    env,
-    encoding: "utf8",
-    timeout: timeoutMs,
-  });
-  if (migrate.status !== 0) {
+  try {
+    migrateInto(persistDir, env, timeoutMs);
+  } catch (err) {
     removePersist();
-    throw new Error(`wrangler d1 migrations apply failed (${migrate.status}):\n${migrate.stdout}\n${migrate.stderr}`);
+    throw err;
   }
   // Frozen: one bundle of the sources as they are now; wrangler dev would otherwise rebuild and reload the Worker
   // (503 "restarted mid-request", counters reset) whenever someone edits a watched file.
