@@ -383,16 +383,8 @@ export async function bootMachine(hub, machine, { attempts = 3, deadlineMs = 300
 }
 
 async function firmwareBoot(hub, m, stats, step) {
-  if (m.kind === "bios") {
-    // The NIC's iPXE ROM is the firmware: straight to iPXE's DHCP, no TFTP stage.
-    let t = now();
-    const url = await ipxeDhcp(hub, m, stats);
-    step("ipxeDhcp", t);
-    t = now();
-    const outcome = await runScriptUrl(hub, m, expand(url, m), stats, step, 0);
-    step("http", t);
-    return outcome;
-  }
+  // The NIC's iPXE ROM is the firmware: straight to iPXE's DHCP, no TFTP stage.
+  if (m.kind === "bios") return ipxeStage(hub, m, stats, step);
   // Firmware PXE.
   const fw = UEFI[m.kind ?? "uefi"];
   if (!fw) throw new Error(`unknown machine kind ${m.kind}`);
@@ -423,14 +415,18 @@ async function firmwareBoot(hub, m, stats, step) {
   }
   step("tftp", t);
 
-  // iPXE.
-  t = now();
+  return ipxeStage(hub, m, stats, step);
+}
+
+// iPXE: its DHCP, then the chain and what it boots.
+async function ipxeStage(hub, m, stats, step) {
+  let t = now();
   const url = await ipxeDhcp(hub, m, stats);
   step("ipxeDhcp", t);
   t = now();
-  const booted = await runScriptUrl(hub, m, expand(url, m), stats, step, 0);
+  const outcome = await runScriptUrl(hub, m, expand(url, m), stats, step, 0);
   step("http", t);
-  return booted;
+  return outcome;
 }
 
 // iPXE's DHCP: DISCOVER/REQUEST with the site, then ProxyDHCPREQUEST to the proxy's 4011; returns the boot URL.
