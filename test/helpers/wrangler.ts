@@ -134,14 +134,15 @@ function applyMigrations(persistDir: string, env: NodeJS.ProcessEnv, timeoutMs: 
   if (migrate.status !== 0) throw new Error(`wrangler d1 migrations apply failed (${migrate.status}):\n${migrate.stdout}\n${migrate.stderr}`);
 }
 
-// A fresh persist dir gets a copy of a local D1 that the migrations were applied to once per set of migrations and
-// wrangler config (a migration apply is ~10 s of CPU: a test run starts a dozen wranglers). A dir that already holds
-// a D1 (a restart on kept state) is migrated in place as before. Concurrent first builds each apply into their own
-// dir; the first rename wins.
+// A fresh persist dir gets a copy of a local D1 that the migrations were applied to once per set of migrations,
+// wrangler config and version (a migration apply is ~10 s of CPU: a test run starts a dozen wranglers). A dir that
+// already holds a D1 (a restart on kept state) is migrated in place as before. Concurrent first builds each apply
+// into their own dir; the first rename wins.
 function migrateInto(persistDir: string, env: NodeJS.ProcessEnv, timeoutMs: number) {
   const d1 = join("v3", "d1");
   if (existsSync(join(persistDir, d1))) return applyMigrations(persistDir, env, timeoutMs);
-  const hash = createHash("sha256").update(readFileSync(join(ROOT, "wrangler.toml")));
+  // Keyed by wrangler's version too: another miniflare may lay out its local D1 differently.
+  const hash = createHash("sha256").update(readFileSync(join(ROOT, "node_modules", "wrangler", "package.json"))).update(readFileSync(join(ROOT, "wrangler.toml")));
   for (const f of readdirSync(join(ROOT, "migrations")).filter((n) => n.endsWith(".sql")).sort()) hash.update(`${f}\0`).update(readFileSync(join(ROOT, "migrations", f)));
   const template = join(tmpdir(), `edgeboot-d1-template-${hash.digest("hex").slice(0, 16)}`);
   if (!existsSync(join(template, d1))) {
