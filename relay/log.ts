@@ -25,35 +25,43 @@ export function redact(value: unknown, depth = 0): unknown {
   return out;
 }
 
+// A Logger over a sink: the level check, the four methods, child fields and enabled() in one place. The sink gets
+// the line's own fields and the ones its children added, unmerged.
+export function sinkLogger(level: LogLevel, sink: (level: LogLevel, msg: string, base: LogFields, fields?: LogFields) => void, base: LogFields = {}): Logger {
+  const min = RANK[level];
+  const emit = (at: LogLevel, msg: string, fields?: LogFields) => {
+    if (RANK[at] >= min) sink(at, msg, base, fields);
+  };
+  return {
+    debug: (msg, fields) => emit("debug", msg, fields),
+    info: (msg, fields) => emit("info", msg, fields),
+    warn: (msg, fields) => emit("warn", msg, fields),
+    error: (msg, fields) => emit("error", msg, fields),
+    child: (fields) => sinkLogger(level, sink, { ...base, ...fields }),
+    enabled: (at) => RANK[at] >= min,
+  };
+}
+
 export function createLogger(opts: {
   level?: LogLevel;
   write?: (line: string) => void;
   now?: () => number;
   base?: LogFields;
 } = {}): Logger {
-  const min = RANK[opts.level ?? "info"];
   const write = opts.write ?? ((line: string) => void process.stderr.write(line));
   const now = opts.now ?? Date.now;
-  const make = (base: LogFields): Logger => {
-    const emit = (level: LogLevel, msg: string, fields?: LogFields) => {
-      if (RANK[level] < min) return;
+  return sinkLogger(
+    opts.level ?? "info",
+    (level, msg, base, fields) => {
       // One object, filled in place (same keys and order as spreading base and fields after time/level/msg): the
       // DHCP server logs every offer at info, and each spread copy is garbage.
       const record: LogFields = { time: new Date(now()).toISOString(), level, msg };
       for (const k in base) record[k] = SECRET_KEY.test(k) ? "[redacted]" : redact(base[k], 1);
       if (fields) for (const k in fields) record[k] = SECRET_KEY.test(k) ? "[redacted]" : redact(fields[k], 1);
       write(`${JSON.stringify(record)}\n`);
-    };
-    return {
-      debug: (msg, fields) => emit("debug", msg, fields),
-      info: (msg, fields) => emit("info", msg, fields),
-      warn: (msg, fields) => emit("warn", msg, fields),
-      error: (msg, fields) => emit("error", msg, fields),
-      child: (fields) => make({ ...base, ...fields }),
-      enabled: (level) => RANK[level] >= min,
-    };
-  };
-  return make(opts.base ?? {});
+    },
+    opts.base ?? {},
+  );
 }
 
 export const silentLogger: Logger = createLogger({ level: "error", write: () => {} });

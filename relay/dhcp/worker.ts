@@ -4,7 +4,7 @@
 // everything else to the main thread in one batch per loop turn, after the replies are on the wire: claims and
 // noteClient calls (the ClientTable lives on main), events, metric increments, log lines.
 import { parentPort, workerData } from "node:worker_threads";
-import { redact, type LogFields, type Logger, type LogLevel } from "../log.ts";
+import { redact, sinkLogger, type LogFields, type Logger } from "../log.ts";
 import type { RelayEvent } from "../events.ts";
 import type { IpxeBuild } from "../../worker/shared/ipxeBuild.ts";
 import type { Claim } from "./clients.ts";
@@ -36,21 +36,7 @@ const queue = (op: Op | null) => {
 };
 
 // Log lines go to the main thread's logger (one stderr writer, one format); fields are made plain here.
-const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-const forwardLogger = (base: LogFields): Logger => {
-  const emit = (level: LogLevel, msg: string, fields?: LogFields) => {
-    if (RANK[level] < RANK[init.logLevel]) return;
-    queue({ t: "log", level, msg, fields: redact({ ...base, ...fields }) as LogFields });
-  };
-  return {
-    debug: (m, f) => emit("debug", m, f),
-    info: (m, f) => emit("info", m, f),
-    warn: (m, f) => emit("warn", m, f),
-    error: (m, f) => emit("error", m, f),
-    child: (f) => forwardLogger({ ...base, ...f }),
-    enabled: (level) => RANK[level] >= RANK[init.logLevel],
-  };
-};
+const log: Logger = sinkLogger(init.logLevel, (level, msg, base, fields) => queue({ t: "log", level, msg, fields: redact({ ...base, ...fields }) as LogFields }));
 
 const counter = (name: "dhcpIgnored" | "dhcpOffers") => ({
   labels: (labels: Record<string, string>) => {
@@ -75,7 +61,6 @@ const metrics = { dhcpIgnored: counter("dhcpIgnored"), dhcpOffers: counter("dhcp
 let binaryNames = new Set(init.binaries);
 let ipxeBuilds: ReadonlyMap<string, IpxeBuild> = init.ipxeBuilds;
 
-const log = forwardLogger({});
 const servers: DhcpServer[] = [];
 const common = {
   config: init.config,
