@@ -12,7 +12,7 @@ import { relayCredentialHash, relayTokenKid } from "../auth/relayCredential.ts";
 import type { AppEnv } from "../context.ts";
 import { loadChainContext, type ChainLookup, type ProfileWithImages } from "../db/queries/bootChain.ts";
 import { cachedBootProfiles } from "../db/queries/bootProfiles.ts";
-import { insertEventStatement, insertSeenHostStatement, LAST_SEEN_GRANULARITY_MS, touchHostStatement, touchRelayStatement } from "../db/queries/bootEvents.ts";
+import { insertEventStatement, insertSeenHostStatement, LAST_SEEN_GRANULARITY_MS, seenRecently, touchHostStatement, touchRelayStatement } from "../db/queries/bootEvents.ts";
 import { issueSessionStatements, supersedeStatement, type NewBootSession } from "../db/queries/bootSessions.ts";
 import type { BootSessionEntry, SecretDelivery } from "../db/schema.ts";
 import type { Env } from "../env.ts";
@@ -247,7 +247,7 @@ async function chain(c: Context<AppEnv>, at: number): Promise<Response> {
 export { LAST_SEEN_GRANULARITY_MS };
 
 function hostTouch(known: NonNullable<Loaded["host"]>, at: number, identity: Record<string, string>, state?: "booting") {
-  const fresh = known.lastSeenAt !== null && at - known.lastSeenAt < LAST_SEEN_GRANULARITY_MS;
+  const fresh = seenRecently(known.lastSeenAt, at);
   const sameState = state === undefined || known.state === state;
   return fresh && sameState && sameIdentity(known.lastIdentity, identity) ? null : touchHostStatement(known.id, at, identity, state);
 }

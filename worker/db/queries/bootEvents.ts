@@ -53,9 +53,10 @@ export const touchHostStatement = (hostId: string, at: number, identity?: Record
 // or fetching its NoCloud files does not rewrite its row on every request (a storm's D1 writes are one at a time).
 export const LAST_SEEN_GRANULARITY_MS = 60_000;
 
+export const seenRecently = (lastSeenAt: number | null, at: number) => lastSeenAt !== null && at - lastSeenAt < LAST_SEEN_GRANULARITY_MS;
+
 // The touch of a host row already read, or null while its last seen is fresh.
-export const touchHostIfStale = (host: { id: string; lastSeenAt: number | null }, at: number) =>
-  host.lastSeenAt !== null && at - host.lastSeenAt < LAST_SEEN_GRANULARITY_MS ? null : touchHostStatement(host.id, at);
+export const touchHostIfStale = (host: { id: string; lastSeenAt: number | null }, at: number) => (seenRecently(host.lastSeenAt, at) ? null : touchHostStatement(host.id, at));
 
 const insertSeenHostWrite = preparedWrite<Record<string, unknown>>(() =>
   builder
