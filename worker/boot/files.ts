@@ -15,7 +15,7 @@ import { compileTemplate, secretNames } from "../render/template.ts";
 import type { Clock } from "./chain.ts";
 import { secretGate } from "./delivery.ts";
 import type { BootHostEnv } from "./hostToken.ts";
-import { resolveSecrets, type NocloudInput, type SecretReach } from "./nocloud.ts";
+import { secretsResolver, type NocloudInput, type SecretReach } from "./nocloud.ts";
 import { renderError } from "./respond.ts";
 import { templateContext } from "./templateContext.ts";
 import { apiBase, eventsUrl, fileUrl, seedUrl } from "./urls.ts";
@@ -84,14 +84,10 @@ export async function serveFile(c: Context<BootHostEnv>, now: Clock): Promise<Re
   // Only a file that names secrets is held to the delivery policy (a preseed without any can be fetched again).
   const gate = secretNames(compileTemplate(file.template)).length ? await secretGate(c, what, host, at) : null;
   let body: string;
-  const resolved: string[] = []; // masked out of a render error's message (respond.ts)
+  const { secretsFor, resolved } = secretsResolver(env.SECRETS_KEY, data.secrets);
   try {
     const input: FileInput = { site, host, profile, base: apiBase(env.PUBLIC_URL, c.req.url), token: c.req.param("token") ?? "", hostRoot: c.get("bootSession").hostRoot };
-    body = await renderHostFile(file, input, async (names, reach) => {
-      const values = await resolveSecrets(env.SECRETS_KEY, data.secrets, names, reach);
-      resolved.push(...Object.values(values));
-      return values;
-    });
+    body = await renderHostFile(file, input, secretsFor);
   } catch (err) {
     const failed = renderError(err, what, resolved);
     if (!failed) throw err;

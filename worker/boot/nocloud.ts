@@ -51,6 +51,18 @@ export async function resolveSecrets(keyB64: string, rows: SecretRow[], names: s
   return out;
 }
 
+// resolveSecrets for one render, keeping the values it handed out: a render error's message is masked with them
+// (respond.ts renderError).
+export function secretsResolver(keyB64: string, rows: SecretRow[]) {
+  const resolved: string[] = [];
+  const secretsFor = async (names: string[], reach: SecretReach) => {
+    const values = await resolveSecrets(keyB64, rows, names, reach);
+    resolved.push(...Object.values(values));
+    return values;
+  };
+  return { secretsFor, resolved };
+}
+
 // Which template a file renders and the scope of its author.
 export function nocloudTemplate(file: Exclude<NocloudFile, "meta-data">, input: Pick<NocloudInput, "site" | "profile">): { field: DocumentField; text: string | null; reach: SecretReach } {
   const { site, profile } = input;
@@ -120,13 +132,9 @@ export async function serveNocloud(c: Context<BootHostEnv>, now: Clock): Promise
   // Secret-bearing files follow the boot session's delivery policy (delivery.ts): refused before rendering, claimed after.
   const gate = await secretGate(c, file, host, at);
   let body: string;
-  const resolved: string[] = []; // masked out of a render error's message (respond.ts)
+  const { secretsFor, resolved } = secretsResolver(env.SECRETS_KEY, data.secrets);
   try {
-    body = await renderNocloudDocument(file as NocloudFile, { site, host, profile, base, token: c.req.param("token") ?? "", hostRoot: c.get("bootSession").hostRoot }, async (names, reach) => {
-      const values = await resolveSecrets(env.SECRETS_KEY, data.secrets, names, reach);
-      resolved.push(...Object.values(values));
-      return values;
-    });
+    body = await renderNocloudDocument(file as NocloudFile, { site, host, profile, base, token: c.req.param("token") ?? "", hostRoot: c.get("bootSession").hostRoot }, secretsFor);
   } catch (err) {
     const failed = renderError(err, file, resolved);
     if (!failed) throw err;
